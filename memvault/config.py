@@ -1,0 +1,32 @@
+"""Settings: the only place that reads the environment (variables prefixed MEMVAULT_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore")
+
+    data_dir: Path = Path("memvault-data")
+    database_url: str | None = None  # postgresql://... selects the Postgres store
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    embedder: str = "minilm"  # minilm | openai | hashing
+    embedder_url: str | None = None  # OpenAI-compatible base URL, e.g. http://localhost:11434/v1
+    embedder_model: str | None = None
+    embedder_api_key: str | None = None
+
+    extractor: str = "offline"  # offline | llm
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "memvault.db"

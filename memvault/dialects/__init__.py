@@ -1,0 +1,1 @@
+"""HTTP dialects: each translates one service's API onto the engine."""

@@ -1,0 +1,493 @@
+"""The memory service. Every rule of memvault lives here; adapters only translate.
+
+All methods take the caller's project id first: the engine never reads or writes outside it, and
+an id from another project behaves exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import filters as F
+from . import ranking
+from .embed.base import Embedder
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .extract.base import Extractor, Message
+from .models import (
+    DEFAULT_BUCKET,
+    ENTITY_TYPES,
+    ApiKey,
+    Bucket,
+    DeleteOutcome,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    SearchHit,
+    utcnow,
+)
+from .store.base import MemoryChange, Store
+
+DEFAULT_PROJECT = "default"
+KEY_PREFIX = "mv_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch: int = 1000  # ids or items in one batch call
+    max_text_chars: int = 20_000  # one memory's text
+    max_messages: int = 1000  # messages in one add
+    max_top_k: int = 1000
+    max_page_size: int = 1000
+    max_metadata_bytes: int = 16_384
+    near_duplicate: float = 0.95  # cosine at which an inferred fact repeats a stored one
+
+
+@dataclass(frozen=True)
+class Owners:
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+
+    def as_filter(self) -> F.Node | None:
+        return F.all_of(*(F.eq(k, v) for k, v in self.__dict__.items() if v is not None))
+
+    def any(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class AddResult:
+    event: str  # "ADD"
+    memory: Memory
+
+
+@dataclass(frozen=True)
+class UpdateItem:
+    memory_id: str
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    categories: list[str] | None = None
+    bucket: str | None = None
+    expiration_date: datetime | None = None
+    clear_expiration: bool = False
+
+
+@dataclass
+class SearchOptions:
+    top_k: int = 10
+    threshold: float | None = None
+    keyword: bool = True  # fuse keyword relevance with meaning
+    rerank: bool = True  # neighbour/recency signals on top
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
+    if not isinstance(memory_id, str):
+        raise InvalidInput(f"{what} should be a valid UUID")
+    try:
+        return str(uuid.UUID(memory_id))
+    except ValueError:
+        raise InvalidInput(f"{what} should be a valid UUID") from None
+
+
+class Engine:
+    def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.extractor = extractor
+        self.limits = limits or Limits()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # projects and keys ---------------------------------------------------------
+    def project(self, name: str | None = None) -> Project:
+        name = (name or DEFAULT_PROJECT).strip()
+        if not name:
+            raise InvalidInput("project name must not be empty")
+        return self.store.ensure_project(name)
+
+    def create_key(self, project: str | None = None, name: str = "") -> tuple[ApiKey, str]:
+        """Make a key for a project (created on first use). The clear key is returned once, never stored."""
+        proj = self.project(project)
+        clear = KEY_PREFIX + secrets.token_urlsafe(32)
+        return self.store.add_key(proj.id, hash_key(clear), name, clear[:11]), clear
+
+    def list_keys(self, project: str | None = None) -> list[ApiKey]:
+        return self.store.list_keys(self.project(project).id if project else None)
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        key = self.store.revoke_key(key_id, utcnow())
+        if key is None:
+            raise NotFound(f"no key {key_id!r}")
+        return key
+
+    def authenticate(self, clear_key: str | None) -> str:
+        """The project id a key belongs to; Unauthorized for a missing, unknown or revoked key."""
+        if not clear_key:
+            raise Unauthorized("Missing API key")
+        key = self.store.find_key(hash_key(clear_key.strip()))
+        if key is None or key.revoked_at is not None:
+            raise Unauthorized("Invalid API key")
+        return key.project_id
+
+    # validation helpers ----------------------------------------------------------
+    def _text(self, text: Any, what: str = "text") -> str:
+        if not isinstance(text, str):
+            raise InvalidInput(f"{what} must be a string")
+        text = text.strip()
+        if not text:
+            raise InvalidInput(f"{what} must not be empty")
+        if len(text) > self.limits.max_text_chars:
+            raise InvalidInput(f"{what} is longer than {self.limits.max_text_chars} characters")
+        return text
+
+    def _metadata(self, metadata: Any) -> dict[str, Any]:
+        if metadata is None:
+            return {}
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be an object")
+        import json
+
+        try:
+            size = len(json.dumps(metadata))
+        except (TypeError, ValueError):
+            raise InvalidInput("metadata must be plain JSON") from None
+        if size > self.limits.max_metadata_bytes:
+            raise InvalidInput(f"metadata is larger than {self.limits.max_metadata_bytes} bytes")
+        return metadata
+
+    def _batch(self, items: Sequence[Any], what: str) -> None:
+        if len(items) > self.limits.max_batch:
+            raise InvalidInput(f"{what}: at most {self.limits.max_batch} per request, got {len(items)}")
+
+    def _bucket(self, project_id: str, bucket: str | None) -> Bucket:
+        """A bucket named by id or name; None is the default bucket."""
+        if bucket is None:
+            found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+            if found is None:  # a project made before buckets existed
+                self.store.ensure_project(self._project_name(project_id))
+                found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+            assert found is not None
+            return found
+        if not isinstance(bucket, str) or not bucket.strip():
+            raise InvalidInput("bucket must be a non-empty string")
+        found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
+        if found is None:
+            raise NotFound("Bucket not found")
+        return found
+
+    def _project_name(self, project_id: str) -> str:
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise NotFound("project not found")
+        return project.name
+
+    @staticmethod
+    def _live(where: F.Node | None) -> F.Node | None:
+        """Expired memories are not returned by list or search."""
+        now = utcnow()
+        alive = F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now)))
+        return F.all_of(where, alive)
+
+    # add -------------------------------------------------------------------------
+    def add(
+        self,
+        project_id: str,
+        messages: Sequence[Message],
+        owners: Owners = Owners(),
+        *,
+        infer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        categories: Sequence[str] | None = None,
+        bucket: str | None = None,
+        source: str | None = None,
+        expiration_date: datetime | None = None,
+    ) -> list[AddResult]:
+        if not messages:
+            raise InvalidInput("messages must not be empty")
+        if len(messages) > self.limits.max_messages:
+            raise InvalidInput(f"messages: at most {self.limits.max_messages} per request")
+        metadata = self._metadata(metadata)
+        cats = [c for c in (categories or []) if isinstance(c, str) and c.strip()]
+        target = self._bucket(project_id, bucket)
+        if infer:
+            facts = [self._text(f) for f in self.extractor.extract(list(messages)) if f and f.strip()]
+        else:
+            facts = [self._text(m.content, "message content") for m in messages if m.role != "system"]
+        facts = list(dict.fromkeys(facts))
+        if not facts:
+            return []
+        vectors = self.embedder.embed(facts)
+        if infer:
+            facts, vectors = self._novel(project_id, owners, facts, vectors)
+            if not facts:
+                return []
+        now = utcnow()
+        log = [{"role": m.role, "content": m.content} for m in messages]
+        memories = [
+            Memory(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                text=fact,
+                hash=text_hash(fact),
+                bucket_id=target.id,
+                bucket_name=target.name,
+                created_at=now,
+                updated_at=now,
+                user_id=owners.user_id,
+                agent_id=owners.agent_id,
+                app_id=owners.app_id,
+                run_id=owners.run_id,
+                metadata=dict(metadata),
+                categories=list(cats),
+                expiration_date=expiration_date,
+                source=source,
+            )
+            for fact in facts
+        ]
+        events = [
+            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, log, now,
+                         m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
+            for m in memories
+        ]
+        self.store.insert(memories, vectors, events)
+        return [AddResult("ADD", m) for m in memories]
+
+    def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
+        results = self.add(project_id, [Message("user", self._text(text))], owners, infer=False, **options)
+        return results[0].memory
+
+    def _novel(self, project_id: str, owners: Owners, facts: list[str], vectors: Any) -> tuple[list[str], Any]:
+        """Drop inferred facts that repeat a stored memory of the same owners, exactly or nearly."""
+        scope = owners.as_filter()
+        known = self.store.existing_hashes(project_id, [text_hash(f) for f in facts], scope)
+        keep = []
+        for i, fact in enumerate(facts):
+            if text_hash(fact) in known:
+                continue
+            nearest = self.store.vector_search(project_id, vectors[i], scope, 1)
+            if nearest and nearest[0][1] >= self.limits.near_duplicate:
+                continue
+            keep.append(i)
+        return [facts[i] for i in keep], vectors[keep]
+
+    # read ------------------------------------------------------------------------
+    def get(self, project_id: str, memory_id: Any) -> Memory:
+        found = self.store.get(project_id, [check_uuid(memory_id)])
+        if not found:
+            raise NotFound("Memory not found!")
+        return found[0]
+
+    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
+        if not 1 <= limit <= self.limits.max_page_size:
+            raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        return self.store.list(project_id, self._live(where), limit, offset)
+
+    def search(self, project_id: str, query: Any, where: F.Node | None = None,
+               options: SearchOptions | None = None) -> list[SearchHit]:
+        opts = options or SearchOptions()
+        query = self._text(query, "query")
+        if not 1 <= opts.top_k <= self.limits.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
+        if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
+            raise InvalidInput("threshold must be between 0 and 1")
+        where = self._live(where)
+        pool = ranking.candidate_pool(opts.top_k)
+        vector = self.embedder.embed([query])[0]
+        dense = self.store.vector_search(project_id, vector, where, pool)
+        terms = ranking.query_terms(query) if opts.keyword else []
+        sparse = self.store.keyword_search(project_id, terms, where, pool) if terms else []
+        scored = ranking.fuse(dense, sparse)
+        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
+        hits = [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
+        if opts.threshold is not None:
+            hits = [h for h in hits if h.score >= opts.threshold]
+        return hits[: opts.top_k]
+
+    def history(self, project_id: str, memory_id: Any) -> list[HistoryEvent]:
+        mid = check_uuid(memory_id)
+        events = self.store.history(project_id, mid)
+        if not events:
+            raise NotFound("Memory not found!")
+        return events
+
+    def entities(self, project_id: str) -> list[Entity]:
+        return self.store.entities(project_id)
+
+    # update ----------------------------------------------------------------------
+    def update(self, project_id: str, memory_id: Any, **changes: Any) -> Memory:
+        return self.batch_update(project_id, [UpdateItem(memory_id, **changes)])[0]
+
+    def batch_update(self, project_id: str, items: Sequence[UpdateItem]) -> list[Memory]:
+        """All or nothing: one unknown id fails the whole batch and changes nothing."""
+        if not items:
+            raise InvalidInput("memories must not be empty")
+        self._batch(items, "memories")
+        ids = [check_uuid(i.memory_id) for i in items]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("a memory_id appears more than once")
+        current = {m.id: m for m in self.store.get(project_id, ids)}
+        missing = [i for i in ids if i not in current]
+        if missing:
+            raise NotFound("Memory not found!")
+        now = utcnow()
+        new_texts = [self._text(i.text) if i.text is not None else None for i in items]
+        to_embed = [t for t in new_texts if t is not None]
+        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        changes: list[MemoryChange] = []
+        for item, mid, text in zip(items, ids, new_texts, strict=True):
+            old = current[mid]
+            if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
+                    and item.expiration_date is None and not item.clear_expiration:
+                raise InvalidInput("nothing to update: give text, metadata, categories, bucket or expiration_date")
+            new = Memory(**{**old.__dict__})
+            vector = None
+            if text is not None:
+                new.text, new.hash, vector = text, text_hash(text), next(vectors)
+            if item.metadata is not None:
+                new.metadata = self._metadata(item.metadata)
+            if item.categories is not None:
+                new.categories = [c for c in item.categories if isinstance(c, str)]
+            if item.bucket is not None:
+                target = self._bucket(project_id, item.bucket)
+                new.bucket_id, new.bucket_name = target.id, target.name
+            if item.clear_expiration:
+                new.expiration_date = None
+            elif item.expiration_date is not None:
+                new.expiration_date = item.expiration_date
+            new.updated_at = now
+            event = HistoryEvent(str(uuid.uuid4()), mid, project_id, "UPDATE", old.text, new.text, None, now,
+                                 new.user_id, new.agent_id, new.app_id, new.run_id, new.metadata or None)
+            changes.append(MemoryChange(new, vector, event))
+        self.store.update(project_id, changes)
+        return [c.memory for c in changes]
+
+    # delete ----------------------------------------------------------------------
+    def delete(self, project_id: str, memory_id: Any) -> None:
+        if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
+            raise NotFound("Memory not found!")
+
+    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
+        """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
+
+        With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
+        and nothing is deleted.
+        """
+        self._batch(ids, "memory ids")
+        if any(not isinstance(i, str) for i in ids):
+            raise InvalidInput("memory ids must be strings")
+        distinct = list(dict.fromkeys(ids))
+        valid: dict[str, str] = {}
+        for raw in distinct:
+            try:
+                valid[raw] = check_uuid(raw)
+            except InvalidInput:
+                if all_or_nothing:
+                    raise
+        if all_or_nothing:
+            existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
+            if len(existing) != len(set(valid.values())):
+                raise NotFound("Memory not found!")
+        gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+        out = []
+        for raw in distinct:
+            if raw not in valid:
+                out.append(DeleteOutcome(raw, False, "invalid_id"))
+            elif valid[raw] in gone:
+                out.append(DeleteOutcome(raw, True))
+                gone.discard(valid[raw])  # two spellings of one uuid count once
+            else:
+                out.append(DeleteOutcome(raw, False, "not_found"))
+        return out
+
+    def delete_where(self, project_id: str, where: F.Node | None) -> int:
+        if where is None:
+            raise InvalidInput("at least one filter is required to delete memories")
+        return len(self.store.delete_where(project_id, where, utcnow()))
+
+    def delete_entity(self, project_id: str, entity_type: str, name: str) -> int:
+        column = ENTITY_TYPES.get(entity_type)
+        if column is None:
+            raise InvalidInput(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
+        if not name:
+            raise InvalidInput("entity name must not be empty")
+        deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        if deleted == 0:
+            raise NotFound("Entity not found")
+        return deleted
+
+    def reset(self, project_id: str) -> int:
+        return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+
+    # buckets -----------------------------------------------------------------------
+    def list_buckets(self, project_id: str) -> list[Bucket]:
+        self._bucket(project_id, None)
+        return self.store.list_buckets(project_id)
+
+    def get_bucket(self, project_id: str, bucket: str) -> Bucket:
+        return self._bucket(project_id, bucket)
+
+    def create_bucket(self, project_id: str, name: Any, description: Any = "") -> Bucket:
+        name = self._text(name, "name")
+        if len(name) > 100:
+            raise InvalidInput("name is longer than 100 characters")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput("description must be a string")
+        self._bucket(project_id, None)
+        bucket = Bucket(str(uuid.uuid4()), project_id, name, description or "", utcnow())
+        return self.store.create_bucket(bucket)
+
+    def rename_bucket(self, project_id: str, bucket: str, name: Any, description: Any = None) -> Bucket:
+        target = self._bucket(project_id, bucket)
+        name = self._text(name, "name")
+        if target.name.lower() == DEFAULT_BUCKET.lower() and name.lower() != DEFAULT_BUCKET.lower():
+            raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be renamed")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput("description must be a string")
+        return self.store.rename_bucket(project_id, target.id, name, description)
+
+    def delete_bucket(self, project_id: str, bucket: str, memories: str) -> int:
+        """Delete a bucket. `memories` says what happens to its memories: "move" (to General) or "delete"."""
+        if memories not in ("move", "delete"):
+            raise InvalidInput('say what to do with the bucket\'s memories: "move" (to General) or "delete"')
+        target = self._bucket(project_id, bucket)
+        if target.name.lower() == DEFAULT_BUCKET.lower():
+            raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be deleted")
+        general = self._bucket(project_id, None)
+        return self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
+
+    def move_memories(self, project_id: str, ids: Sequence[Any], bucket: str) -> tuple[list[str], list[str]]:
+        """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""
+        if not ids:
+            raise InvalidInput("memoryIds must not be empty")
+        target = self._bucket(project_id, bucket)
+        valid = []
+        rejected = []
+        for raw in dict.fromkeys(ids):
+            try:
+                valid.append(check_uuid(raw))
+            except InvalidInput:
+                rejected.append(str(raw))
+        moved = self.store.move_memories(project_id, valid, target.id, utcnow())
+        rejected += [i for i in valid if i not in set(moved)]
+        return moved, rejected

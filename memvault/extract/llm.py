@@ -1,0 +1,217 @@
+"""Facts extracted by a chat model behind any OpenAI-compatible API (Ollama, vLLM, llama.cpp, OpenAI).
+
+One ``POST {base_url}/chat/completions`` per call: a system prompt, then the conversation rendered
+as one user message ("user: ..." / "assistant: ..." lines; system messages are left out, the
+assistant's turns are kept only as context), with ``response_format`` asking for a JSON object
+``{"facts": [...]}``. Facts come back in the first person, as the offline extractor keeps them.
+
+The answer is read leniently: reasoning blocks (``<think>...</think>``) and Markdown code fences are
+removed, prose around the JSON is skipped, and a bare list, a single fact as a string, another key
+than ``facts`` holding the only list, and items shaped ``{"fact": "..."}`` are all accepted. Any
+failure of the service (unreachable, timed out, a non-2xx status, an answer that is no list of
+facts) raises :class:`~memvault.errors.Unavailable`, whose message names the endpoint without
+credentials and never contains the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+from memvault.errors import InvalidInput, Unavailable
+from memvault.extract.base import Message
+
+SYSTEM_PROMPT = """\
+You read a conversation between a user and an assistant and write down the facts worth \
+remembering about the user in later conversations: who they are, their preferences, plans, \
+relationships, circumstances and history, and facts about their world that they state.
+
+Rules:
+- Take facts only from what the user says; use the assistant's turns only to understand the \
+user's replies.
+- Skip questions, requests to the assistant, greetings, thanks and small talk.
+- Write each fact as one short sentence that stands on its own, in the first person as the user \
+would say it ("I moved to Lyon", "My sister Anna is a nurse"), in the user's language.
+- Replace pronouns with what they refer to. Do not add anything the user did not say.
+- Write each fact once.
+
+Answer with JSON only, in this shape: {"facts": ["...", "..."]}
+If there is nothing worth remembering, answer {"facts": []}"""
+
+_CONVERSATION_ROLES = ("user", "assistant")
+_DETAIL_LIMIT = 200
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_FENCED = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
+_ITEM_KEYS = ("fact", "text", "content", "memory")
+
+
+class LLMExtractor:
+    """Asks a chat model for the user's facts; see the module docstring for the exchange."""
+
+    name = "llm"
+
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60) -> None:
+        try:
+            url = httpx.URL(base_url.strip().rstrip("/"))
+        except httpx.InvalidURL:
+            url = httpx.URL()
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidInput("base_url must be an http(s) URL such as http://localhost:11434/v1")
+        if not model.strip():
+            raise InvalidInput("model must name the chat model to use")
+        if timeout <= 0:
+            raise InvalidInput("timeout must be a positive number of seconds")
+        self.base_url = str(url)
+        self.model = model.strip()
+        self.timeout = timeout
+        self._api_key = api_key or None
+        port = f":{url.port}" if url.port else ""
+        self._where = f"{url.scheme}://{url.host}{port}{url.path}"  # for messages: no user, password, query
+
+    def __repr__(self) -> str:
+        return f"LLMExtractor(base_url={self._where!r}, model={self.model!r})"
+
+    def extract(self, messages: list[Message]) -> list[str]:
+        conversation = render_conversation(messages)
+        if not conversation:
+            return []
+        content = self._complete(self.request_body(conversation))
+        try:
+            return parse_facts(content)
+        except ValueError as exc:
+            raise Unavailable(f"the extraction model at {self._where} gave no list of facts: {exc}") from None
+
+    def request_body(self, conversation: str) -> dict[str, object]:
+        """The JSON body of the chat completion request for a rendered conversation."""
+        return {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": f"Conversation:\n\n{conversation}"},
+            ],
+            "response_format": {"type": "json_object"},
+            "temperature": 0,
+        }
+
+    def _complete(self, body: dict[str, object]) -> str:
+        """The assistant message content the service answers with."""
+        headers = {"Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        try:
+            with httpx.Client(timeout=self.timeout) as client:
+                response = client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
+        except httpx.TimeoutException:
+            raise Unavailable(
+                f"the extraction model at {self._where} did not answer within {self.timeout:g}s"
+            ) from None
+        except httpx.HTTPError as exc:
+            detail = self._scrub(f"{type(exc).__name__}: {exc}")
+            raise Unavailable(f"cannot reach the extraction model at {self._where} ({detail})") from None
+        if not response.is_success:
+            detail = self._scrub(_error_detail(response))
+            raise Unavailable(
+                f"the extraction model at {self._where} answered HTTP {response.status_code}: {detail}"
+            )
+        try:
+            content = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, LookupError, TypeError):
+            content = None
+        if not isinstance(content, str):
+            raise Unavailable(f"the extraction model at {self._where} gave no chat completion message")
+        return content
+
+    def _scrub(self, text: str) -> str:
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return text[:_DETAIL_LIMIT]
+
+
+def render_conversation(messages: list[Message]) -> str:
+    """The user and assistant turns as "role: content" lines; empty when the user said nothing."""
+    if not any(m.role.strip().lower() == "user" and m.content.strip() for m in messages):
+        return ""
+    lines = []
+    for message in messages:
+        role = message.role.strip().lower()
+        if role in _CONVERSATION_ROLES and message.content.strip():
+            speaker = f"{role} ({message.name})" if message.name else role
+            lines.append(f"{speaker}: {message.content.strip()}")
+    return "\n".join(lines)
+
+
+def parse_facts(content: str) -> list[str]:
+    """The facts in a model's answer, in order and without repeats; ValueError when there are none.
+
+    An empty list is a valid answer. See the module docstring for the shapes accepted.
+    """
+    text = _THINKING.sub("", content).strip()
+    fenced = _FENCED.search(text)
+    if fenced is not None:
+        text = fenced.group(1).strip()
+    value = _load_json(text)
+    if isinstance(value, dict):
+        value = _facts_entry(value)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of facts, got {type(value).__name__}")
+    facts: list[str] = []
+    seen: set[str] = set()
+    for item in value:
+        fact = " ".join(_item_text(item).split())
+        if fact and fact.casefold() not in seen:
+            seen.add(fact.casefold())
+            facts.append(fact)
+    return facts
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The error message of an OpenAI-style error body, else the start of the body."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    return " ".join(response.text.split()) or response.reason_phrase
+
+
+def _load_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    starts = [index for index in (text.find("{"), text.find("[")) if index >= 0]
+    if starts:
+        start = min(starts)
+        end = text.rfind("}" if text[start] == "{" else "]")
+        if end > start:
+            try:
+                return json.loads(text[start : end + 1])
+            except ValueError:
+                pass
+    raise ValueError(f"the answer is not JSON: {text[:80]!r}")
+
+
+def _facts_entry(value: dict[str, object]) -> object:
+    if "facts" in value:
+        return value["facts"]
+    lists = [entry for entry in value.values() if isinstance(entry, list)]
+    if len(lists) == 1:
+        return lists[0]
+    raise ValueError(f"expected a 'facts' key, got keys {sorted(value)[:5]}")
+
+
+def _item_text(item: object) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        for key in _ITEM_KEYS:
+            if isinstance(item.get(key), str):
+                return str(item[key])
+    raise ValueError(f"a fact is not text: {str(item)[:80]!r}")

@@ -1,0 +1,48 @@
+"""Builds the parts named by Settings and wires them into an Engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Settings
+from .embed import build_embedder
+from .embed.base import Embedder
+from .engine import Engine
+from .extract import build_extractor
+from .extract.base import Extractor
+from .store.base import Store
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.database_url:
+        from .store.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)
+    from .store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.sqlite_path)
+
+
+def build_embedder_from(settings: Settings) -> Embedder:
+    options: dict[str, Any] = {}
+    if settings.embedder == "openai":
+        options = {"base_url": settings.embedder_url, "model": settings.embedder_model,
+                   "api_key": settings.embedder_api_key}
+    return build_embedder(settings.embedder, **options)
+
+
+def build_extractor_from(settings: Settings) -> Extractor:
+    options: dict[str, Any] = {}
+    if settings.extractor == "llm":
+        options = {"base_url": settings.llm_url, "model": settings.llm_model, "api_key": settings.llm_api_key}
+    return build_extractor(settings.extractor, **options)
+
+
+def build_engine(settings: Settings | None = None, *, store: Store | None = None,
+                 embedder: Embedder | None = None, extractor: Extractor | None = None) -> Engine:
+    settings = settings or Settings()
+    return Engine(
+        store or build_store(settings),
+        embedder or build_embedder_from(settings),
+        extractor or build_extractor_from(settings),
+    )

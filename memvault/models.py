@@ -1,0 +1,117 @@
+"""Domain types. No HTTP, MCP or storage types here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ENTITY_FIELDS: tuple[str, ...] = ("user_id", "agent_id", "app_id", "run_id")
+ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "app_id", "run": "run_id"}
+DEFAULT_BUCKET = "General"
+
+EventKind = Literal["ADD", "UPDATE", "DELETE"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    project_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class Memory:
+    id: str
+    project_id: str
+    text: str
+    hash: str
+    bucket_id: str
+    created_at: datetime
+    updated_at: datetime
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+    expiration_date: datetime | None = None
+    source: str | None = None
+    bucket_name: str = DEFAULT_BUCKET
+
+    def owners(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in ENTITY_FIELDS}
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One change of a memory. After a delete, the texts of every event of that memory are None."""
+
+    id: str
+    memory_id: str
+    project_id: str
+    event: EventKind
+    old_text: str | None
+    new_text: str | None
+    input: list[dict[str, Any]] | None
+    created_at: datetime
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    memory: Memory
+    score: float  # 0..1, higher is better
+    breakdown: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Entity:
+    type: str  # user | agent | app | run
+    name: str
+    total_memories: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Bucket:
+    id: str
+    project_id: str
+    name: str
+    description: str
+    created_at: datetime
+    memory_count: int = 0
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """Per-id result of a bulk delete, in the order the distinct ids were given."""
+
+    id: str
+    deleted: bool
+    reason: str | None = None  # "not_found" | "invalid_id" when not deleted
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Memory]
+    total: int

@@ -1,0 +1,91 @@
+"""The Store protocol: everything the engine asks of a storage backend.
+
+Each method is one transaction. A store never decides a rule (limits, dedup, scoring): it
+stores, filters and finds. Every method that touches memories takes the project id first and
+never reads or writes another project's rows.
+
+Deleting is final in every store: the row, its vector, its keyword-index entry and the texts of
+its history events go in the same transaction; the history keeps events, ids and times only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ..embed.base import Vectors
+from ..filters import Node
+from ..models import ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project
+
+
+@dataclass(frozen=True)
+class MemoryChange:
+    """A new state of an existing memory; `vector` is None when the text did not change."""
+
+    memory: Memory
+    vector: Vectors | None
+    event: HistoryEvent
+
+
+class Store(Protocol):
+    # lifecycle -------------------------------------------------------------
+    def close(self) -> None: ...
+
+    # projects and keys -----------------------------------------------------
+    def ensure_project(self, name: str) -> Project: ...
+    def get_project(self, project_id: str) -> Project | None: ...
+    def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey: ...
+    def find_key(self, key_hash: str) -> ApiKey | None: ...
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]: ...
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None: ...
+
+    # buckets ---------------------------------------------------------------
+    def list_buckets(self, project_id: str) -> list[Bucket]: ...
+    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None: ...
+    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
+        """By name, ignoring case."""
+        ...
+
+    def create_bucket(self, bucket: Bucket) -> Bucket:
+        """Raises Conflict when the project already has a bucket of that name (ignoring case)."""
+        ...
+
+    def rename_bucket(self, project_id: str, bucket_id: str, name: str, description: str | None) -> Bucket: ...
+    def delete_bucket(self, project_id: str, bucket_id: str, move_to: str | None, at: datetime) -> int:
+        """Delete a bucket; its memories move to `move_to` or, when None, are deleted. Returns how many."""
+        ...
+
+    def move_memories(self, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        """Move the given memories to a bucket; returns the ids that existed and moved."""
+        ...
+
+    # memories --------------------------------------------------------------
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None: ...
+    def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
+        """The memories among `ids` that exist in the project, in the order of `ids`."""
+        ...
+
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        """Newest first (created_at, then id)."""
+        ...
+
+    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]: ...
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None: ...
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+        """Delete the given memories; returns the ids that existed and are now gone."""
+        ...
+
+    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]: ...
+    def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]: ...
+    def entities(self, project_id: str) -> list[Entity]: ...
+
+    # search ----------------------------------------------------------------
+    def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
+        """Ids and cosine similarity (-1..1), best first."""
+        ...
+
+    def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
+        """Ids and a relevance >= 0 (higher is better) for memories matching any of `terms`, best first."""
+        ...

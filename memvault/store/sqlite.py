@@ -1,0 +1,549 @@
+"""The embedded store: one SQLite file (WAL), an FTS5 keyword index and an exact in-memory vector index.
+
+Vectors live in the `memories` table; `vector_log` records every vector change in commit order and
+the in-memory index replays it before each search, so writes by other threads or other processes
+on the same file are seen without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..embed.base import Vectors
+from ..errors import Conflict, NotFound
+from ..filters import Node
+from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from .base import MemoryChange
+from .sqlite_where import compile_where, from_ts, ts
+from .vector_index import ProjectVectors, top_k
+
+_MEMORY_COLUMNS = (
+    "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
+    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
+)
+_FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
+_LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
+
+
+def _ts_or_none(text: str | None) -> datetime | None:
+    return from_ts(text) if text else None
+
+
+def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
+    return Memory(
+        id=row[0],
+        project_id=row[1],
+        text=row[2],
+        hash=row[3],
+        bucket_id=row[4],
+        created_at=from_ts(row[5]),
+        updated_at=from_ts(row[6]),
+        user_id=row[7],
+        agent_id=row[8],
+        app_id=row[9],
+        run_id=row[10],
+        metadata=json.loads(row[11]),
+        categories=json.loads(row[12]),
+        expiration_date=_ts_or_none(row[13]),
+        source=row[14],
+        bucket_name=row[15] or DEFAULT_BUCKET,
+    )
+
+
+def _event(row: tuple[Any, ...]) -> HistoryEvent:
+    return HistoryEvent(
+        id=row[0],
+        memory_id=row[1],
+        project_id=row[2],
+        event=row[3],
+        old_text=row[4],
+        new_text=row[5],
+        input=json.loads(row[6]) if row[6] else None,
+        user_id=row[7],
+        agent_id=row[8],
+        app_id=row[9],
+        run_id=row[10],
+        metadata=json.loads(row[11]) if row[11] else None,
+        created_at=from_ts(row[12]),
+    )
+
+
+def _blob(vector: Vectors) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+class SQLiteStore:
+    """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self._indexes: dict[str, ProjectVectors] = {}
+        self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._migrate()
+
+    # connections -------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten in the file, not just unlinked
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        scripts = sorted(
+            (p for p in resources.files("memvault.store.migrations").joinpath("sqlite").iterdir()
+             if p.name.endswith(".sql")),
+            key=lambda p: p.name,
+        )
+        for script in scripts:
+            number = int(script.name.split("_", 1)[0])
+            if number <= version:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                again = conn.execute("PRAGMA user_version").fetchone()[0]
+                if again < number:  # another process may have just migrated
+                    for statement in script.read_text().split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        if version > len(scripts):
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this memvault knows ({len(scripts)})"
+            )
+
+    # meta --------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (key, value))
+
+    # projects and keys -------------------------------------------------------
+    def ensure_project(self, name: str) -> Project:
+        with self._tx() as c:
+            row = c.execute("SELECT id, name, created_at FROM projects WHERE name = ?", (name,)).fetchone()
+            if row:
+                return Project(row[0], row[1], from_ts(row[2]))
+            project = Project(str(uuid.uuid4()), name, utcnow())
+            c.execute("INSERT INTO projects VALUES (?, ?, ?)", (project.id, project.name, ts(project.created_at)))
+            c.execute(
+                "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
+                (project.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", ts(project.created_at)),
+            )
+            return project
+
+    def get_project(self, project_id: str) -> Project | None:
+        row = self._conn().execute("SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)).fetchone()
+        return Project(row[0], row[1], from_ts(row[2])) if row else None
+
+    def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
+        key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO api_keys(id, project_id, name, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (key.id, project_id, name, prefix, key_hash, ts(key.created_at)),
+            )
+        return key
+
+    _KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
+
+    @staticmethod
+    def _key(row: tuple[Any, ...]) -> ApiKey:
+        return ApiKey(row[0], row[1], row[2], row[3], from_ts(row[4]), _ts_or_none(row[5]))
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        row = self._conn().execute(
+            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
+        ).fetchone()
+        return self._key(row) if row else None
+
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
+        sql = f"SELECT {self._KEY_COLUMNS} FROM api_keys"
+        args: tuple[Any, ...] = ()
+        if project_id is not None:
+            sql, args = sql + " WHERE project_id = ?", (project_id,)
+        return [self._key(r) for r in self._conn().execute(sql + " ORDER BY created_at", args)]
+
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL",
+                (ts(at), key_id, key_id),
+            )
+            row = c.execute(
+                f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id)
+            ).fetchone()
+        return self._key(row) if row else None
+
+    # buckets -----------------------------------------------------------------
+    _BUCKET_SQL = (
+        "SELECT b.id, b.project_id, b.name, b.description, b.created_at, "
+        "(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id) "
+        "FROM buckets b WHERE b.project_id = ?"
+    )
+
+    @staticmethod
+    def _bucket(row: tuple[Any, ...]) -> Bucket:
+        return Bucket(row[0], row[1], row[2], row[3], from_ts(row[4]), row[5])
+
+    def list_buckets(self, project_id: str) -> list[Bucket]:
+        rows = self._conn().execute(self._BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,))
+        return [self._bucket(r) for r in rows]
+
+    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
+        row = self._conn().execute(self._BUCKET_SQL + " AND b.id = ?", (project_id, bucket_id)).fetchone()
+        return self._bucket(row) if row else None
+
+    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
+        row = self._conn().execute(
+            self._BUCKET_SQL + " AND lower(b.name) = lower(?)", (project_id, name)
+        ).fetchone()
+        return self._bucket(row) if row else None
+
+    def create_bucket(self, bucket: Bucket) -> Bucket:
+        try:
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (bucket.project_id, bucket.id, bucket.name, bucket.description, ts(bucket.created_at)),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"a bucket named {bucket.name!r} already exists") from None
+        return bucket
+
+    def rename_bucket(self, project_id: str, bucket_id: str, name: str, description: str | None) -> Bucket:
+        try:
+            with self._tx() as c:
+                cur = c.execute(
+                    "UPDATE buckets SET name = ?, description = coalesce(?, description) WHERE project_id = ? AND id = ?",
+                    (name, description, project_id, bucket_id),
+                )
+                if cur.rowcount == 0:
+                    raise NotFound("Bucket not found")
+        except sqlite3.IntegrityError:
+            raise Conflict(f"a bucket named {name!r} already exists") from None
+        found = self.get_bucket(project_id, bucket_id)
+        assert found is not None
+        return found
+
+    def delete_bucket(self, project_id: str, bucket_id: str, move_to: str | None, at: datetime) -> int:
+        with self._tx() as c:
+            ids = [r[0] for r in c.execute(
+                "SELECT id FROM memories WHERE project_id = ? AND bucket_id = ?", (project_id, bucket_id)
+            )]
+            if move_to is not None:
+                self._move(c, project_id, ids, move_to, at)
+            else:
+                self._delete_ids(c, project_id, ids, at)
+            c.execute("DELETE FROM buckets WHERE project_id = ? AND id = ?", (project_id, bucket_id))
+        return len(ids)
+
+    def move_memories(self, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        with self._tx() as c:
+            return self._move(c, project_id, ids, bucket_id, at)
+
+    def _move(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        found = [r[0] for r in c.execute(
+            "SELECT id FROM memories WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(list(ids))),
+        )]
+        c.execute(
+            "UPDATE memories SET bucket_id = ?, updated_at = ? WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (bucket_id, ts(at), project_id, json.dumps(found)),
+        )
+        return found
+
+    # memories ----------------------------------------------------------------
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
+        with self._tx() as c:
+            for memory, vector in zip(memories, vectors, strict=True):
+                cur = c.execute(
+                    "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
+                    "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        memory.id, memory.project_id, memory.text, memory.hash, memory.user_id, memory.agent_id,
+                        memory.app_id, memory.run_id, memory.bucket_id, json.dumps(memory.metadata),
+                        json.dumps(memory.categories), memory.source, ts(memory.created_at), ts(memory.updated_at),
+                        ts(memory.expiration_date) if memory.expiration_date else None, _blob(vector),
+                    ),
+                )
+                seq = cur.lastrowid
+                c.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (seq, memory.text))
+                c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
+            self._insert_events(c, events)
+
+    def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
+        c.executemany(
+            "INSERT INTO history(id, project_id, memory_id, event, old_text, new_text, input, user_id, agent_id, "
+            "app_id, run_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.id, e.project_id, e.memory_id, e.event, e.old_text, e.new_text,
+                    json.dumps(e.input) if e.input is not None else None, e.user_id, e.agent_id, e.app_id,
+                    e.run_id, json.dumps(e.metadata) if e.metadata is not None else None, ts(e.created_at),
+                )
+                for e in events
+            ],
+        )
+
+    def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
+        if not ids:
+            return []
+        rows = self._conn().execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(list(ids))),
+        )
+        by_id = {r[0]: _memory(r) for r in rows}
+        return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        sql, params = compile_where(where)
+        conn = self._conn()
+        total = conn.execute(
+            f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
+        ).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND {sql} "
+            "ORDER BY m.created_at DESC, m.seq DESC LIMIT ? OFFSET ?",
+            (project_id, *params, limit, offset),
+        )
+        return Page([_memory(r) for r in rows], total)
+
+    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
+        sql, params = compile_where(where)
+        rows = self._conn().execute(
+            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND "
+            f"m.hash IN (SELECT value FROM json_each(?)) AND {sql}",
+            (project_id, json.dumps(list(hashes)), *params),
+        )
+        return {r[0] for r in rows}
+
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None:
+        with self._tx() as c:
+            for ch in changes:
+                m = ch.memory
+                row = c.execute("SELECT seq FROM memories WHERE project_id = ? AND id = ?", (project_id, m.id)).fetchone()
+                if row is None:
+                    raise NotFound("Memory not found!")
+                seq = row[0]
+                c.execute(
+                    "UPDATE memories SET text = ?, hash = ?, metadata = ?, categories = ?, bucket_id = ?, "
+                    "updated_at = ?, expiration_date = ? WHERE seq = ?",
+                    (
+                        m.text, m.hash, json.dumps(m.metadata), json.dumps(m.categories), m.bucket_id,
+                        ts(m.updated_at), ts(m.expiration_date) if m.expiration_date else None, seq,
+                    ),
+                )
+                if ch.vector is not None:
+                    c.execute("UPDATE memories SET embedding = ? WHERE seq = ?", (_blob(ch.vector), seq))
+                    c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
+                    c.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (seq, m.text))
+                    c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
+            self._insert_events(c, [ch.event for ch in changes])
+
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+        with self._tx() as c:
+            return self._delete_ids(c, project_id, ids, at)
+
+    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+        sql, params = compile_where(where)
+        with self._tx() as c:
+            ids = [r[0] for r in c.execute(
+                f"SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
+            )]
+            return self._delete_ids(c, project_id, ids, at)
+
+    def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+        if not ids:
+            return []
+        rows = c.execute(
+            "SELECT seq, id, user_id, agent_id, app_id, run_id FROM memories "
+            "WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(list(dict.fromkeys(ids)))),
+        ).fetchall()
+        if not rows:
+            return []
+        seqs = json.dumps([r[0] for r in rows])
+        gone = [r[1] for r in rows]
+        c.execute("DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))", (seqs,))
+        c.execute("DELETE FROM memories WHERE seq IN (SELECT value FROM json_each(?))", (seqs,))
+        c.execute(
+            "UPDATE history SET old_text = NULL, new_text = NULL, input = NULL, metadata = NULL "
+            "WHERE project_id = ? AND memory_id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(gone)),
+        )
+        self._insert_events(c, [
+            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5])
+            for r in rows
+        ])
+        c.executemany(
+            "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
+        )
+        return gone
+
+    def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
+        rows = self._conn().execute(
+            "SELECT id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
+            "metadata, created_at FROM history WHERE project_id = ? AND memory_id = ? ORDER BY seq",
+            (project_id, memory_id),
+        )
+        return [_event(r) for r in rows]
+
+    def entities(self, project_id: str) -> list[Entity]:
+        parts = [
+            f"SELECT '{kind}', {col}, count(*), min(created_at), max(updated_at) FROM memories "
+            f"WHERE project_id = ? AND {col} IS NOT NULL GROUP BY {col}"
+            for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
+        ]
+        rows = self._conn().execute(" UNION ALL ".join(parts) + " ORDER BY 5 DESC", (project_id,) * 4)
+        return [Entity(r[0], r[1], r[2], from_ts(r[3]), from_ts(r[4])) for r in rows]
+
+    # search ------------------------------------------------------------------
+    def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
+        with self._index_lock:
+            self._sync_index()
+            index = self._indexes.get(project_id)
+            if index is None or index.size == 0 or k <= 0:
+                return []
+            keys, scores = index.scores(vector)
+            keys, scores = keys.copy(), scores.copy()
+        sql, params = compile_where(where)
+        conn = self._conn()
+        n = len(keys)
+        want = min(n, max(k * 8, 256))
+        order = top_k(scores, want)
+        found = self._allowed(conn, project_id, keys[order], sql, params)
+        hits = [(found[int(key)], float(scores[pos])) for key, pos in zip(keys[order], order, strict=True)
+                if int(key) in found]
+        if len(hits) >= k or want == n:
+            return hits[:k]
+        # The filter is selective: score exactly the rows it admits.
+        rows = conn.execute(f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
+        allowed = dict(rows.fetchall())
+        if not allowed:
+            return []
+        mask = np.isin(keys, np.fromiter(allowed.keys(), dtype=np.int64))
+        positions = np.nonzero(mask)[0]
+        best = positions[top_k(scores[positions], k)]
+        return [(allowed[int(keys[p])], float(scores[p])) for p in best]
+
+    @staticmethod
+    def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
+        rows = conn.execute(
+            f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
+            f"AND {sql}",
+            (project_id, json.dumps([int(x) for x in keys]), *params),
+        )
+        return dict(rows.fetchall())
+
+    def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
+        if not terms or k <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        sql, params = compile_where(where)
+        rows = self._conn().execute(
+            "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} ORDER BY score DESC, m.seq LIMIT ?",
+            (match, project_id, *params, k),
+        )
+        return [(r[0], max(0.0, float(r[1]))) for r in rows]
+
+    # the in-memory vector index ------------------------------------------------
+    def _sync_index(self) -> None:
+        """Bring the in-memory index up to the last committed vector change. Caller holds _index_lock."""
+        conn = self._conn()
+        floor = conn.execute("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM vector_log").fetchone()
+        low, high = int(floor[0]), int(floor[1])
+        if high == self._log_seq:
+            return
+        if self._log_seq < 0 or (low > self._log_seq + 1 and self._log_seq < high):
+            self._rebuild(conn, high)
+            return
+        changes = conn.execute(
+            "SELECT project_id, mem_seq, op FROM vector_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (self._log_seq, high),
+        ).fetchall()
+        wanted = {int(mem_seq) for _, mem_seq, op in changes if op == "put"}
+        vectors: dict[int, bytes] = {}
+        if wanted:
+            vectors = dict(conn.execute(
+                "SELECT seq, embedding FROM memories WHERE seq IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(wanted)),),
+            ).fetchall())
+        for project_id, mem_seq, op in changes:
+            blob = vectors.get(int(mem_seq)) if op == "put" else None
+            if blob is None:
+                if project_id in self._indexes:
+                    self._indexes[project_id].remove(int(mem_seq))
+                continue
+            vec = np.frombuffer(blob, dtype=np.float32)
+            self._project_index(project_id, len(vec)).upsert(int(mem_seq), vec)
+        self._log_seq = high
+        if high - low > 2 * _LOG_KEEP:
+            conn.execute("DELETE FROM vector_log WHERE seq <= ?", (high - _LOG_KEEP,))
+
+    def _rebuild(self, conn: sqlite3.Connection, high: int) -> None:
+        self._indexes = {}
+        for project_id, seq, blob in conn.execute("SELECT project_id, seq, embedding FROM memories ORDER BY seq"):
+            vec = np.frombuffer(blob, dtype=np.float32)
+            self._project_index(project_id, len(vec)).upsert(int(seq), vec)
+        self._log_seq = high
+
+    def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
+        index = self._indexes.get(project_id)
+        if index is None or index.dim != dim:
+            index = self._indexes[project_id] = ProjectVectors(dim)
+        return index

@@ -1,0 +1,228 @@
+"""The store conformance suite: every backend in conftest.BACKENDS must pass it unchanged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from memvault import filters as F
+from memvault.errors import Conflict
+from memvault.models import Bucket, HistoryEvent, Memory, utcnow
+from memvault.store.base import MemoryChange, Store
+
+DIM = 8
+
+
+def vec(*hot: int) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    for h in hot:
+        v[h] = 1.0
+    return v / np.linalg.norm(v)
+
+
+def general(store: Store, project_id: str) -> Bucket:
+    found = store.find_bucket(project_id, "general")
+    assert found is not None
+    return found
+
+
+def put(store: Store, project_id: str, text: str, v: np.ndarray, *, created: datetime | None = None,
+        **fields: object) -> Memory:
+    at = created or utcnow()
+    m = Memory(id=str(uuid.uuid4()), project_id=project_id, text=text, hash=text, bucket_id=general(store, project_id).id,
+               created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+    event = HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, text, [{"role": "user", "content": text}],
+                         at, m.user_id)
+    store.insert([m], v[None, :], [event])
+    return m
+
+
+@pytest.fixture
+def pid(store: Store) -> str:
+    return store.ensure_project("p1").id
+
+
+@pytest.fixture
+def other(store: Store) -> str:
+    return store.ensure_project("p2").id
+
+
+def test_ensure_project_is_idempotent_and_makes_the_general_bucket(store: Store) -> None:
+    a = store.ensure_project("acme")
+    assert store.ensure_project("acme").id == a.id
+    assert [b.name for b in store.list_buckets(a.id)] == ["General"]
+
+
+def test_insert_then_get_round_trips_every_field(store: Store, pid: str) -> None:
+    exp = datetime(2031, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    m = put(store, pid, "likes tea", vec(0), user_id="u", agent_id="a", app_id="x", run_id="r",
+            metadata={"k": 1, "s": "v"}, categories=["food"], expiration_date=exp, source="chatgpt")
+    [got] = store.get(pid, [m.id])
+    assert (got.text, got.user_id, got.agent_id, got.app_id, got.run_id) == ("likes tea", "u", "a", "x", "r")
+    assert got.metadata == {"k": 1, "s": "v"} and got.categories == ["food"] and got.source == "chatgpt"
+    assert got.expiration_date == exp and got.created_at == m.created_at and got.bucket_name == "General"
+
+
+def test_get_never_crosses_projects(store: Store, pid: str, other: str) -> None:
+    m = put(store, pid, "secret", vec(0))
+    assert store.get(other, [m.id]) == []
+    assert store.list(other, None, 10).total == 0
+    assert store.delete(other, [m.id], utcnow()) == []
+    assert store.vector_search(other, vec(0), None, 5) == []
+    assert store.keyword_search(other, ["secret"], None, 5) == []
+    assert store.history(other, m.id) == []
+    assert store.get(pid, [m.id])[0].text == "secret"
+
+
+def test_list_is_newest_first_and_pages(store: Store, pid: str) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    for i in range(5):
+        put(store, pid, f"m{i}", vec(i % DIM), created=base + timedelta(days=i), user_id="u")
+    page = store.list(pid, F.eq("user_id", "u"), limit=2, offset=1)
+    assert page.total == 5 and [m.text for m in page.items] == ["m3", "m2"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"user_id": "alice"}, {"a1", "a2"}),
+        ({"user_id": "*"}, {"a1", "a2", "b1"}),
+        ({"user_id": {"ne": "alice"}}, {"b1", "n1"}),
+        ({"user_id": {"in": ["alice", "bob"]}}, {"a1", "a2", "b1"}),
+        ({"OR": [{"user_id": "bob"}, {"agent_id": "helper"}]}, {"b1", "a2"}),
+        ({"AND": [{"user_id": "alice"}, {"NOT": [{"agent_id": "helper"}]}]}, {"a1"}),
+        ({"metadata": {"city": "Lyon"}}, {"a1"}),
+        ({"metadata": {"n": {"gte": 5}}}, {"a2", "b1"}),
+        ({"metadata": {"city": {"icontains": "LY"}}}, {"a1"}),
+        ({"categories": {"contains": "food"}}, {"a1", "b1"}),
+        ({"categories": {"in": ["travel", "x"]}}, {"a2"}),
+        ({"keywords": {"icontains": "TEA"}}, {"a1"}),
+        ({"created_at": {"gte": "2024-01-02"}}, {"a2", "b1", "n1"}),
+        ({"created_at": {"lt": "2024-01-02T00:00:00Z"}}, {"a1"}),
+    ],
+)
+def test_filters_select_exactly(store: Store, pid: str, raw: dict, expected: set[str]) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    put(store, pid, "a1 likes tea", vec(0), created=base, user_id="alice", metadata={"city": "Lyon", "n": 1},
+        categories=["food"])
+    put(store, pid, "a2 flies", vec(1), created=base + timedelta(days=1), user_id="alice", agent_id="helper",
+        metadata={"n": 5}, categories=["travel"])
+    put(store, pid, "b1 cooks", vec(2), created=base + timedelta(days=2), user_id="bob", metadata={"n": 9},
+        categories=["food"])
+    put(store, pid, "n1 nobody", vec(3), created=base + timedelta(days=3), agent_id="x")
+    where = F.parse(raw)
+    texts = {m.text.split()[0] for m in store.list(pid, where, 100).items}
+    assert texts == expected
+    hits = {store.get(pid, [i])[0].text.split()[0] for i, _ in store.vector_search(pid, vec(0), where, 10)}
+    assert hits == expected
+
+
+def test_vector_search_ranks_by_cosine_and_respects_selective_filters(store: Store, pid: str) -> None:
+    for i in range(300):
+        put(store, pid, f"noise {i}", vec(0, 1), user_id="crowd")
+    near = put(store, pid, "target", vec(0), user_id="me")
+    far = put(store, pid, "other", vec(5), user_id="me")
+    hits = store.vector_search(pid, vec(0), F.eq("user_id", "me"), 5)
+    assert [h[0] for h in hits] == [near.id, far.id]
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[1][1] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_keyword_search_matches_stems_and_ranks(store: Store, pid: str) -> None:
+    a = put(store, pid, "I am running a marathon in Lyon", vec(0))
+    put(store, pid, "Cooking pasta tonight", vec(1))
+    hits = store.keyword_search(pid, ["runs", "lyon"], None, 5)
+    assert [h[0] for h in hits] == [a.id] and hits[0][1] > 0
+
+
+def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) -> None:
+    m = put(store, pid, "lives in Paris", vec(0))
+    new = Memory(**{**m.__dict__, "text": "lives in Lyon", "hash": "h2", "updated_at": utcnow()})
+    event = HistoryEvent(str(uuid.uuid4()), m.id, pid, "UPDATE", m.text, new.text, None, utcnow())
+    store.update(pid, [MemoryChange(new, vec(4)[None, :][0], event)])
+    assert store.get(pid, [m.id])[0].text == "lives in Lyon"
+    assert store.keyword_search(pid, ["paris"], None, 5) == []
+    assert store.keyword_search(pid, ["lyon"], None, 5)[0][0] == m.id
+    assert store.vector_search(pid, vec(4), None, 1)[0][0] == m.id
+    assert [e.event for e in store.history(pid, m.id)] == ["ADD", "UPDATE"]
+
+
+def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:
+    m = put(store, pid, "my password hint is kitten", vec(0), user_id="u")
+    keep = put(store, pid, "unrelated", vec(1), user_id="u")
+    assert store.delete(pid, [m.id, m.id, str(uuid.uuid4())], utcnow()) == [m.id]
+    assert store.get(pid, [m.id]) == []
+    assert store.keyword_search(pid, ["kitten"], None, 5) == []
+    assert m.id not in [h[0] for h in store.vector_search(pid, vec(0), None, 5)]
+    events = store.history(pid, m.id)
+    assert [e.event for e in events] == ["ADD", "DELETE"]
+    assert all(e.old_text is None and e.new_text is None and e.input is None for e in events)
+    assert [e.total_memories for e in store.entities(pid)] == [1]
+    assert store.get(pid, [keep.id])[0].text == "unrelated"
+
+
+def test_delete_where_is_scoped_and_returns_ids(store: Store, pid: str, other: str) -> None:
+    a = put(store, pid, "a", vec(0), user_id="u")
+    put(store, pid, "b", vec(1), user_id="v")
+    theirs = put(store, other, "c", vec(0), user_id="u")
+    assert store.delete_where(pid, F.eq("user_id", "u"), utcnow()) == [a.id]
+    assert store.get(other, [theirs.id])[0].text == "c"
+    assert store.list(pid, None, 10).total == 1
+
+
+def test_entities_count_per_kind(store: Store, pid: str) -> None:
+    put(store, pid, "a", vec(0), user_id="u", run_id="r")
+    put(store, pid, "b", vec(1), user_id="u")
+    put(store, pid, "c", vec(2), agent_id="g")
+    got = {(e.type, e.name): e.total_memories for e in store.entities(pid)}
+    assert got == {("user", "u"): 2, ("run", "r"): 1, ("agent", "g"): 1}
+
+
+def test_existing_hashes_respects_scope(store: Store, pid: str) -> None:
+    put(store, pid, "same", vec(0), user_id="u")
+    assert store.existing_hashes(pid, ["same", "nope"], F.eq("user_id", "u")) == {"same"}
+    assert store.existing_hashes(pid, ["same"], F.eq("user_id", "v")) == set()
+
+
+def test_bucket_names_are_unique_ignoring_case(store: Store, pid: str) -> None:
+    store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
+    with pytest.raises(Conflict):
+        store.create_bucket(Bucket(str(uuid.uuid4()), pid, "work", "", utcnow()))
+    assert store.find_bucket(pid, "WORK") is not None
+
+
+def test_delete_bucket_moves_or_deletes_its_memories(store: Store, pid: str) -> None:
+    work = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
+    m = put(store, pid, "standup at nine", vec(0))
+    assert store.move_memories(pid, [m.id, str(uuid.uuid4())], work.id, utcnow()) == [m.id]
+    assert store.get(pid, [m.id])[0].bucket_name == "Work"
+    assert store.list(pid, F.Cond("bucket", "eq", "work"), 10).total == 1
+    assert store.delete_bucket(pid, work.id, general(store, pid).id, utcnow()) == 1
+    assert store.get(pid, [m.id])[0].bucket_name == "General"
+    trash = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Trash", "", utcnow()))
+    store.move_memories(pid, [m.id], trash.id, utcnow())
+    assert store.delete_bucket(pid, trash.id, None, utcnow()) == 1
+    assert store.get(pid, [m.id]) == [] and store.keyword_search(pid, ["standup"], None, 5) == []
+
+
+def test_keys_are_found_by_hash_and_revoked(store: Store, pid: str) -> None:
+    key = store.add_key(pid, "h" * 64, "ci", "mv_abcdefgh")
+    found = store.find_key("h" * 64)
+    assert found is not None and found.project_id == pid and found.revoked_at is None
+    revoked = store.revoke_key(key.id, utcnow())
+    assert revoked is not None and revoked.revoked_at is not None
+    assert store.find_key("x" * 64) is None
+
+
+def test_a_second_store_on_the_same_data_sees_writes_and_deletes(store: Store, pid: str,
+                                                                 request: pytest.FixtureRequest) -> None:
+    """Two handles on one database (two processes, in production) agree, including the vector index."""
+    twin = request.getfixturevalue("store_twin")
+    store.vector_search(pid, vec(0), None, 1)  # warm this handle's index
+    twin.vector_search(pid, vec(0), None, 1)
+    m = put(store, pid, "written by one", vec(6))
+    assert twin.vector_search(pid, vec(6), None, 1)[0][0] == m.id
+    twin.delete(pid, [m.id], utcnow())
+    assert store.vector_search(pid, vec(6), None, 1) == [] or store.vector_search(pid, vec(6), None, 1)[0][0] != m.id
