@@ -93,7 +93,9 @@ def _openai(
 ) -> Embedder:
     from memvault.embed.openai_compat import OpenAICompatEmbedder
 
-    return OpenAICompatEmbedder(base_url, model, api_key=api_key, dim=dim, timeout=timeout, batch_size=batch_size)
+    return OpenAICompatEmbedder(
+        base_url, model, api_key=api_key, dim=dim, timeout=timeout, batch_size=batch_size
+    )
 
 
 def _hashing(dim: int = 64) -> Embedder:

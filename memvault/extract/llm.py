@@ -54,13 +54,15 @@ class LLMExtractor:
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60) -> None:
         try:
-            url = httpx.URL(base_url.strip().rstrip("/"))
+            url = httpx.URL(base_url.strip().rstrip("/") if isinstance(base_url, str) else "")
         except httpx.InvalidURL:
             url = httpx.URL()
         if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidInput("base_url must be an http(s) URL such as http://localhost:11434/v1")
-        if not model.strip():
-            raise InvalidInput("model must name the chat model to use")
+            raise InvalidInput(
+                "the llm extractor needs base_url, an http(s) URL such as http://localhost:11434/v1"
+            )
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidInput("the llm extractor needs model, the name of the chat model to use")
         if timeout <= 0:
             raise InvalidInput("timeout must be a positive number of seconds")
         self.base_url = str(url)

@@ -5,17 +5,19 @@ messages are ignored and so is ``Message.name``:
 
 1. Normalises the text: typographic apostrophes become ``'``, runs of whitespace become one space.
 2. Cuts it into sentences at line breaks (list bullets such as ``-``, ``*``, ``1.`` are removed) and
-   after ``.``, ``!``, ``?`` or ``…`` followed by a space, except after common abbreviations
-   (``Dr.``, ``Mr.``, ``e.g.``, ...) and single-letter initials (``J. Smith``, ``U.S.``).
+   after ``.``, ``!``, ``?`` or ``…`` followed by a space (or glued to the next sentence's capital,
+   "Acme.I love it"), except after common abbreviations (``Dr.``, ``Mr.``, ``e.g.``, ``p.m.``, ...)
+   and initials (``J. Smith``, ``U.S.``).
 3. Drops every sentence that ends in ``?``, whole, even if it also states something.
-4. Removes leading interjections and markers (``hi,``, ``ok,``, ``so``, ``well,``, ``actually``,
-   ``btw``, ...) and fact announcements (``remember that``, ``note that``, ``fyi``,
+4. Removes leading interjections and markers (``hi,``, ``hi Anna,``, ``ok,``, ``so``, ``well,``,
+   ``actually``, ``btw``, ``thanks,``, ...) and fact announcements (``remember that``, ``note that``, ``fyi``,
    ``just so you know``, ...), keeping what follows.
 5. Drops questions written without ``?`` ("where should I eat", "is it open"), requests and
    imperatives to the assistant ("can you ...", "please ...", "tell me ...", "let's ...",
    "I want you to ...", a sentence opening with a verb such as "write", "explain", "recommend"),
-   sentences about the assistant ("you are ...", "your answer ..."), and greetings, thanks and
-   filler ("hi", "thanks!", "ok", "sounds good", "me too", "I don't know").
+   sentences about the assistant ("you are ...", "your answer ..."), greetings, thanks and
+   filler ("hi", "thanks for the tips", "ok", "sounds good", "me too", "I don't know"), and bare
+   answers ("yes I do", "it is").
 6. Splits what is left at ``;``, ``, and`` and `` and `` only where both sides are clauses and the
    right side opens with its own first-person or named subject: "I moved to Lyon and I am
    vegetarian" gives two facts; "I like salt and pepper", "I was born in Rome and grew up in Lyon"

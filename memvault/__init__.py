@@ -1,0 +1,1 @@
+"""memvault: a self-hosted memory layer for AI apps and agents."""

@@ -1,0 +1,97 @@
+"""The bundled all-MiniLM-L6-v2 int8 ONNX embedder (runs the real model, offline)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from memvault.embed import Embedder, build_embedder
+from memvault.embed.onnx_minilm import MiniLMEmbedder
+
+TEXTS = [
+    "I moved to Lyon",
+    "My favourite food is sushi",
+    "I am allergic to peanuts and I always carry an epinephrine pen when I travel abroad for work",
+    "Tea",
+    "My sister Anna is a nurse in Berlin",
+    "",
+    "I prefer dark mode in every editor",
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    embedder = MiniLMEmbedder(batch_size=3)  # small batches, so the tests cross batch boundaries
+    embedder.load()
+    return embedder
+
+
+def test_it_is_the_default_embedder() -> None:
+    embedder = build_embedder()
+    assert isinstance(embedder, MiniLMEmbedder)
+    assert isinstance(embedder, Embedder)
+    assert (embedder.name, embedder.dim) == ("all-MiniLM-L6-v2-int8", 384)
+
+
+def test_vectors_are_unit_float32_rows_of_384(embedder: MiniLMEmbedder) -> None:
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_paraphrases_are_closer_than_unrelated_sentences(embedder: MiniLMEmbedder) -> None:
+    moved, lives, sushi = embedder.embed(
+        ["I moved to Lyon", "I now live in Lyon, France", "My favourite food is sushi"]
+    )
+    assert moved @ lives > 0.6
+    assert moved @ lives > moved @ sushi + 0.3
+    assert moved @ lives > lives @ sushi + 0.3
+
+
+def test_batch_keeps_the_input_order_and_matches_single_calls(embedder: MiniLMEmbedder) -> None:
+    batch = embedder.embed(TEXTS)
+    for row, text in enumerate(TEXTS):
+        (single,) = embedder.embed([text])
+        assert batch[row] @ single > 0.999, text
+
+
+def test_a_batch_in_another_order_gives_the_same_vectors(embedder: MiniLMEmbedder) -> None:
+    forward = embedder.embed(TEXTS)
+    backward = embedder.embed(TEXTS[::-1])[::-1]
+    assert np.all(np.sum(forward * backward, axis=1) > 0.999)
+
+
+def test_empty_input_gives_an_empty_array(embedder: MiniLMEmbedder) -> None:
+    vectors = embedder.embed([])
+    assert vectors.shape == (0, 384)
+    assert vectors.dtype == np.float32
+
+
+def test_text_longer_than_the_model_window_is_truncated(embedder: MiniLMEmbedder) -> None:
+    head = "I moved to Lyon. " * 80  # about 400 tokens; the model reads the first 256
+    long, longer = embedder.embed([head, head + "My favourite food is sushi. " * 50])
+    assert long @ longer > 0.999
+
+
+def test_cached_query_vector_cannot_be_corrupted_by_the_caller(embedder: MiniLMEmbedder) -> None:
+    first = embedder.embed(["where does the user live?"])
+    first[:] = 0
+    again = embedder.embed(["where does the user live?"])
+    np.testing.assert_allclose(np.linalg.norm(again, axis=1), 1.0, rtol=1e-5)
+
+
+def test_without_cache_single_calls_give_the_same_vectors(embedder: MiniLMEmbedder) -> None:
+    uncached = MiniLMEmbedder(cache_size=0)
+    for _ in range(2):
+        assert uncached.embed(["I moved to Lyon"])[0] @ embedder.embed(["I moved to Lyon"])[0] > 0.9999
+
+
+def test_threads_can_share_one_embedder(embedder: MiniLMEmbedder) -> None:
+    expected = embedder.embed(TEXTS)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: embedder.embed(TEXTS), range(8)))
+    for vectors in results:
+        assert np.all(np.sum(vectors * expected, axis=1) > 0.9999)
