@@ -296,13 +296,6 @@ class Engine:
             raise NotFound("Memory not found!")
         return found[0]
 
-    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
-        if not 1 <= limit <= self.limits.max_page_size:
-            raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
-        if offset < 0:
-            raise InvalidInput("offset must not be negative")
-        return self.store.list(project_id, self._live(where), limit, offset)
-
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
                options: SearchOptions | None = None) -> list[SearchHit]:
         opts = options or SearchOptions()
@@ -491,3 +484,11 @@ class Engine:
         moved = self.store.move_memories(project_id, valid, target.id, utcnow())
         rejected += [i for i in valid if i not in set(moved)]
         return moved, rejected
+
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
+        if not 1 <= limit <= self.limits.max_page_size:
+            raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        return self.store.list(project_id, self._live(where), limit, offset)

@@ -18,7 +18,10 @@ class Embedder(Protocol):
     `embed` returns an array of shape (len(texts), dim), dtype float32, each row of norm 1.
     """
 
-    name: str
-    dim: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: list[str]) -> Vectors: ...

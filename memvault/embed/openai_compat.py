@@ -86,10 +86,6 @@ class OpenAICompatEmbedder:
         assert self._dim is not None
         return self._dim
 
-    @dim.setter
-    def dim(self, value: int) -> None:  # the Embedder protocol declares a plain attribute
-        self._dim = value
-
     def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -67,10 +67,6 @@ class Store(Protocol):
         """The memories among `ids` that exist in the project, in the order of `ids`."""
         ...
 
-    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
-        """Newest first (created_at, then id)."""
-        ...
-
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]: ...
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None: ...
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
@@ -88,4 +84,9 @@ class Store(Protocol):
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         """Ids and a relevance >= 0 (higher is better) for memories matching any of `terms`, best first."""
+        ...
+
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        """Newest first (created_at, then id)."""
         ...

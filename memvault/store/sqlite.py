@@ -349,19 +349,6 @@ class SQLiteStore:
         by_id = {r[0]: _memory(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
-    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
-        sql, params = compile_where(where)
-        conn = self._conn()
-        total = conn.execute(
-            f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
-        ).fetchone()[0]
-        rows = conn.execute(
-            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND {sql} "
-            "ORDER BY m.created_at DESC, m.seq DESC LIMIT ? OFFSET ?",
-            (project_id, *params, limit, offset),
-        )
-        return Page([_memory(r) for r in rows], total)
-
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
         sql, params = compile_where(where)
         rows = self._conn().execute(
@@ -547,3 +534,17 @@ class SQLiteStore:
         if index is None or index.dim != dim:
             index = self._indexes[project_id] = ProjectVectors(dim)
         return index
+
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        sql, params = compile_where(where)
+        conn = self._conn()
+        total = conn.execute(
+            f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
+        ).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND {sql} "
+            "ORDER BY m.created_at DESC, m.seq DESC LIMIT ? OFFSET ?",
+            (project_id, *params, limit, offset),
+        )
+        return Page([_memory(r) for r in rows], total)

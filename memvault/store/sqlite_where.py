@@ -64,8 +64,9 @@ def _cond(c: Cond, params: list[Any]) -> str:
     if c.field == "bucket":
         return _bucket(c, params)
     if c.field == "metadata":
-        params.append("$." + json.dumps(c.key))
-        col = "json_extract(m.metadata, ?)"
+        # The path is a quoted literal, not a parameter: ne/nin use `col` twice but bind once.
+        path = ("$." + json.dumps(c.key)).replace("'", "''")
+        col = f"json_extract(m.metadata, '{path}')"
         return _scalar_op(col, c, params)
     col = _COLUMNS.get(c.field, "x_col")
     return _scalar_op(col, c, params)
