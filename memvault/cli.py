@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -116,6 +121,239 @@ def keys_revoke(
     except NotFound as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        engine.close()
+
+
+# memories: add, search, list, get, delete, export, import, mcp ---------------------------------
+Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's memories / the memory's user.")]
+
+
+@contextmanager
+def _session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
+    """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
+    from .errors import MemvaultError
+
+    engine = open_engine(settings_for(data_dir, database_url))
+    try:
+        yield engine, engine.project(project).id
+    except MemvaultError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.close()
+
+
+def _json_arg(value: str | None, what: str) -> Any:
+    from .errors import InvalidInput
+
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise InvalidInput(f"{what} must be JSON, e.g. '{{\"topic\": \"travel\"}}'") from None
+
+
+def _print(data: Any, as_json: bool, rows: list[dict[str, Any]] | None = None, columns: Sequence[str] = ()) -> None:
+    """JSON for scripts, else a table of `rows` (default: `data["results"]`)."""
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns, show_lines=False)
+    for row in rows if rows is not None else data["results"]:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    table.columns[0].no_wrap = True
+    Console().print(table)
+
+
+MEMORY_COLUMNS = ("id", "memory", "user_id", "bucket", "created_at")
+
+
+@app.command()
+def add(
+    text: Annotated[str, typer.Argument(help="What to remember.")],
+    user_id: UserOpt = None,
+    agent_id: Annotated[str | None, typer.Option("--agent-id")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id")] = None,
+    metadata: Annotated[str | None, typer.Option(help="A JSON object stored with the memory.")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Bucket name or id (default: General).")] = None,
+    infer: Annotated[bool, typer.Option(help="Extract standalone facts instead of storing the text as it is.")] = False,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Add a memory (or, with --infer, the facts found in the text)."""
+    from .engine import Owners
+    from .extract.base import Message
+    from .shapes import memory_out
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        results = engine.add(pid, [Message("user", text)], Owners(user_id, agent_id, None, run_id), infer=infer,
+                             metadata=_json_arg(metadata, "--metadata"), bucket=bucket, source="cli")
+        _print({"results": [memory_out(r.memory) for r in results]}, as_json, columns=MEMORY_COLUMNS)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in natural language.")],
+    user_id: UserOpt = None,
+    filters: Annotated[str | None, typer.Option(help="Mem0-style filters as JSON.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="How many results at most.")] = 10,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Find memories by meaning and keywords, best first."""
+    from . import filters as F
+    from .engine import Owners, SearchOptions
+    from .shapes import hit_out
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        where = F.all_of(F.parse(_json_arg(filters, "--filters")), Owners(user_id=user_id).as_filter())
+        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k))
+        results = [hit_out(h) for h in hits]
+        rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
+        _print({"results": results}, as_json, rows, ("id", "score", "memory", "user_id"))
+
+
+@app.command("list")
+def list_memories(
+    user_id: UserOpt = None,
+    bucket: Annotated[str | None, typer.Option(help="Only this bucket (name or id).")] = None,
+    limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """List memories, newest first."""
+    from . import filters as F
+    from .engine import Owners
+    from .shapes import memory_out
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        in_bucket = F.eq("bucket", engine.get_bucket(pid, bucket).id) if bucket is not None else None
+        page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit)
+        _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
+
+
+@app.command()
+def get(
+    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Show one memory."""
+    from .shapes import memory_out
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        memory = memory_out(engine.get(pid, memory_id))
+        rows = [{"field": k, "value": json.dumps(v) if isinstance(v, dict | list) else v} for k, v in memory.items()]
+        _print(memory, as_json, rows, ("field", "value"))
+
+
+@app.command()
+def delete(
+    memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete.")],
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed)."""
+    from .shapes import deletes_out
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        outcome = deletes_out(engine.delete_many(pid, memory_ids))
+        _print(outcome, as_json, columns=("id", "deleted", "reason"))
+    if outcome["failed"]:
+        raise typer.Exit(1)
+
+
+def _progress(total: int | None, label: str) -> Any:
+    """A progress bar on a terminal (stderr); elsewhere, nothing."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(console=Console(stderr=True), transient=True), label, total
+
+
+@app.command("export")
+def export_cmd(
+    output: Annotated[str, typer.Option("--output", "-o", help="File to write; '-' (default) is stdout.")] = "-",
+    with_embeddings: Annotated[bool, typer.Option("--with-embeddings", help="Include the vectors "
+                                                  "(an import by the same embedder then skips embedding).")] = False,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Export the project's memories, with their history, as JSON Lines (streamed, any size)."""
+    from . import transfer
+
+    with _session(data_dir, database_url, project) as (engine, pid):
+        bar = _progress(engine.list(pid, limit=1).total, "exporting")
+        out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
+        try:
+            if bar is None:
+                count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings)
+            else:
+                progress, label, total = bar
+                with progress:
+                    task = progress.add_task(label, total=total)
+                    count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings,
+                                               progress=lambda n: progress.advance(task, n))
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        typer.echo(f"exported {count} memories", err=True)
+
+
+@app.command("import")
+def import_cmd(
+    source: Annotated[str, typer.Argument(help="An export file (JSON Lines); '-' reads stdin.")],
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Import an export file. Idempotent by id; the whole file is checked before anything is written."""
+    import shutil
+    import tempfile
+
+    from . import transfer
+
+    with contextlib.ExitStack() as stack:
+        path = Path(source)
+        if source == "-":  # the file is read twice (check, then write): keep stdin in a temporary file
+            spool = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8"))
+            shutil.copyfileobj(sys.stdin, spool)
+            spool.flush()
+            path = Path(spool.name)
+        elif not path.is_file():
+            typer.echo(f"error: no file {source}", err=True)
+            raise typer.Exit(1)
+        with _session(data_dir, database_url, project) as (engine, pid):
+            bar = _progress(None, "importing")
+            if bar is None:
+                report = transfer.import_from(path, engine, pid)
+            else:
+                progress, label, _ = bar
+                with progress:
+                    task = progress.add_task(label, total=transfer.validate(path, engine))
+                    report = transfer.import_from(path, engine, pid, progress=lambda n: progress.advance(task, n))
+    summary = {"added": report.added, "exists": report.exists, "id_taken": report.id_taken,
+               "taken_ids": report.taken_ids}
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(f"imported {report.added} memories; {report.exists} already here (unchanged); "
+                   f"{report.id_taken} skipped (id in use outside this project)")
+
+
+@app.command()
+def mcp(
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Serve MCP over stdio (for Claude Desktop, Cursor, ...) in the data dir's default project."""
+    from .mcp import run_stdio
+
+    engine = open_engine(settings_for(data_dir, database_url))
+    try:
+        run_stdio(engine, project)
     finally:
         engine.close()
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from . import filters as F
 from . import ranking
-from .embed.base import Embedder
+from .embed.base import Embedder, Vectors
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized
 from .extract.base import Extractor, Message
 from .models import (
@@ -90,12 +92,59 @@ class SearchOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ImportEvent:
+    """One history event of an imported memory (it gets a new event id)."""
+
+    event: str  # ADD | UPDATE | DELETE
+    old_text: str | None
+    new_text: str | None
+    created_at: datetime
+    input: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """A memory as an export holds it: its id, times and history are kept."""
+
+    id: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    owners: Owners = Owners()
+    metadata: dict[str, Any] | None = None
+    categories: Sequence[str] = ()
+    bucket: str | None = None  # a bucket name; made when the project has none of that name
+    expiration_date: datetime | None = None
+    source: str | None = None
+    history: Sequence[ImportEvent] = ()  # none: one ADD event at created_at
+    vector: Vectors | None = None
+    embedder: str | None = None  # the embedder that made `vector`
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    id: str
+    status: str  # "added" | "exists" (already in this project, left as it is) | "id_taken" (used outside it: skipped)
+
+
 def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _unit(vector: Any) -> Vectors:
+    v = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def _stack(vectors: Sequence[Vectors]) -> Vectors:
+    return np.stack(vectors).astype(np.float32)
 
 
 def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
@@ -242,6 +291,13 @@ class Engine:
                 return []
         now = utcnow()
         log = [{"role": m.role, "content": m.content} for m in messages]
+        # Without inference each memory is one message: its history keeps that message only, so deleting a
+        # memory leaves its words in no sibling's history (and a 100-message add stores 100 inputs, not 100²).
+        own_input: dict[str, list[dict[str, str]]] = {}
+        if not infer:
+            for m in reversed(messages):  # the first message of a repeated text wins
+                if m.role != "system":
+                    own_input[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
         memories = [
             Memory(
                 id=str(uuid.uuid4()),
@@ -264,7 +320,7 @@ class Engine:
             for fact in facts
         ]
         events = [
-            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, log, now,
+            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, own_input.get(m.text, log), now,
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]
@@ -311,11 +367,11 @@ class Engine:
         terms = ranking.query_terms(query) if opts.keyword else []
         sparse = self.store.keyword_search(project_id, terms, where, pool) if terms else []
         scored = ranking.fuse(dense, sparse)
-        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
-        hits = [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
         if opts.threshold is not None:
-            hits = [h for h in hits if h.score >= opts.threshold]
-        return hits[: opts.top_k]
+            scored = [s for s in scored if s.score >= opts.threshold]
+        scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool
+        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
+        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
 
     def history(self, project_id: str, memory_id: Any) -> list[HistoryEvent]:
         mid = check_uuid(memory_id)
@@ -450,9 +506,14 @@ class Engine:
         bucket = Bucket(str(uuid.uuid4()), project_id, name, description or "", utcnow())
         return self.store.create_bucket(bucket)
 
-    def rename_bucket(self, project_id: str, bucket: str, name: Any, description: Any = None) -> Bucket:
+    def rename_bucket(self, project_id: str, bucket: str, name: Any = None, description: Any = None) -> Bucket:
+        """Rename a bucket and/or change its description; a field left None stays as it is."""
         target = self._bucket(project_id, bucket)
-        name = self._text(name, "name")
+        if name is None and description is None:
+            raise InvalidInput("nothing to update: give name or description")
+        name = target.name if name is None else self._text(name, "name")
+        if len(name) > 100:
+            raise InvalidInput("name is longer than 100 characters")
         if target.name.lower() == DEFAULT_BUCKET.lower() and name.lower() != DEFAULT_BUCKET.lower():
             raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be renamed")
         if description is not None and not isinstance(description, str):
@@ -473,6 +534,7 @@ class Engine:
         """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""
         if not ids:
             raise InvalidInput("memoryIds must not be empty")
+        self._batch(ids, "memoryIds")
         target = self._bucket(project_id, bucket)
         valid = []
         rejected = []
@@ -484,6 +546,76 @@ class Engine:
         moved = self.store.move_memories(project_id, valid, target.id, utcnow())
         rejected += [i for i in valid if i not in set(moved)]
         return moved, rejected
+
+    # export and import ----------------------------------------------------------------
+    def export(self, project_id: str, *, vectors: bool = False,
+               page: int = 500) -> Iterator[tuple[Memory, Vectors | None, list[HistoryEvent]]]:
+        """Every memory of the project (expired ones too) with its history, by id, one page in memory at a time."""
+        after: str | None = None
+        while True:
+            rows = self.store.scan(project_id, after, page, vectors)
+            for memory, vector in rows:
+                yield memory, vector, self.store.history(project_id, memory.id)
+            if len(rows) < page:
+                return
+            after = rows[-1][0].id
+
+    def check_import(self, record: ImportRecord) -> None:
+        """Raise InvalidInput when `import_memories` would refuse this record; reads and writes nothing."""
+        self._imported(record, "", Bucket("", "", DEFAULT_BUCKET, "", record.created_at))
+
+    def import_memories(self, project_id: str, records: Sequence[ImportRecord]) -> list[ImportOutcome]:
+        """Insert memories under their own ids, times and history, in one transaction; one outcome per record.
+
+        Idempotent: an id the project already has is left as it is ("exists"); an id used outside the
+        project is skipped ("id_taken") and that memory is neither changed nor read. A record's vector is
+        kept when this engine's embedder made it (same name and dimension), else the text is embedded again.
+        A bucket named by a record is made when the project has none of that name.
+        """
+        self._batch(records, "memories")
+        ids = [check_uuid(r.id, "id") for r in records]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("an id appears more than once")
+        buckets: dict[str, Bucket] = {}
+        for r in records:
+            name = (r.bucket or DEFAULT_BUCKET).strip()
+            if name.lower() not in buckets:
+                found = self.store.find_bucket(project_id, name) if r.bucket else self._bucket(project_id, None)
+                buckets[name.lower()] = found or self.create_bucket(project_id, name)
+        built = [self._imported(r, project_id, buckets[(r.bucket or DEFAULT_BUCKET).strip().lower()]) for r in records]
+        existing = {m.id for m in self.store.get(project_id, ids)}
+        todo = [(r, m, e) for r, (m, e) in zip(records, built, strict=True) if m.id not in existing]
+        keep = [r.vector is not None and r.embedder == self.embedder.name and len(r.vector) == self.embedder.dim
+                for r, _, _ in todo]
+        fresh = iter(self.embedder.embed([m.text for (_, m, _), k in zip(todo, keep, strict=True) if not k]))
+        vectors = [_unit(r.vector) if k else next(fresh) for (r, _, _), k in zip(todo, keep, strict=True)]
+        added: set[str] = set()
+        if todo:
+            added = set(self.store.insert_new([m for _, m, _ in todo], _stack(vectors), [e for _, _, es in todo for e in es]))
+        here = existing | {m.id for m in self.store.get(project_id, [m.id for _, m, _ in todo if m.id not in added])}
+        return [ImportOutcome(i, "added" if i in added else "exists" if i in here else "id_taken") for i in ids]
+
+    def _imported(self, r: ImportRecord, project_id: str, bucket: Bucket) -> tuple[Memory, list[HistoryEvent]]:
+        mid = check_uuid(r.id, "id")
+        text = self._text(r.text)
+        if any(not isinstance(c, str) for c in r.categories):
+            raise InvalidInput("categories must be strings")
+        memory = Memory(id=mid, project_id=project_id, text=text, hash=text_hash(text), bucket_id=bucket.id,
+                        bucket_name=bucket.name, created_at=r.created_at, updated_at=r.updated_at,
+                        user_id=r.owners.user_id, agent_id=r.owners.agent_id, app_id=r.owners.app_id,
+                        run_id=r.owners.run_id, metadata=dict(self._metadata(r.metadata)),
+                        categories=list(r.categories), expiration_date=r.expiration_date, source=r.source)
+        history = list(r.history) or [ImportEvent("ADD", None, text, r.created_at)]
+        events = []
+        for e in history:
+            if e.event not in ("ADD", "UPDATE", "DELETE"):
+                raise InvalidInput(f"history event must be ADD, UPDATE or DELETE, not {e.event!r}")
+            events.append(HistoryEvent(str(uuid.uuid4()), mid, project_id, e.event, e.old_text, e.new_text,  # type: ignore[arg-type]
+                                       e.input, e.created_at, memory.user_id, memory.agent_id, memory.app_id,
+                                       memory.run_id, e.metadata))
+        if r.vector is not None and (getattr(r.vector, "ndim", 0) != 1 or not bool(np.isfinite(r.vector).all())):
+            raise InvalidInput("embedding must be a list of finite numbers")
+        return memory, events
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
@@ -100,23 +101,42 @@ class BodyLimit:
         if length is not None and length.isdigit() and int(length) > self.limit:
             await error_response(scope["path"], 413, too_big)(scope, receive, send)
             return
-        seen = 0
-
-        async def counting_receive() -> Message:
-            nonlocal seen
+        if length is not None:  # the server holds the client to its Content-Length
+            await self.app(scope, receive, send)
+            return
+        # A streamed body: read it (up to the limit) before the app does, so an oversized one gets a 413
+        # here rather than a parse error from inside the framework, which swallows exceptions from receive.
+        chunks: list[bytes] = []
+        seen, more = 0, True
+        while more:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.limit:
-                raise TooLarge(too_big)
-            return message
+                await error_response(scope["path"], 413, too_big)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
     from .dialects import mem0, memoryplugin
+    from .mcp import http_transport
 
-    app = FastAPI(title="memvault", version="0.1.0",
+    mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
+    app = FastAPI(title="memvault", version="0.1.0", lifespan=lambda _: mcp_lifespan(),
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
 
@@ -143,5 +163,6 @@ def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> Fast
 
     app.include_router(mem0.router)
     app.include_router(memoryplugin.router)
+    app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     return app

@@ -81,7 +81,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(create_app(engine, **app_options), host="127.0.0.1", port=self.port,  # type: ignore[arg-type]
-                                log_level="warning", lifespan="off")
+                                log_level="warning", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

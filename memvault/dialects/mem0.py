@@ -18,7 +18,8 @@ from ..engine import Owners, SearchOptions, UpdateItem
 from ..errors import InvalidInput
 from ..extract.base import Message
 from ..http import EngineDep, ProjectDep, register_error_shape
-from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity, HistoryEvent, Memory, SearchHit
+from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
+from ..shapes import event_out, hit_out, iso, memory_out
 
 router = APIRouter(tags=["mem0"])
 register_error_shape("/v", lambda status, message: {"error": message, "detail": message})
@@ -26,50 +27,8 @@ register_error_shape("/v", lambda status, message: {"error": message, "detail": 
 DEFAULT_PAGE_SIZE = 100
 
 
-# shapes ---------------------------------------------------------------------------
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
-
-
-def memory_out(m: Memory) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "memory": m.text,
-        "user_id": m.user_id,
-        "agent_id": m.agent_id,
-        "app_id": m.app_id,
-        "run_id": m.run_id,
-        "hash": m.hash,
-        "metadata": m.metadata or None,
-        "categories": m.categories,
-        "bucket": m.bucket_name,
-        "created_at": _iso(m.created_at),
-        "updated_at": _iso(m.updated_at),
-        "expiration_date": _iso(m.expiration_date),
-        "immutable": False,
-    }
-
-
-def hit_out(h: SearchHit) -> dict[str, Any]:
-    return {**memory_out(h.memory), "score": h.score, "score_breakdown": h.breakdown}
-
-
-def event_out(e: HistoryEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "memory_id": e.memory_id,
-        "old_memory": e.old_text,
-        "new_memory": e.new_text,
-        "event": e.event,
-        "input": e.input,
-        "metadata": e.metadata,
-        "user_id": e.user_id,
-        "agent_id": e.agent_id,
-        "app_id": e.app_id,
-        "run_id": e.run_id,
-        "created_at": _iso(e.created_at),
-        "updated_at": _iso(e.created_at),
-    }
+# shapes (shared with MCP and the CLI: memvault/shapes.py) ----------------------------
+_iso = iso
 
 
 def entity_out(project_id: str, e: Entity) -> dict[str, Any]:
@@ -115,8 +74,8 @@ class ListRequest(_Open):
     agent_id: str | None = None
     app_id: str | None = None
     run_id: str | None = None
-    page: int | None = None
-    page_size: int | None = None
+    page: Annotated[int | None, Field(ge=1)] = None  # 0 would otherwise read as "not given"
+    page_size: Annotated[int | None, Field(ge=1)] = None
 
 
 class SearchRequest(ListRequest):

@@ -1,10 +1,212 @@
-"""The MemoryPlugin API: request → engine call → MemoryPlugin's shapes. Errors are `{"error": msg}`."""
+"""The MemoryPlugin API (browser extension, GPT actions, curl): request → engine call → MemoryPlugin's shapes.
+
+Errors are `{"error": msg}` for every path under /api/. Auth is `Authorization: Bearer <key>`; a memory
+belongs to the key's project (MemoryPlugin memories carry no user/agent/app/run ids) and sits in a bucket,
+"General" unless one is named.
+
+Choices where MemoryPlugin's pages leave room:
+- `source` is stored on add; on reads it identifies the calling client (as MemoryPlugin documents it) and
+  does not filter, so a ChatGPT action still sees memories saved from the browser.
+- `GET /api/memory`'s `count` in the answer is the total number of matching memories (every page), so a
+  client can page with `skip`; with `query` it is the number of hits returned.
+- Memory ids are opaque strings to a MemoryPlugin client. `DELETE /api/memories/{id}` answers 404
+  "Memory not found" alike for an unknown id, another project's id and a string that is no id at all,
+  just as bulk delete counts all three as `failed`. (`POST /api/v2/memory/update` with a malformed
+  `memoryId` is a 400 from the engine's id check.)
+- Bulk delete deletes what exists in one transaction and reports one outcome per distinct id in
+  `results`; `reason` is "not_found" for unknown and other projects' ids alike, "invalid_id" for a
+  string that cannot be an id. Repeats of an id count once. More than 1,000 ids (repeats included) is a 400.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-from ..http import register_error_shape
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-router = APIRouter(tags=["memoryplugin"])
-register_error_shape("/api/", lambda status, message: {"error": message})
+from .. import filters as F
+from ..engine import Engine, SearchOptions
+from ..errors import InvalidInput, NotFound
+from ..http import EngineDep, ProjectDep, register_error_shape
+from ..models import Bucket, Memory
+
+router = APIRouter(prefix="/api", tags=["memoryplugin"])
+
+# The engine words some messages the Mem0 way; MemoryPlugin clients see MemoryPlugin's words.
+_WORDING = {"Memory not found!": "Memory not found"}
+register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)})
+
+SEARCH_TOP = 5  # GET /api/memory?query= answers the five most relevant memories
+MOVE_MAX = 100  # ids in one move request
+
+BucketRef = StrictInt | StrictStr  # MemoryPlugin's bucket ids are numbers; memvault's are strings
+
+
+# shapes ---------------------------------------------------------------------------
+def memory_out(m: Memory) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"text": m.text, "createdAt": m.created_at.isoformat(),
+                                "bucketId": m.bucket_id, "bucketName": m.bucket_name}
+    if m.source:
+        metadata["source"] = m.source
+    return {"id": m.id, "text": m.text, "metadata": metadata}
+
+
+def bucket_out(b: Bucket) -> dict[str, Any]:
+    return {"id": b.id, "name": b.name, "description": b.description, "memoryCount": b.memory_count}
+
+
+# requests -------------------------------------------------------------------------
+class AddMemory(BaseModel):
+    text: str = Field(description="The memory to store.")
+    bucketId: BucketRef | None = Field(None, description='Bucket id (or name); the "General" bucket when omitted.')
+    source: str | None = Field(None, description="Client source identifier, e.g. 'chatgpt'.")
+
+
+class UpdateMemory(BaseModel):
+    """Either edit one memory (`memoryId` with `text`, `bucketId` or `bucketName`) or move several
+    (`memoryIds` with `bucketId`)."""
+
+    memoryId: StrictStr | None = None
+    text: str | None = None
+    bucketId: BucketRef | None = None
+    bucketName: str | None = Field(None, description="Move the memory to the bucket of this name.")
+    memoryIds: list[StrictStr] | None = Field(None, max_length=MOVE_MAX, description=f"At most {MOVE_MAX} ids.")
+
+
+class BulkDelete(BaseModel):
+    memoryIds: list[StrictStr] = Field(min_length=1, description="Ids of the memories to delete (at most 1,000).")
+
+
+class NewBucket(BaseModel):
+    name: str
+    description: str | None = None
+
+
+class BucketChange(BaseModel):
+    name: str | None = None
+    description: str | None = None
+
+
+# translation helpers ----------------------------------------------------------------
+def _ref(value: BucketRef | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read(engine: Engine, project: str, where: F.Node | None, *, query: str | None, count: int, skip: int,
+          every: bool) -> tuple[list[Memory], int]:
+    """The memories a read asks for and the total it reports: search hits, every memory, or a page, newest first."""
+    if query:
+        hits = engine.search(project, query, where, SearchOptions(top_k=skip + count))[skip:]
+        return [h.memory for h in hits], len(hits)
+    if not every:
+        page = engine.list(project, where, limit=count, offset=skip)
+        return page.items, page.total
+    items: list[Memory] = []
+    while True:
+        page = engine.list(project, where, limit=engine.limits.max_page_size, offset=skip + len(items))
+        items += page.items
+        if not page.items or skip + len(items) >= page.total:
+            return items, page.total
+
+
+# memories ---------------------------------------------------------------------------
+@router.post("/memory")
+def add_memory(body: AddMemory, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    memory = engine.add_text(project, body.text, bucket=_ref(body.bucketId), source=body.source)
+    return {"done": "ok", "memoryId": memory.id}
+
+
+@router.get("/memory")
+def get_memories(
+    engine: EngineDep, project: ProjectDep,
+    query: Annotated[str | None, Query(description="Search; answers the 5 most relevant memories.")] = None,
+    all: Annotated[bool, Query(description="Every memory (from `skip`).")] = False,
+    latest: Annotated[bool, Query(description="Newest first: the default order.")] = False,
+    count: Annotated[int, Query(description="How many memories (newest first).")] = 10,
+    skip: Annotated[int, Query(description="How many to skip, for paging.")] = 0,
+    source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
+) -> dict[str, Any]:
+    items, total = _read(engine, project, None, query=query, count=SEARCH_TOP if query else count,
+                         skip=skip, every=all)
+    return {"data": [memory_out(m) for m in items], "count": total}
+
+
+@router.get("/v2/memory")
+def get_memories_v2(
+    engine: EngineDep, project: ProjectDep,
+    bucketId: Annotated[str | None, Query(description="Only this bucket's memories (id or name).")] = None,
+    query: str | None = None, all: bool = False, latest: bool = False, count: int = 10, skip: int = 0,
+    includeIds: Annotated[bool, Query(description="Memories as {id, text, metadata} instead of text.")] = False,
+    source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
+) -> dict[str, Any]:
+    where = F.eq("bucket", engine.get_bucket(project, bucketId).id) if bucketId else None
+    items, _ = _read(engine, project, where, query=query, count=count, skip=skip, every=all)
+    return {
+        "memories": [memory_out(m) if includeIds else m.text for m in items],
+        "buckets": [bucket_out(b) for b in engine.list_buckets(project)],
+    }
+
+
+@router.post("/v2/memory/update", response_model=None)
+def update_memory(body: UpdateMemory, engine: EngineDep, project: ProjectDep) -> dict[str, Any] | JSONResponse:
+    if (body.memoryId is None) == (body.memoryIds is None):
+        raise InvalidInput("give either memoryId (edit one memory) or memoryIds (move memories)")
+    if body.bucketId is not None and body.bucketName is not None:
+        raise InvalidInput("give bucketId or bucketName, not both")
+    if body.memoryIds is not None:
+        if body.bucketId is None:
+            raise InvalidInput("bucketId is required to move memories")
+        moved, rejected = engine.move_memories(project, body.memoryIds, str(body.bucketId))
+        if not moved:
+            return JSONResponse({"error": "No memories were moved", "rejectedIds": rejected}, status_code=404)
+        return {"done": "ok", "moved": len(moved), "movedIds": moved, "rejectedIds": rejected}
+    memory = engine.update(project, body.memoryId, text=body.text, bucket=_ref(body.bucketId) or body.bucketName)
+    return memory_out(memory)
+
+
+@router.delete("/memories/{memoryId}")
+def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    [outcome] = engine.delete_many(project, [memoryId])
+    if not outcome.deleted:
+        raise NotFound("Memory not found")
+    return {"message": "Memory deleted"}
+
+
+@router.post("/memories/bulk-delete")
+def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    outcomes = engine.delete_many(project, body.memoryIds)
+    deleted = sum(o.deleted for o in outcomes)
+    return {
+        "deleted": deleted,
+        "failed": len(outcomes) - deleted,
+        "results": [{"id": o.id, "status": "deleted"} if o.deleted else {"id": o.id, "status": "failed", "reason": o.reason}
+                    for o in outcomes],
+    }
+
+
+# buckets ------------------------------------------------------------------------------
+@router.get("/buckets")
+def list_buckets(engine: EngineDep, project: ProjectDep) -> list[dict[str, Any]]:
+    return [bucket_out(b) for b in engine.list_buckets(project)]
+
+
+@router.post("/buckets")
+def create_bucket(body: NewBucket, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    bucket = engine.create_bucket(project, body.name, body.description)
+    return {"message": "Bucket created successfully", "id": bucket.id}
+
+
+@router.patch("/buckets/{bucketId}")
+def change_bucket(bucketId: str, body: BucketChange, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    return bucket_out(engine.rename_bucket(project, bucketId, body.name, body.description))
+
+
+@router.delete("/buckets/{bucketId}")
+def delete_bucket(
+    bucketId: str, engine: EngineDep, project: ProjectDep,
+    memories: Annotated[str | None, Query(description='What happens to its memories: "move" (to General) or "delete".')] = None,
+) -> dict[str, Any]:
+    count = engine.delete_bucket(project, bucketId, memories or "")
+    return {"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count}

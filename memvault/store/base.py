@@ -67,6 +67,17 @@ class Store(Protocol):
         """The memories among `ids` that exist in the project, in the order of `ids`."""
         ...
 
+    def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
+        """Like `insert`, but a memory whose id is already used (in any project) is left out, with its events,
+        and the row holding that id is neither read nor changed. Returns the ids inserted. One transaction."""
+        ...
+
+    def scan(self, project_id: str, after: str | None, limit: int,
+             vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
+        """Up to `limit` memories with an id greater than `after`, by id (keyset paging over the whole project,
+        expired memories included); with `vectors`, each with its stored vector."""
+        ...
+
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]: ...
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None: ...
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:

@@ -33,6 +33,8 @@ _MEMORY_COLUMNS = (
     "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
 )
 _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
+# Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
+# from scanning the whole project through a (project_id, ...) index instead of probing the id index.
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 
 
@@ -120,9 +122,15 @@ class SQLiteStore:
         try:
             yield conn
         except BaseException:
+            self._local.forget = False
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        if getattr(self._local, "forget", False):
+            # Deleted text must leave the disk too: secure_delete zeroes it in the main file, but the WAL still
+            # holds the pages that carried it until a checkpoint copies them back and truncates the log.
+            self._local.forget = False
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         with self._conns_lock:
@@ -296,23 +304,32 @@ class SQLiteStore:
 
     def _move(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
         found = [r[0] for r in c.execute(
-            "SELECT id FROM memories WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            "SELECT id FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
         )]
         c.execute(
-            "UPDATE memories SET bucket_id = ?, updated_at = ? WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            "UPDATE memories SET bucket_id = ?, updated_at = ? WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (bucket_id, ts(at), project_id, json.dumps(found)),
         )
         return found
 
     # memories ----------------------------------------------------------------
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
+        self._insert(memories, vectors, events, skip_taken=False)
+
+    def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
+        return self._insert(memories, vectors, events, skip_taken=True)
+
+    def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+                *, skip_taken: bool) -> list[str]:
+        done: list[str] = []
         with self._tx() as c:
             for memory, vector in zip(memories, vectors, strict=True):
                 cur = c.execute(
                     "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
                     "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    + (" ON CONFLICT(id) DO NOTHING" if skip_taken else ""),
                     (
                         memory.id, memory.project_id, memory.text, memory.hash, memory.user_id, memory.agent_id,
                         memory.app_id, memory.run_id, memory.bucket_id, json.dumps(memory.metadata),
@@ -320,10 +337,25 @@ class SQLiteStore:
                         ts(memory.expiration_date) if memory.expiration_date else None, _blob(vector),
                     ),
                 )
+                if cur.rowcount == 0:
+                    continue  # skip_taken: the id is in use
                 seq = cur.lastrowid
                 c.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (seq, memory.text))
                 c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
-            self._insert_events(c, events)
+                done.append(memory.id)
+            inserted = set(done)
+            self._insert_events(c, [e for e in events if e.memory_id in inserted])
+        return done
+
+    def scan(self, project_id: str, after: str | None, limit: int,
+             vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
+        rows = self._conn().execute(
+            f"SELECT {_MEMORY_COLUMNS}, {'m.embedding' if vectors else 'NULL'} FROM {_FROM} "
+            "WHERE m.project_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
+            (project_id, after or "", limit),
+        )
+        return [(_memory(r), np.frombuffer(r[16], dtype=np.float32).copy() if r[16] is not None else None)
+                for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
         c.executemany(
@@ -343,7 +375,7 @@ class SQLiteStore:
         if not ids:
             return []
         rows = self._conn().execute(
-            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
         )
         by_id = {r[0]: _memory(r) for r in rows}
@@ -398,7 +430,7 @@ class SQLiteStore:
             return []
         rows = c.execute(
             "SELECT seq, id, user_id, agent_id, app_id, run_id FROM memories "
-            "WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            "WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(dict.fromkeys(ids)))),
         ).fetchall()
         if not rows:
@@ -419,6 +451,10 @@ class SQLiteStore:
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
         )
+        # FTS5 (before SQLite 3.44's secure-delete) only marks a deleted row's terms; they stay in the index
+        # segments until a merge. Merge now, so a deleted memory's words are not left in the file.
+        c.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
+        self._local.forget = True
         return gone
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
@@ -470,7 +506,7 @@ class SQLiteStore:
     @staticmethod
     def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
         rows = conn.execute(
-            f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
+            f"SELECT m.seq, m.id FROM memories m WHERE +m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
             f"AND {sql}",
             (project_id, json.dumps([int(x) for x in keys]), *params),
         )

@@ -1,0 +1,246 @@
+"""MCP: memory tools for models. Translation only: arguments → engine call → the Mem0 platform's shapes.
+
+One set of tools serves both transports; only where the project comes from differs:
+- stdio (`memvault mcp`): a local process is trusted and works in the data dir's default project;
+- streamable HTTP at `/mcp` (mounted by `create_app`): `Authorization: Bearer <key>` is checked before
+  the MCP layer sees the request (no key or a bad one: 401), and the key's project scopes every call.
+
+Errors are mapped once, in `_tool`: a memvault error becomes an MCP tool error (`isError`) whose text says
+what was wrong; the server keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
+from pydantic import Field
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import auth
+from . import filters as F
+from .engine import Engine, Owners, SearchOptions, UpdateItem
+from .errors import InvalidInput, MemvaultError, NotFound, Unauthorized
+from .extract.base import Message
+from .shapes import bucket_out, deletes_out, hit_out, memory_out
+
+ProjectOf = Callable[[Context], str]
+"""Where a tool call's project comes from: the transport decides."""
+
+INSTRUCTIONS = (
+    "Long-term memory. Before answering, search_memories for what you may already know about the user or "
+    "the task; add_memory when the user tells you something worth remembering later (one fact per memory, "
+    "written so it stands alone). Pass the same user_id on every call to keep each person's memories apart."
+)
+
+_KIND = {InvalidInput: "invalid argument", NotFound: "not found", Unauthorized: "unauthorized"}
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def _tool(fn: _Fn) -> _Fn:
+    """Map memvault errors to MCP tool errors (the one place this face does it)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MemvaultError as exc:
+            kind = next((k for cls, k in _KIND.items() if isinstance(exc, cls)), type(exc).__name__.lower())
+            raise ToolError(f"{kind}: {exc.message}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+UserId = Annotated[str | None, Field(description="Whose memories: an id of the person you talk with. "
+                                                 "Use the same one on every call; omit for shared memories.")]
+MemoryId = Annotated[str, Field(description="A memory's id (a UUID), as returned by the other tools.")]
+Metadata = Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory, "
+                                                              "e.g. {\"topic\": \"travel\"}; usable in filters.")]
+BucketName = Annotated[str | None, Field(description="A bucket (folder) by name or id; default: General.")]
+
+READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
+    """The MCP server with memvault's tools; `project_of` tells each call's project."""
+    server: MCPServer = MCPServer("memvault", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+
+    @server.tool(annotations=WRITE)
+    @_tool
+    def add_memory(
+        ctx: Context,
+        text: Annotated[str, Field(description="What to remember, as a standalone statement "
+                                                "(\"Alice is vegetarian\"), or a conversation excerpt when infer is true.")],
+        user_id: UserId = None,
+        metadata: Metadata = None,
+        bucket: BucketName = None,
+        infer: Annotated[bool, Field(description="Extract standalone facts from `text` and skip facts already "
+                                                 "known, instead of storing `text` as it is.")] = False,
+    ) -> dict[str, Any]:
+        """Store a memory. Returns {"results": [...]}: the memories stored, each with its `id` (one memory
+        without infer; with infer, one per new fact, possibly none)."""
+        results = engine.add(project_of(ctx), [Message("user", text)], Owners(user_id=user_id), infer=infer,
+                             metadata=metadata, bucket=bucket, source="mcp")
+        return {"results": [memory_out(r.memory) for r in results]}
+
+    @server.tool(annotations=READ)
+    @_tool
+    def search_memories(
+        ctx: Context,
+        query: Annotated[str, Field(description="What you are looking for, in natural language.")],
+        user_id: UserId = None,
+        filters: Annotated[dict[str, Any] | None, Field(description=(
+            "Optional Mem0-style filters, e.g. {\"metadata\": {\"topic\": \"travel\"}}, "
+            "{\"created_at\": {\"gte\": \"2025-01-01\"}}, {\"bucket\": \"Work\"}, {\"OR\": [...]}."))] = None,
+        top_k: Annotated[int, Field(ge=1, le=100, description="How many results at most.")] = 10,
+    ) -> dict[str, Any]:
+        """Find memories by meaning and keywords, best first. Returns {"results": [...]}, each with a `score` (0..1)."""
+        where = F.all_of(F.parse(filters), Owners(user_id=user_id).as_filter())
+        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k))
+        return {"results": [hit_out(h) for h in hits]}
+
+    @server.tool(annotations=READ)
+    @_tool
+    def list_memories(
+        ctx: Context,
+        user_id: UserId = None,
+        bucket: BucketName = None,
+        limit: Annotated[int, Field(ge=1, le=1000, description="How many memories at most, newest first.")] = 50,
+    ) -> dict[str, Any]:
+        """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
+        project = project_of(ctx)
+        bucket_filter = F.eq("bucket", engine.get_bucket(project, bucket).id) if bucket is not None else None
+        page = engine.list(project, F.all_of(Owners(user_id=user_id).as_filter(), bucket_filter), limit=limit)
+        return {"results": [memory_out(m) for m in page.items], "total": page.total}
+
+    @server.tool(annotations=READ)
+    @_tool
+    def get_memory(ctx: Context, id: MemoryId) -> dict[str, Any]:
+        """One memory by id."""
+        return memory_out(engine.get(project_of(ctx), id))
+
+    @server.tool(annotations=WRITE)
+    @_tool
+    def update_memory(
+        ctx: Context,
+        id: MemoryId,
+        text: Annotated[str | None, Field(description="The new text; omit to keep it.")] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description="New metadata; replaces the old object.")] = None,
+        bucket: Annotated[str | None, Field(description="Move the memory to this bucket (name or id).")] = None,
+    ) -> dict[str, Any]:
+        """Change a memory's text, metadata or bucket; the old text stays in its history. Returns the memory."""
+        changed = engine.batch_update(project_of(ctx), [UpdateItem(id, text=text, metadata=metadata, bucket=bucket)])
+        return memory_out(changed[0])
+
+    @server.tool(annotations=DELETE)
+    @_tool
+    def delete_memory(ctx: Context, id: MemoryId) -> dict[str, Any]:
+        """Delete a memory for good (its text leaves the store and its history)."""
+        engine.delete(project_of(ctx), id)
+        return {"id": id, "deleted": True}
+
+    @server.tool(annotations=DELETE)
+    @_tool
+    def delete_memories(
+        ctx: Context,
+        ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="The memories' ids.")],
+    ) -> dict[str, Any]:
+        """Delete several memories for good. Returns {"deleted": n, "failed": n, "results": [{id, deleted, reason}]};
+        an unknown or malformed id fails alone (reason "not_found" or "invalid_id")."""
+        return deletes_out(engine.delete_many(project_of(ctx), ids))
+
+    @server.tool(annotations=READ)
+    @_tool
+    def list_buckets(ctx: Context) -> dict[str, Any]:
+        """The buckets (folders) memories are sorted into, with how many memories each holds."""
+        return {"buckets": [bucket_out(b) for b in engine.list_buckets(project_of(ctx))]}
+
+    @server.tool(annotations=WRITE)
+    @_tool
+    def create_bucket(
+        ctx: Context,
+        name: Annotated[str, Field(description="The new bucket's name (unique, ignoring case).")],
+        description: Annotated[str | None, Field(description="What belongs in it.")] = None,
+    ) -> dict[str, Any]:
+        """Create a bucket to sort memories into. Returns the bucket."""
+        return bucket_out(engine.create_bucket(project_of(ctx), name, description))
+
+    return server
+
+
+# stdio -------------------------------------------------------------------------------
+def run_stdio(engine: Engine, project: str | None = None) -> None:
+    """Serve MCP over stdin/stdout for one project (default: the default project) until stdin closes."""
+    project_id = engine.project(project).id
+    build_server(engine, lambda ctx: project_id).run("stdio")
+
+
+# streamable HTTP --------------------------------------------------------------------
+_SCOPE_KEY = "memvault.project"
+
+
+def _project_from_request(ctx: Context) -> str:
+    request = ctx.request_context.request
+    project: str | None = getattr(request, "scope", {}).get(_SCOPE_KEY)
+    if project is None:  # the gate below always sets it; a request that skipped it is refused
+        raise Unauthorized("Missing API key")
+    return project
+
+
+class KeyGate:
+    """Lets a request through to MCP only with a valid `Authorization: Bearer <key>`; else 401.
+
+    The key's project rides along in the ASGI scope; the key's identity also binds any MCP session to it.
+    """
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("authorization")
+        try:
+            project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine, header)
+        except Unauthorized as exc:
+            body = {"error": exc.message, "detail": exc.message}
+            await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            return
+        user = AuthenticatedUser(AccessToken(token="", client_id=project, scopes=[]))
+        await self.app({**scope, _SCOPE_KEY: project, "user": user}, receive, send)
+
+
+def http_transport(engine: Engine) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    """The ASGI app to mount at /mcp and the lifespan it needs (the MCP session manager's task group).
+
+    Stateless and JSON: every request stands alone, so a key's project is checked on each one, and no
+    session or stream outlives a request (servers shut down at once).
+    """
+    server = build_server(engine, _project_from_request)
+    # The Bearer key is what protects this endpoint, so the SDK's Host/Origin check (DNS rebinding) is off:
+    # it would refuse a server reached by any name but localhost.
+    server.streamable_http_app(stateless_http=True, json_response=True,
+                               transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+    manager = server.session_manager
+
+    @asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    return KeyGate(manager.handle_request, engine), lifespan

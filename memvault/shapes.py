@@ -1,0 +1,67 @@
+"""Output shapes shared by the faces that answer in Mem0's platform format (the Mem0 dialect, MCP, the CLI's --json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .models import Bucket, DeleteOutcome, HistoryEvent, Memory, SearchHit
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def memory_out(m: Memory) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "memory": m.text,
+        "user_id": m.user_id,
+        "agent_id": m.agent_id,
+        "app_id": m.app_id,
+        "run_id": m.run_id,
+        "hash": m.hash,
+        "metadata": m.metadata or None,
+        "categories": m.categories,
+        "bucket": m.bucket_name,
+        "created_at": iso(m.created_at),
+        "updated_at": iso(m.updated_at),
+        "expiration_date": iso(m.expiration_date),
+        "immutable": False,
+    }
+
+
+def hit_out(h: SearchHit) -> dict[str, Any]:
+    return {**memory_out(h.memory), "score": h.score, "score_breakdown": h.breakdown}
+
+
+def event_out(e: HistoryEvent) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "memory_id": e.memory_id,
+        "old_memory": e.old_text,
+        "new_memory": e.new_text,
+        "event": e.event,
+        "input": e.input,
+        "metadata": e.metadata,
+        "user_id": e.user_id,
+        "agent_id": e.agent_id,
+        "app_id": e.app_id,
+        "run_id": e.run_id,
+        "created_at": iso(e.created_at),
+        "updated_at": iso(e.created_at),
+    }
+
+
+def bucket_out(b: Bucket) -> dict[str, Any]:
+    return {"id": b.id, "name": b.name, "description": b.description, "memory_count": b.memory_count,
+            "created_at": iso(b.created_at)}
+
+
+def deletes_out(outcomes: list[DeleteOutcome]) -> dict[str, Any]:
+    """A bulk delete's totals and its per-id outcome."""
+    return {
+        "deleted": sum(o.deleted for o in outcomes),
+        "failed": sum(not o.deleted for o in outcomes),
+        "results": [{"id": o.id, "deleted": o.deleted, "reason": o.reason} for o in outcomes],
+    }

@@ -1,0 +1,126 @@
+"""`memvault keys create | list | revoke` against a data folder, checked through a real server on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Server
+from typer.testing import CliRunner
+
+from memvault.cli import app
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.sqlite import SQLiteStore
+
+runner = CliRunner()
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def create_key(data_dir: Path, project: str) -> str:
+    out = cli("keys", "create", "--project", project, "--data-dir", str(data_dir))
+    lines = out.strip().splitlines()
+    assert len(lines) >= 2
+    return lines[-1]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server_on(data_dir: Path) -> Iterator[Server]:
+    """A server over the same folder the CLI writes to, as `memvault serve --data-dir` would run."""
+    create_key(data_dir, "warmup")  # the CLI makes the database first
+    engine = Engine(SQLiteStore(data_dir / "memvault.db"), HashingEmbedder(), OfflineExtractor())
+    with Server(engine) as srv:
+        yield srv
+    engine.close()
+
+
+def ping(server: Server, key: str) -> httpx.Response:
+    return httpx.get(server.url + "/v1/ping/", headers={"Authorization": f"Token {key}"})
+
+
+def db_bytes(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(data_dir.glob("memvault.db*")))
+
+
+def test_create_prints_the_key_alone_on_the_last_line_and_it_works(data_dir: Path, server_on: Server) -> None:
+    key = create_key(data_dir, "acme")
+    assert key.startswith("mv_") and " " not in key and len(key) > 30
+    answer = ping(server_on, key)
+    assert answer.status_code == 200
+    assert answer.json()["project_id"] == server_on.engine.project("acme").id
+
+
+def test_keys_of_two_projects_reach_two_projects(data_dir: Path, server_on: Server) -> None:
+    a, b = create_key(data_dir, "a"), create_key(data_dir, "b")
+    assert a != b
+    assert ping(server_on, a).json()["project_id"] != ping(server_on, b).json()["project_id"]
+
+
+def test_list_never_prints_a_key(data_dir: Path, server_on: Server) -> None:
+    keys = [create_key(data_dir, "acme"), create_key(data_dir, "acme"), create_key(data_dir, "other")]
+    listing = cli("keys", "list", "--data-dir", str(data_dir))
+    assert len(listing.strip().splitlines()) == 4  # with the warm-up key
+    for key in keys:
+        assert key not in listing
+        assert key[11:] not in listing  # not even the secret part past the shown prefix
+    only_acme = cli("keys", "list", "--project", "acme", "--data-dir", str(data_dir))
+    assert len(only_acme.strip().splitlines()) == 2 and "other" not in only_acme
+
+
+def test_revoke_makes_the_key_401(data_dir: Path, server_on: Server) -> None:
+    key, kept = create_key(data_dir, "acme"), create_key(data_dir, "acme")
+    assert ping(server_on, key).status_code == 200
+    line = next(row for row in cli("keys", "list", "--data-dir", str(data_dir)).splitlines()
+                if row.startswith(key[:11]))
+    key_id = line.split("\t")[1]
+    out = cli("keys", "revoke", key_id, "--data-dir", str(data_dir))
+    assert "revoked" in out and key not in out
+    refused = ping(server_on, key)
+    assert refused.status_code == 401 and refused.json()["detail"]
+    assert ping(server_on, kept).status_code == 200
+    assert "revoked" in next(row for row in cli("keys", "list", "--data-dir", str(data_dir)).splitlines()
+                             if row.startswith(key[:11]) and key_id in row)
+
+
+def test_revoking_an_unknown_key_fails_cleanly(data_dir: Path) -> None:
+    create_key(data_dir, "acme")
+    result = runner.invoke(app, ["keys", "revoke", "no-such-key", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1
+    assert "no key" in result.output
+
+
+def test_keys_are_stored_hashed(data_dir: Path) -> None:
+    key = create_key(data_dir, "acme")
+    stored = db_bytes(data_dir)
+    assert key.encode() not in stored
+    assert key[11:].encode() not in stored
+    assert hashlib.sha256(key.encode()).hexdigest().encode() in stored
+
+
+def test_the_installed_command_prints_the_key_last(data_dir: Path) -> None:
+    env = {**os.environ, "MEMVAULT_DATA_DIR": str(data_dir)}
+    done = subprocess.run([sys.executable, "-m", "memvault.cli", "keys", "create", "--project", "x"],
+                          capture_output=True, text=True, env=env, timeout=60, check=True)
+    key = done.stdout.strip().splitlines()[-1]
+    engine = Engine(SQLiteStore(data_dir / "memvault.db"), HashingEmbedder(), OfflineExtractor())
+    try:
+        assert engine.authenticate(key) == engine.project("x").id
+    finally:
+        engine.close()
