@@ -32,7 +32,7 @@ import httpx
 import numpy as np
 
 from memvault.embed import build_embedder
-from memvault.engine import Engine, Owners, text_hash
+from memvault.engine import Engine, text_hash
 from memvault.extract.offline import OfflineExtractor
 from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store.sqlite import SQLiteStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,6 +125,30 @@ def keys_revoke(
         engine.close()
 
 
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to this version's (the embedded SQLite file migrates itself on open)."""
+    settings = settings_for(data_dir, database_url)
+    if not settings.database_url:
+        from .store.sqlite import SQLiteStore
+
+        SQLiteStore(settings.sqlite_path).close()
+        typer.echo(f"{settings.sqlite_path}: schema up to date")
+        return
+    import psycopg
+
+    from .store.postgres import redact
+    from .store.postgres_schema import SchemaError, migrate_url
+
+    try:
+        before, after = migrate_url(settings.database_url)
+    except (SchemaError, psycopg.Error) as exc:
+        typer.echo(f"error: {redact(settings.database_url)}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    done = f"migrated from version {before} to {after}" if after != before else f"already at version {after}"
+    typer.echo(f"{redact(settings.database_url)}: {done}")
+
+
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
@@ -165,14 +189,15 @@ def _print(data: Any, as_json: bool, rows: list[dict[str, Any]] | None = None, c
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns, show_lines=False)
+    table = Table(*columns)
+    for column in table.columns:  # ids stay whole (to paste into get/delete); the text wraps
+        column.no_wrap = column.header != "memory"
     for row in rows if rows is not None else data["results"]:
         table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    table.columns[0].no_wrap = True
     Console().print(table)
 
 
-MEMORY_COLUMNS = ("id", "memory", "user_id", "bucket", "created_at")
+MEMORY_COLUMNS = ("id", "memory", "user_id")
 
 
 @app.command()
@@ -265,16 +290,18 @@ def delete(
         raise typer.Exit(1)
 
 
-def _progress(total: int | None, label: str) -> Any:
-    """A progress bar on a terminal (stderr); elsewhere, nothing."""
-    import sys
-
+@contextmanager
+def _progress(label: str, total: Callable[[], int | None]) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal (yields `advance(n)`); elsewhere, None."""
     if not sys.stderr.isatty():
-        return None
+        yield None
+        return
     from rich.console import Console
     from rich.progress import Progress
 
-    return Progress(console=Console(stderr=True), transient=True), label, total
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=total())
+        yield lambda n: progress.advance(task, n)
 
 
 @app.command("export")
@@ -288,20 +315,10 @@ def export_cmd(
     from . import transfer
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        bar = _progress(engine.list(pid, limit=1).total, "exporting")
-        out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
-        try:
-            if bar is None:
-                count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings)
-            else:
-                progress, label, total = bar
-                with progress:
-                    task = progress.add_task(label, total=total)
-                    count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings,
-                                               progress=lambda n: progress.advance(task, n))
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        with contextlib.ExitStack() as stack:
+            out = sys.stdout if output == "-" else stack.enter_context(open(output, "w", encoding="utf-8"))
+            advance = stack.enter_context(_progress("exporting", lambda: engine.list(pid, limit=1).total))
+            count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings, progress=advance)
         typer.echo(f"exported {count} memories", err=True)
 
 
@@ -327,14 +344,8 @@ def import_cmd(
             typer.echo(f"error: no file {source}", err=True)
             raise typer.Exit(1)
         with _session(data_dir, database_url, project) as (engine, pid):
-            bar = _progress(None, "importing")
-            if bar is None:
-                report = transfer.import_from(path, engine, pid)
-            else:
-                progress, label, _ = bar
-                with progress:
-                    task = progress.add_task(label, total=transfer.validate(path, engine))
-                    report = transfer.import_from(path, engine, pid, progress=lambda n: progress.advance(task, n))
+            with _progress("importing", lambda: transfer.validate(path, engine)) as advance:
+                report = transfer.import_from(path, engine, pid, progress=advance)
     summary = {"added": report.added, "exists": report.exists, "id_taken": report.id_taken,
                "taken_ids": report.taken_ids}
     if as_json:

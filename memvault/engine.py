@@ -39,6 +39,7 @@ from .store.base import MemoryChange, Store
 
 DEFAULT_PROJECT = "default"
 KEY_PREFIX = "mv_"
+MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
 
 @dataclass(frozen=True)
@@ -576,6 +577,8 @@ class Engine:
         ids = [check_uuid(r.id, "id") for r in records]
         if len(set(ids)) != len(ids):
             raise InvalidInput("an id appears more than once")
+        for r in records:  # all valid before a bucket is made
+            self.check_import(r)
         buckets: dict[str, Bucket] = {}
         for r in records:
             name = (r.bucket or DEFAULT_BUCKET).strip()
@@ -598,6 +601,8 @@ class Engine:
     def _imported(self, r: ImportRecord, project_id: str, bucket: Bucket) -> tuple[Memory, list[HistoryEvent]]:
         mid = check_uuid(r.id, "id")
         text = self._text(r.text)
+        if r.bucket is not None and len(self._text(r.bucket, "bucket")) > 100:
+            raise InvalidInput("bucket is longer than 100 characters")
         if any(not isinstance(c, str) for c in r.categories):
             raise InvalidInput("categories must be strings")
         memory = Memory(id=mid, project_id=project_id, text=text, hash=text_hash(text), bucket_id=bucket.id,
@@ -621,6 +626,6 @@ class Engine:
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
-        if offset < 0:
-            raise InvalidInput("offset must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
         return self.store.list(project_id, self._live(where), limit, offset)

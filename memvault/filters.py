@@ -167,6 +167,8 @@ def _scalar(field: str, value: Any, where: str) -> Any:
     if field in DATE_FIELDS:
         return parse_datetime(value, where)
     if field == "metadata":
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            raise InvalidInput(f"{where}: {value} is out of the range of 64-bit integers")
         if isinstance(value, (str, int, float, bool)):
             return value
         raise InvalidInput(f"{where}: values must be strings, numbers or booleans")
@@ -179,7 +181,10 @@ def parse_datetime(value: Any, where: str = "date") -> datetime:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        dt = datetime.fromtimestamp(value, UTC)
+        try:
+            dt = datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise InvalidInput(f"{where}: {value!r} is out of the range of dates") from None
     elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.strip())
@@ -187,7 +192,10 @@ def parse_datetime(value: Any, where: str = "date") -> datetime:
             raise InvalidInput(f"{where}: {value!r} is not an ISO 8601 date") from None
     else:
         raise InvalidInput(f"{where}: expected an ISO 8601 date")
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last representable UTC date
+        raise InvalidInput(f"{where}: {value!r} is out of the range of dates") from None
 
 
 def fields_used(node: Node | None) -> set[str]:

@@ -17,8 +17,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
@@ -130,7 +128,7 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     @server.tool(annotations=READ)
     @_tool
     def get_memory(ctx: Context, id: MemoryId) -> dict[str, Any]:
-        """One memory by id."""
+        """Read one memory by its id: text, owner ids, metadata, bucket and times."""
         return memory_out(engine.get(project_of(ctx), id))
 
     @server.tool(annotations=WRITE)
@@ -203,9 +201,7 @@ def _project_from_request(ctx: Context) -> str:
 
 class KeyGate:
     """Lets a request through to MCP only with a valid `Authorization: Bearer <key>`; else 401.
-
-    The key's project rides along in the ASGI scope; the key's identity also binds any MCP session to it.
-    """
+    The key's project rides along in the ASGI scope, where the tools read it."""
 
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app, self.engine = app, engine
@@ -221,8 +217,7 @@ class KeyGate:
             body = {"error": exc.message, "detail": exc.message}
             await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
             return
-        user = AuthenticatedUser(AccessToken(token="", client_id=project, scopes=[]))
-        await self.app({**scope, _SCOPE_KEY: project, "user": user}, receive, send)
+        await self.app({**scope, _SCOPE_KEY: project}, receive, send)
 
 
 def http_transport(engine: Engine) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:

@@ -9,10 +9,13 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -21,19 +24,52 @@ from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.http import create_app
 from memvault.store.base import Store
+from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.postgres import EmbeddedPostgres
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 def make_sqlite(tmp_path: Path) -> Store:
     return SQLiteStore(tmp_path / "memvault.db")
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One PostgreSQL 18 + pgvector for the whole session, started on first use and stopped at the end.
+    If it cannot start, every postgres test errors (never skips): CI runs both backends."""
+    with EmbeddedPostgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: EmbeddedPostgres) -> str:
+    """The database the postgres stores of this session live in, each in a schema of its own."""
+    return postgres_server.create_database("memvault_test")
+
+
+def make_postgres(request: pytest.FixtureRequest) -> Store:
+    """An empty, migrated store in a fresh schema (measured ≈0.1 s to make, ≈0.02 s to drop; a database copied from
+    a template took ≈0.3 s), dropped when the requesting fixture ends."""
+    url = request.getfixturevalue("postgres_database")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    request.addfinalizer(drop)
+    return PostgresStore(url + "&options=" + quote(f"-csearch_path={schema},public"), max_size=8)
+
+
 STORE_FACTORIES: dict[str, Callable[[Path, pytest.FixtureRequest], Store]] = {
     "sqlite": lambda tmp, request: make_sqlite(tmp),
+    "postgres": lambda tmp, request: make_postgres(request),
 }
 
 
@@ -46,6 +82,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 TWIN_FACTORIES: dict[str, Callable[[Store], Store]] = {
     "SQLiteStore": lambda s: SQLiteStore(s.path),  # type: ignore[attr-defined]
+    "PostgresStore": lambda s: PostgresStore(s.url, max_size=4),  # type: ignore[attr-defined]
 }
 
 

@@ -192,8 +192,12 @@ class TwoTenants(RuleBasedStateMachine):
 
 
 def test_random_operation_sequences_keep_tenants_apart_and_forget_for_real(engine: Engine) -> None:
+    class OnThisEngine(TwoTenants):
+        def __init__(self) -> None:
+            super().__init__(engine)
+
     run_state_machine_as_test(
-        lambda: TwoTenants(engine),
+        OnThisEngine,
         settings=settings(max_examples=40, stateful_step_count=20, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
     )

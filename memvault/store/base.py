@@ -29,6 +29,16 @@ class MemoryChange:
     event: HistoryEvent
 
 
+@dataclass(frozen=True)
+class Neighbour:
+    """A memory next to `anchor` in their run (see `Store.neighbours`), or the anchor itself (offset 0)."""
+
+    anchor: str
+    id: str
+    offset: int
+    similarity: float  # cosine to the query vector, -1..1
+
+
 class Store(Protocol):
     # lifecycle -------------------------------------------------------------
     def close(self) -> None: ...
@@ -95,6 +105,14 @@ class Store(Protocol):
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         """Ids and a relevance >= 0 (higher is better) for memories matching any of `terms`, best first."""
+        ...
+
+    def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
+                   radius: int) -> list[Neighbour]:
+        """Each memory among `ids` that exists and passes `where` (offset 0), and up to `radius` memories on each
+        side of it in its run (offsets -radius..-1 and 1..radius) that pass `where`; all with their cosine to
+        `vector`. A run is the memories with the same run_id and the same user_id, agent_id and app_id, in
+        created_at order, then insertion order; a memory without run_id has no neighbours. Any order."""
         ...
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.

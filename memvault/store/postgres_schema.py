@@ -20,7 +20,7 @@ from importlib.abc import Traversable
 
 import psycopg
 
-_LOCK = 0x6D656D7661756C74  # "memvault": the advisory lock taken while migrating
+LOCK = 0x6D656D7661756C74  # "memvault": the advisory lock taken while migrating
 
 
 class SchemaError(RuntimeError):
@@ -84,7 +84,7 @@ def apply(conn: psycopg.Connection) -> int:
     version = 0
     for script in scripts():
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
                 "applied_at timestamptz NOT NULL DEFAULT now())"
@@ -96,3 +96,9 @@ def apply(conn: psycopg.Connection) -> int:
                              (script.version, script.name))
         version = script.version
     return version
+
+
+def migrate_url(url: str) -> tuple[int, int]:
+    """`memvault migrate`: apply every pending script to the database at `url`; returns (before, after)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return check(conn, migrate=True)

@@ -61,7 +61,7 @@ ID_ROUTES = [r for r in ROUTES if "{mid}" in r.path]
 
 
 def test_the_route_table_covers_every_mem0_route() -> None:
-    declared = {(m, r.path) for r in mem0.router.routes if isinstance(r, APIRoute) for m in r.methods}
+    declared = {(m, r.path) for r in mem0.router.routes if isinstance(r, APIRoute) for m in r.methods or ()}
     assert declared == {(r.method, r.template) for r in ROUTES}
 
 
@@ -390,3 +390,25 @@ def test_no_route_answers_500_to_odd_but_well_formed_input(api: Api, engine: Eng
             response = api.call("POST", path, tenant.key, body={"filters": filters, **extra})
             assert response.status_code in (200, 400), (filters, path, response.text)
             assert response.headers["content-type"].startswith("application/json")
+
+
+def test_out_of_range_numbers_and_dates_are_400_not_500(api: Api, engine: Engine, tenant: Tenant) -> None:
+    before = snapshot(engine, tenant.project_id)
+    huge = 10**30
+    requests: list[tuple[str, str, Any]] = [
+        ("POST", f"/v3/memories/?page={huge}", {"filters": {"user_id": "alice"}}),
+        ("POST", "/v3/memories/?page=9223372036854775807", {"filters": {"user_id": "alice"}}),
+        ("POST", "/v3/memories/", {"filters": {"user_id": "alice"}, "page": huge}),
+        ("POST", f"/v2/memories/?page={huge}&page_size=10", {"user_id": "alice"}),
+        ("GET", f"/v1/memories/?user_id=alice&page={huge}&page_size=10", None),
+        ("POST", "/v3/memories/", {"filters": {"user_id": "alice", "created_at": {"gt": 1e20}}}),
+        ("POST", "/v3/memories/", {"filters": {"user_id": "alice", "created_at": {"lt": -1e20}}}),
+        ("POST", "/v3/memories/", {"filters": {"user_id": "alice", "created_at": "0001-01-01T00:00:00+05:00"}}),
+        ("POST", "/v3/memories/", {"filters": {"user_id": "alice", "metadata": {"p": huge}}}),
+        ("POST", "/v3/memories/search/", {"query": "tea", "filters": {"user_id": "alice", "metadata": {"p": {"in": [huge]}}}}),
+        ("POST", "/v3/memories/add/", {"messages": MESSAGES, "user_id": "alice", "infer": False,
+                                       "expiration_date": "9999-12-31T23:59:59-05:00"}),
+    ]
+    for method, path, body in requests:
+        assert_json_error(api.call(method, path, tenant.key, body=body), 400)
+    assert snapshot(engine, tenant.project_id) == before

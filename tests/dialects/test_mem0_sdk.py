@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Server
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError, ValidationError
 
 from memvault.engine import Engine
-
-from conftest import Server
 
 
 def connect(server: Server, key: str) -> MemoryClient:

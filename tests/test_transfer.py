@@ -1,0 +1,107 @@
+"""The engine's export (keyset pages) and import (own ids, idempotent) and the JSONL format over them."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memvault import transfer
+from memvault.engine import Engine, ImportEvent, ImportRecord, Owners
+from memvault.errors import InvalidInput
+from memvault.models import utcnow
+from memvault.store.base import Store
+
+
+class CountingStore:
+    """The real store, counting what `scan` hands back at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.inner = store
+        self.pages: list[int] = []
+
+    def scan(self, *args: Any, **kwargs: Any) -> Any:
+        rows = self.inner.scan(*args, **kwargs)
+        self.pages.append(len(rows))
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def record(text: str = "Alice likes tea", **fields: Any) -> ImportRecord:
+    at = utcnow()
+    return ImportRecord(**{"id": str(uuid.uuid4()), "text": text, "created_at": at, "updated_at": at, **fields})
+
+
+def test_export_reads_one_page_at_a_time_and_yields_everything(engine: Engine, project: str) -> None:
+    made = {engine.add_text(project, f"memory number {i}").id for i in range(7)}
+    engine.add_text(engine.project("elsewhere").id, "not this project's")
+    counting = CountingStore(engine.store)
+    paged = Engine(counting, engine.embedder, engine.extractor)  # type: ignore[arg-type]
+    out = list(paged.export(project, page=3))
+    assert {m.id for m, _, _ in out} == made
+    assert [m.id for m, _, _ in out] == sorted(made)
+    assert counting.pages == [3, 3, 1]
+    assert all(v is None and [e.event for e in h] == ["ADD"] for _, v, h in out)
+
+
+def test_import_memories_reports_each_outcome(engine: Engine, project: str) -> None:
+    existing = engine.add_text(project, "already here")
+    theirs = engine.add_text(engine.project("other").id, "someone else's")
+    new = record("a new one", bucket="Imported", owners=Owners(user_id="u1"), categories=["x"])
+    outcomes = engine.import_memories(project, [new, record(id=existing.id), record("forged", id=theirs.id)])
+    assert [(o.id, o.status) for o in outcomes] == [(new.id, "added"), (existing.id, "exists"), (theirs.id, "id_taken")]
+    stored = engine.get(project, new.id)
+    assert (stored.text, stored.bucket_name, stored.user_id, stored.categories) == ("a new one", "Imported", "u1", ["x"])
+    assert [(e.event, e.new_text) for e in engine.history(project, new.id)] == [("ADD", "a new one")]
+    assert engine.get(project, existing.id).text == "already here"
+    assert engine.get(engine.project("other").id, theirs.id).text == "someone else's"
+
+
+def test_import_keeps_history_and_refuses_bad_records_whole(engine: Engine, project: str) -> None:
+    at = utcnow()
+    history = [ImportEvent("ADD", None, "v1", at), ImportEvent("UPDATE", "v1", "v2", at)]
+    good = record("v2", history=history)
+    assert engine.import_memories(project, [good])[0].status == "added"
+    assert [(e.event, e.old_text, e.new_text) for e in engine.history(project, good.id)] == \
+        [("ADD", None, "v1"), ("UPDATE", "v1", "v2")]
+    ok = record("fine", bucket="Fresh")
+    for bad, message in [(record(id="nope"), "UUID"), (record(""), "empty"),
+                         (record(history=[ImportEvent("MERGE", None, "x", at)]), "ADD, UPDATE or DELETE"),
+                         (record(metadata="text"), "metadata"), (record(vector=np.array([np.nan])), "finite")]:
+        with pytest.raises(InvalidInput, match=message):
+            engine.check_import(bad)
+        with pytest.raises(InvalidInput, match=message):
+            engine.import_memories(project, [ok, bad])
+    with pytest.raises(InvalidInput, match="more than once"):
+        engine.import_memories(project, [ok, ok])
+    assert engine.list(project).total == 1  # nothing of a refused batch, not even its bucket
+    assert [b.name for b in engine.list_buckets(project)] == ["General"]
+
+
+def test_jsonl_round_trip_through_streams(engine: Engine, project: str, tmp_path: Path) -> None:
+    made = engine.add_text(project, "Alice likes tea", Owners(user_id="alice"), metadata={"k": 1})
+    engine.update(project, made.id, text="Alice likes green tea")
+    buffer = io.StringIO()
+    assert transfer.export_to(buffer, engine, project, with_embeddings=True) == 1
+    path = tmp_path / "export.jsonl"
+    path.write_text(buffer.getvalue())
+    header, row = (json.loads(x) for x in buffer.getvalue().splitlines())
+    assert header["version"] == transfer.VERSION and isinstance(row["embedding"], str)
+    assert [e["event"] for e in row["history"]] == ["ADD", "UPDATE"]
+
+    other = engine.project("copy").id
+    seen: list[int] = []
+    report = transfer.import_from(path, engine, other, progress=seen.append)
+    assert (report.added, report.exists, report.id_taken) == (0, 0, 1)  # same store: the id is taken
+    assert seen == [1]
+    # a repeated line (same id) in one file: the first wins, the second "exists"
+    path.write_text(buffer.getvalue() + buffer.getvalue().splitlines()[1] + "\n")
+    report = transfer.import_from(path, engine, project)
+    assert (report.added, report.exists) == (0, 2)
