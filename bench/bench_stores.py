@@ -19,11 +19,12 @@ Needs the `test` extra (embedded PostgreSQL 18 + pgvector 0.8).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def load_postgres(url: str, project: str, bucket: str, vectors: np.ndarray) -> t
     return copied - started, time.perf_counter() - copied
 
 
-def exact(vectors: np.ndarray, users: np.ndarray, q: np.ndarray, want: str | None) -> set[int]:
+def exact(vectors: np.ndarray, users: np.ndarray, q: np.ndarray, *, want: str | None) -> set[int]:
     scores = vectors @ q
     if want is not None:
         scores = np.where(users == want, scores, -np.inf)
@@ -113,16 +114,17 @@ def run(name: str, store: Store, project: str, vectors: np.ndarray, queries: np.
     users = np.array([user_of(i) for i in range(len(vectors))])
     for label, want in (("no filter", None), ("user_id = u3 (10%)", "u3"), ("user_id = rare (1%)", "rare")):
         where = F.eq("user_id", want) if want else None
-        r = measure(store, project, queries, where, lambda q, w=want: exact(vectors, users, q, w), ids)
+        r = measure(store, project, queries, where, functools.partial(exact, vectors, users, want=want), ids)
         print(f"| {name} | {len(vectors):,} | {label} | {r['p50']:.1f} | {r['p95']:.1f} | {r['recall']:.3f} |",
               flush=True)
 
 
-def ids_by_row(scan: Callable[[str | None], list[tuple[Memory, object]]]) -> dict[str, int]:
+def ids_by_row(store: Store, project: str) -> dict[str, int]:
+    """Memory id -> row number in the vectors array (the number is in the text)."""
     out: dict[str, int] = {}
     after: str | None = None
     while True:
-        page = scan(after)
+        page: Sequence[tuple[Memory, object]] = store.scan(project, after, 10_000)
         if not page:
             return out
         for m, _ in page:
@@ -136,6 +138,7 @@ def main() -> None:
     parser.add_argument("--pg-only-n", type=int, default=0)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[40, 100, 200])
     args = parser.parse_args()
     queries = unit(args.queries, seed=2)
     print("| store | memories | filter | p50 ms | p95 ms | recall@10 |")
@@ -151,8 +154,7 @@ def main() -> None:
             t = time.perf_counter()
             load_sqlite(sqlite, project, bucket.id, vectors)
             print(f"<!-- sqlite: {args.n:,} loaded through store.insert in {time.perf_counter() - t:.0f} s -->")
-            run("SQLite", sqlite, project, vectors, queries,
-                ids_by_row(lambda after: sqlite.scan(project, after, 10_000)))
+            run("SQLite", sqlite, project, vectors, queries, ids_by_row(sqlite, project))
             sqlite.close()
 
     with EmbeddedPostgres() as pg:
@@ -164,13 +166,17 @@ def main() -> None:
             bucket = store.find_bucket(project, "General")
             assert bucket is not None
             copy_s, index_s = load_postgres(url, project, bucket.id, vectors)
-            print(f"<!-- postgres: {n:,} by COPY in {copy_s:.0f} s, HNSW index built in {index_s:.0f} s -->",
-                  flush=True)
+            with psycopg.connect(url) as conn:
+                sizes = conn.execute(f"SELECT pg_size_pretty(pg_table_size('memories')), "
+                                     f"pg_size_pretty(pg_relation_size('memories_hnsw_{DIM}'))").fetchone()
+            print(f"<!-- postgres: {n:,} by COPY in {copy_s:.0f} s, HNSW index built in {index_s:.0f} s; "
+                  f"table {sizes[0] if sizes else '?'}, HNSW index {sizes[1] if sizes else '?'} -->", flush=True)
+            ids = ids_by_row(store, project)
             store.close()
-            store = PostgresStore(url)  # a fresh pool: the store sees the index built behind its back
-            run("PostgreSQL", store, project, vectors, queries,
-                ids_by_row(lambda after, s=store, p=project: s.scan(p, after, 10_000)))
-            store.close()
+            for ef in args.ef_search:
+                store = PostgresStore(url, ef_search=ef)  # a fresh pool sees the index built behind its back
+                run(f"PostgreSQL ef_search={ef}", store, project, vectors, queries, ids)
+                store.close()
 
 
 if __name__ == "__main__":

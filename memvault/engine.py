@@ -367,7 +367,13 @@ class Engine:
         dense = self.store.vector_search(project_id, vector, where, pool)
         terms = ranking.query_terms(query) if opts.keyword else []
         sparse = self.store.keyword_search(project_id, terms, where, pool) if terms else []
-        scored = ranking.fuse(dense, sparse)
+        near = []
+        if sparse or opts.rerank:  # exact cosines for keyword-only hits; with rerank, their run neighbours too
+            anchors = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
+            radius = ranking.CONTEXT_RADIUS if opts.rerank else 0
+            near = [(n.anchor, n.id, n.offset, n.similarity)
+                    for n in self.store.neighbours(project_id, anchors, vector, where, radius)]
+        scored = ranking.fuse(dense, sparse, near, rerank=opts.rerank)
         if opts.threshold is not None:
             scored = [s for s in scored if s.score >= opts.threshold]
         scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 STOP_WORDS = frozenset(
@@ -19,6 +19,9 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 SEMANTIC_WEIGHT = 0.75
 KEYWORD_WEIGHT = 0.25
+CONTEXT_WEIGHT = 0.3
+CONTEXT_DECAY = 0.5
+CONTEXT_RADIUS = 2
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,47 @@ def candidate_pool(top_k: int) -> int:
     return max(top_k * 3, 50)
 
 
-def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]) -> list[Scored]:
-    """One score per id: weighted semantic similarity (cosine, clipped to 0..1) and keyword relevance
-    (BM25 relative to the best keyword match of this query). Best first; ties by id for stability."""
-    semantic = {i: min(1.0, max(0.0, s)) for i, s in dense}
+def _clip(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]],
+         neighbours: Iterable[tuple[str, str, int, float]] | None = None, *, rerank: bool = True) -> list[Scored]:
+    """One score per id, best first (ties by id, so the same input always gives the same order).
+
+    dense: (id, cosine) from the vector search; sparse: (id, relevance >= 0) from the keyword search;
+    neighbours: (anchor, id, offset, cosine) rows from `Store.neighbours` — offset 0 gives an anchor's exact
+    cosine, other offsets place memories around it in its run. Scores and every part of the breakdown are
+    in 0..1.
+    """
+    semantic: dict[str, float] = {i: _clip(s) for i, s in dense}
+    around: dict[str, list[tuple[int, str]]] = {}
+    for anchor, nid, offset, sim in neighbours or ():
+        semantic.setdefault(nid, _clip(sim))
+        if offset:
+            around.setdefault(anchor, []).append((offset, nid))
+            around.setdefault(nid, []).append((-offset, anchor))
     top = max((s for _, s in sparse), default=0.0)
-    keyword = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
-    out = []
-    for i in dict.fromkeys([*semantic, *keyword]):
+    keyword: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
+    use_kw = bool(keyword)
+
+    def base(i: str) -> float:
         sem, kw = semantic.get(i, 0.0), keyword.get(i, 0.0)
-        score = SEMANTIC_WEIGHT * sem + KEYWORD_WEIGHT * kw if keyword else sem
-        out.append(Scored(i, round(score, 6), {"semantic": round(sem, 6), "keyword": round(kw, 6)}))
+        return SEMANTIC_WEIGHT * sem + KEYWORD_WEIGHT * kw if use_kw else sem
+
+    own = {i: base(i) for i in dict.fromkeys([*semantic, *keyword])}
+    out = []
+    for i, b in own.items():
+        parts = {"semantic": round(semantic.get(i, 0.0), 6), "keyword": round(keyword.get(i, 0.0), 6)}
+        score = b
+        if rerank:
+            ctx = max((CONTEXT_DECAY ** (abs(o) - 1) * own.get(n, 0.0) for o, n in around.get(i, ())), default=0.0)
+            parts["context"] = round(ctx, 6)
+            score = (1 - CONTEXT_WEIGHT) * b + CONTEXT_WEIGHT * ctx
+        out.append(Scored(i, round(_clip(score), 6), parts))
     out.sort(key=lambda s: (-s.score, s.id))
     return out
+
+
+def as_mapping(pairs: Sequence[tuple[str, float]]) -> Mapping[str, float]:
+    return dict(pairs)

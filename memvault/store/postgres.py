@@ -38,7 +38,7 @@ from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from . import postgres_schema
-from .base import MemoryChange
+from .base import MemoryChange, Neighbour
 from .postgres_where import compile_where
 
 T = TypeVar("T")
@@ -121,11 +121,15 @@ class PostgresStore:
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
     behind this version is refused unless `migrate` (run `memvault migrate`); a newer one is always refused.
+    `ef_search`: HNSW candidate list size per search (at least k); higher finds more of the true nearest
+    neighbours and costs more (see bench/bench_stores.py). `timeout`: seconds to wait for a connection
+    before answering Unavailable.
     """
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
-                 timeout: float = 3.0) -> None:
+                 timeout: float = 3.0, ef_search: int = 100) -> None:
         self.url = url
+        self.ef_search = ef_search
         self._pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name="memvault",
             kwargs={"autocommit": True}, configure=self._configure, check=ConnectionPool.check_connection,
@@ -524,7 +528,7 @@ class PostgresStore:
         def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
             with c.transaction():
                 c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                c.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(k, 1000))}")
+                c.execute(f"SET LOCAL hnsw.ef_search = {int(min(max(self.ef_search, k), 1000))}")
                 rows = c.execute((base + f"ORDER BY {distance} LIMIT %s"),
                                  (q, project_id, *params, q, k)).fetchall()
                 if len(rows) < k:
@@ -549,6 +553,45 @@ class PostgresStore:
             (*terms, project_id, *params, k),
         ).fetchall())
         return [(r[0], max(0.0, float(r[1]))) for r in rows]
+
+    def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
+                   radius: int) -> list[Neighbour]:
+        if not ids:
+            return []
+        sql, params = compile_where(where)
+        dim = int(len(vector))
+        args: list[Any] = [project_id, list(dict.fromkeys(ids)), *params]
+        parts = ["SELECT a.id AS anchor, a.id, 0 AS side, a.created_at, a.seq FROM a"]
+        if radius > 0:
+            for side, cmp, order in ((-1, "<", "DESC"), (1, ">", "ASC")):
+                # A run is (owners, run_id); runs are read through the (project_id, run_id) index.
+                parts.append(
+                    f"SELECT a.id, n.id, {side}, n.created_at, n.seq FROM a CROSS JOIN LATERAL ("
+                    "SELECT m.id, m.created_at, m.seq FROM memories m WHERE m.project_id = %s AND m.run_id = a.run_id "
+                    "AND m.user_id IS NOT DISTINCT FROM a.user_id AND m.agent_id IS NOT DISTINCT FROM a.agent_id "
+                    "AND m.app_id IS NOT DISTINCT FROM a.app_id "
+                    f"AND (m.created_at, m.seq) {cmp} (a.created_at, a.seq) AND {sql} "
+                    f"ORDER BY m.created_at {order}, m.seq {order} LIMIT %s) n WHERE a.run_id IS NOT NULL"
+                )
+                args += [project_id, *params, radius]
+        args += [vector_text(vector), project_id]
+        query = (
+            "WITH a AS (SELECT m.seq, m.id, m.user_id, m.agent_id, m.app_id, m.run_id, m.created_at FROM memories m "
+            f"WHERE m.project_id = %s AND m.id = ANY(%s) AND {sql}), n AS ({' UNION ALL '.join(parts)}) "
+            f"SELECT n.anchor, n.id, n.side, n.created_at, n.seq, CASE WHEN m.dim = {dim} "
+            f"THEN (m.embedding::vector({dim})) <=> %s::vector({dim}) END "
+            "FROM n JOIN memories m ON m.project_id = %s AND m.id = n.id"
+        )
+        rows = self._read(lambda c: c.execute(query, args).fetchall())
+        by_anchor: dict[tuple[str, int], list[tuple[datetime, int, str, float]]] = {}
+        for anchor, nid, side, created, seq, distance in rows:
+            by_anchor.setdefault((anchor, side), []).append((created, seq, nid, _similarity(distance)))
+        out = []
+        for (anchor, side), found in by_anchor.items():
+            found.sort(reverse=side < 0)  # nearest first on either side
+            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim)
+                    for i, (_, _, nid, sim) in enumerate(found)]
+        return out
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:

@@ -24,7 +24,7 @@ from ..embed.base import Vectors
 from ..errors import Conflict, NotFound
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
-from .base import MemoryChange
+from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
 from .vector_index import ProjectVectors, top_k
 
@@ -523,6 +523,44 @@ class SQLiteStore:
             (match, project_id, *params, k),
         )
         return [(r[0], max(0.0, float(r[1]))) for r in rows]
+
+    def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
+                   radius: int) -> list[Neighbour]:
+        if not ids:
+            return []
+        sql, params = compile_where(where)
+        anchors = (
+            "WITH a AS (SELECT m.seq, m.id, m.user_id, m.agent_id, m.app_id, m.run_id, m.created_at FROM memories m "
+            f"WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?)) AND {sql}) "
+        )
+        args: list[Any] = [project_id, json.dumps(list(dict.fromkeys(ids))), *params]
+        parts = ["SELECT a.id, a.id, a.seq, a.created_at, 0 FROM a"]
+        if radius > 0:
+            for side, cmp, order in ((-1, "<", "DESC"), (1, ">", "ASC")):
+                # A run is (owners, run_id); runs are read through the (project_id, run_id) index.
+                parts.append(
+                    f"SELECT a.id, n.id, n.seq, n.created_at, {side} FROM a JOIN memories n ON n.seq IN ("
+                    "SELECT m.seq FROM memories m WHERE m.project_id = ? AND m.run_id = a.run_id "
+                    "AND m.user_id IS a.user_id AND m.agent_id IS a.agent_id AND m.app_id IS a.app_id "
+                    f"AND (m.created_at, m.seq) {cmp} (a.created_at, a.seq) AND {sql} "
+                    f"ORDER BY m.created_at {order}, m.seq {order} LIMIT ?) WHERE a.run_id IS NOT NULL"
+                )
+                args += [project_id, *params, radius]
+        rows = self._conn().execute(anchors + " UNION ALL ".join(parts), args).fetchall()
+        with self._index_lock:
+            self._sync_index()
+            index = self._indexes.get(project_id)
+            keys = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
+            sims = index.similarity(keys, vector) if index is not None else np.zeros(len(rows), dtype=np.float32)
+        by_anchor: dict[tuple[str, int], list[tuple[str, int, str, float]]] = {}
+        for r, sim in zip(rows, sims, strict=True):
+            by_anchor.setdefault((r[0], r[4]), []).append((r[3], int(r[2]), r[1], float(sim)))
+        out = []
+        for (anchor, side), found in by_anchor.items():
+            found.sort(reverse=side < 0)  # nearest first on either side
+            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim)
+                    for i, (_, _, nid, sim) in enumerate(found)]
+        return out
 
     # the in-memory vector index ------------------------------------------------
     def _sync_index(self) -> None:

@@ -50,6 +50,15 @@ class ProjectVectors:
         n = self.size
         return self._keys[:n], self._mat[:n] @ query.astype(np.float32, copy=False)
 
+    def similarity(self, keys: npt.NDArray[np.int64], query: Vectors) -> npt.NDArray[np.float32]:
+        """Cosine of the vectors of `keys` to `query`; 0 for a key not in the index."""
+        pos = np.fromiter((self._pos.get(int(k), -1) for k in keys), dtype=np.int64, count=len(keys))
+        out = np.zeros(len(keys), dtype=np.float32)
+        found = pos >= 0
+        if found.any():
+            out[found] = self._mat[pos[found]] @ query.astype(np.float32, copy=False)
+        return out
+
     def _grow(self) -> None:
         cap = max(1024, len(self._keys) * 2)
         mat = np.zeros((cap, self.dim), dtype=np.float32)

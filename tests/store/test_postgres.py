@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -18,6 +20,7 @@ from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store import postgres_schema
 from memvault.store.postgres import PostgresStore
 from memvault.store.postgres_where import compile_where
+from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres
 
 
@@ -135,3 +138,34 @@ def test_text_postgres_cannot_hold_is_invalid_input_not_a_crash(pg_store: Postgr
     with pytest.raises(InvalidInput):
         store.keyword_search(pid, ["nul\x00"], None, 5)
     assert store.list(pid, None, 10).total == 0
+
+
+def test_run_neighbours_agree_with_the_sqlite_store(pg_store: PostgresStore, tmp_path: Path) -> None:
+    sqlite = SQLiteStore(tmp_path / "n.db")
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(9, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # embedders give unit vectors
+    ids = [str(uuid.uuid4()) for _ in range(9)]
+    # (user, run, minutes): a run of five for alice, the same run id for bob, a memory in no run, two at one time
+    layout = [("alice", "r1", 0), ("alice", "r1", 1), ("alice", "r1", 2), ("alice", "r1", 3), ("alice", "r1", 4),
+              ("bob", "r1", 1), ("bob", "r1", 2), ("alice", None, 2), ("alice", "r1", 2)]
+    got = []
+    for store in (sqlite, pg_store):
+        pid = store.ensure_project("n").id
+        bucket = store.find_bucket(pid, "General")
+        assert bucket is not None
+        ms = [Memory(ids[i], pid, f"t{i}", f"h{i}", bucket.id, base + timedelta(minutes=m), base + timedelta(minutes=m),
+                     user_id=u, run_id=r) for i, (u, r, m) in enumerate(layout)]
+        store.insert(ms, vectors, [])
+        answers = []
+        for anchors, where, radius in (([ids[2], ids[7], str(uuid.uuid4())], None, 2),
+                                       ([ids[0], ids[5]], None, 3),
+                                       ([ids[2]], parse({"NOT": {"memory_ids": [ids[1]]}}), 1),
+                                       ([ids[3], ids[6]], None, 0)):
+            answers.append(sorted((n.anchor, n.id, n.offset, round(n.similarity, 5))
+                                  for n in store.neighbours(pid, anchors, vectors[0], where, radius)))
+        got.append(answers)
+    sqlite.close()
+    assert got[0] == got[1]
+    assert any(offset == -2 for _, _, offset, _ in got[1][0])  # the runs were really walked
