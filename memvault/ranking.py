@@ -1,9 +1,23 @@
-"""Hybrid scoring: pure functions that fuse meaning and keyword relevance into one score in 0..1."""
+"""Hybrid scoring: pure functions that fuse meaning, keyword relevance and context into one score in 0..1.
+
+A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
+stemmed), then asks the store for the exact cosine of every candidate and for its run neighbours (the
+memories said just before and after it in the same run_id). Each memory then scores
+
+    own     = SEMANTIC_WEIGHT * cosine + KEYWORD_WEIGHT * keyword       (keyword: BM25 / best BM25 of the query)
+    context = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * own(n)
+    score   = (1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context     (rerank on)
+    score   = own                                                       (rerank off)
+
+so a reply that answers a question asked one turn earlier ("Yes, last May!") is found through the turn
+it answers. Without keyword search `own` is the cosine alone. Every part is in 0..1, hence the score:
+a threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 STOP_WORDS = frozenset(
@@ -17,11 +31,11 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
-SEMANTIC_WEIGHT = 0.75
-KEYWORD_WEIGHT = 0.25
-CONTEXT_WEIGHT = 0.3
-CONTEXT_DECAY = 0.5
-CONTEXT_RADIUS = 2
+SEMANTIC_WEIGHT = 0.6
+KEYWORD_WEIGHT = 0.4
+CONTEXT_WEIGHT = 0.35
+CONTEXT_DECAY = 0.8  # weight of a neighbour two places away, relative to an adjacent one
+CONTEXT_RADIUS = 2  # neighbours on each side that feed the context score
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,3 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
     out.sort(key=lambda s: (-s.score, s.id))
     return out
 
-
-def as_mapping(pairs: Sequence[tuple[str, float]]) -> Mapping[str, float]:
-    return dict(pairs)

@@ -138,7 +138,12 @@ class PostgresStore:
             self._pool.open(wait=True, timeout=timeout)
         except PoolTimeout:
             self._pool.close()
-            raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}) within {timeout:g} s") from None
+            try:  # the pool only says it timed out: one direct attempt gives the reason (no such database, auth...)
+                psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
+                reason = f"no connection within {timeout:g} s"
+            except psycopg.Error as exc:
+                reason = str(exc).strip()
+            raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}): {reason}") from None
         try:
             with self._errors(), self._pool.connection() as conn:
                 self.schema_version = postgres_schema.check(conn, migrate=migrate)[1]

@@ -14,7 +14,7 @@ from conftest import make_postgres
 from typer.testing import CliRunner
 
 from memvault.cli import app
-from memvault.errors import InvalidInput
+from memvault.errors import InvalidInput, Unavailable
 from memvault.filters import parse
 from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store import postgres_schema
@@ -169,3 +169,8 @@ def test_run_neighbours_agree_with_the_sqlite_store(pg_store: PostgresStore, tmp
     sqlite.close()
     assert got[0] == got[1]
     assert any(offset == -2 for _, _, offset, _ in got[1][0])  # the runs were really walked
+
+
+def test_an_unreachable_database_is_unavailable_with_the_reason(postgres_server: EmbeddedPostgres) -> None:
+    with pytest.raises(Unavailable, match='database "no_such_db" does not exist'):
+        PostgresStore(postgres_server.url("no_such_db"), timeout=1)

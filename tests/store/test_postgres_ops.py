@@ -254,7 +254,8 @@ def _outage(ops_pg: EmbeddedPostgres, server: Serve, key: str, http: httpx.Clien
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     for t in threads:
         t.start()
-    while len(statuses) < 5:
+    started = time.monotonic()
+    while len(statuses) < 5 and time.monotonic() - started < 30:
         time.sleep(0.01)
     ops_pg.stop()
     try:
@@ -299,8 +300,11 @@ def test_kill_9_during_a_1000_id_bulk_delete_leaves_all_or_none_deleted(db: str,
     seen_writing = False
     try:
         def bulk_delete() -> None:
-            with client(victim, key) as http, pytest.raises(httpx.HTTPError):
-                http.request("DELETE", "/v1/batch/", json={"memories": [{"memory_id": i} for i in ids]})
+            with client(victim, key) as http:
+                try:
+                    http.request("DELETE", "/v1/batch/", json={"memories": [{"memory_id": i} for i in ids]})
+                except httpx.HTTPError:
+                    pass  # the server died under the request, as intended
 
         thread = threading.Thread(target=bulk_delete)
         with psycopg.connect(db, autocommit=True) as watch:
