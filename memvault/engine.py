@@ -371,9 +371,9 @@ class Engine:
         if sparse or opts.rerank:  # exact cosines for keyword-only hits; with rerank, their run neighbours too
             anchors = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
             radius = ranking.CONTEXT_RADIUS if opts.rerank else 0
-            near = [(n.anchor, n.id, n.offset, n.similarity)
+            near = [ranking.Candidate(n.anchor, n.id, n.offset, n.similarity, n.text, n.metadata)
                     for n in self.store.neighbours(project_id, anchors, vector, where, radius)]
-        scored = ranking.fuse(dense, sparse, near, rerank=opts.rerank)
+        scored = ranking.fuse(dense, sparse, near, rerank=opts.rerank, query=query)
         if opts.threshold is not None:
             scored = [s for s in scored if s.score >= opts.threshold]
         scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool

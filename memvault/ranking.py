@@ -1,24 +1,36 @@
 """Hybrid scoring: pure functions that fuse meaning, keyword relevance and context into one score in 0..1.
 
 A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
-stemmed), then asks the store for the exact cosine of every candidate and for its run neighbours (the
-memories said just before and after it in the same run_id). Each memory then scores
+stemmed), then asks the store for the exact cosine, text and metadata of every candidate and for its run
+neighbours (the memories said just before and after it in the same run_id). Each memory then scores
 
-    own     = SEMANTIC_WEIGHT * cosine + KEYWORD_WEIGHT * keyword       (keyword: BM25 / best BM25 of the query)
-    context = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * own(n)
-    score   = (1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context     (rerank on)
-    score   = own                                                       (rerank off)
+    semantic = cosine to the query, clipped to 0..1
+    keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
+    base     = SEMANTIC_WEIGHT * semantic + KEYWORD_WEIGHT * keyword      (= semantic with keyword off)
 
-so a reply that answers a question asked one turn earlier ("Yes, last May!") is found through the turn
-it answers. Without keyword search `own` is the cosine alone. Every part is in 0..1, hence the score:
-a threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
+and, with rerank on, two signals that only ever lower the score and the context, each in 0..1:
+
+    speaker  = 1 if the memory is said by someone the query names, else 0 (a memory "Name: ..." is said by
+               Name). Only when the query names the speaker of at least one candidate; else absent.
+    date     = 1 if a date in the query (day, or month and year) is a date in one of the memory's metadata
+               values, else 0. Only when the query has a date that at least one candidate carries; else absent.
+    own      = base * (1 - SPEAKER_WEIGHT * (1 - speaker))
+    context  = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * base(n)
+    score    = ((1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context) * (1 - DATE_WEIGHT * (1 - date))
+
+With rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
+is found through the turn it answers; the context takes the neighbour's `base`, not its `own`, because
+the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
+threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -33,6 +45,8 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 SEMANTIC_WEIGHT = 0.6
 KEYWORD_WEIGHT = 0.4
+SPEAKER_WEIGHT = 0.5  # how much a memory said by someone the query does not name loses
+DATE_WEIGHT = 0.5  # how much a memory loses when the query's date is not one of its dates
 CONTEXT_WEIGHT = 0.35
 CONTEXT_DECAY = 0.8  # weight of a neighbour two places away, relative to an adjacent one
 CONTEXT_RADIUS = 2  # neighbours on each side that feed the context score
@@ -43,6 +57,19 @@ class Scored:
     id: str
     score: float
     breakdown: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the store says about one memory near the query: its run position around an anchor (offset 0 is the
+    anchor itself), its cosine to the query, and, for the rerank signals, its text and metadata."""
+
+    anchor: str
+    id: str
+    offset: int
+    similarity: float
+    text: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 def query_terms(query: str) -> list[str]:
@@ -59,22 +86,87 @@ def _clip(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
+# speakers ------------------------------------------------------------------------
+_SPEAKER = re.compile(r"\s*([^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){0,3})\s*:\s")
+
+
+def speaker(text: str) -> str | None:
+    """Who says a memory written "Name: ..." (up to four words before the colon), lower-case; else None."""
+    m = _SPEAKER.match(text)
+    return m.group(1).lower() if m else None
+
+
+def names(query: str, speaker_name: str) -> bool:
+    """Whether the query names this speaker (whole words, ignoring case)."""
+    return re.search(rf"(?<!\w){re.escape(speaker_name)}(?!\w)", query.lower()) is not None
+
+
+# dates -----------------------------------------------------------------------------
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?"
+_DATE_FORMS: tuple[tuple[re.Pattern[str], tuple[int, int, int]], ...] = (
+    # (pattern, group of year, month, day); day 0 = the pattern gives a month only
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MON},?\s+(\d{{4}})\b", re.I), (3, 2, 1)),
+    (re.compile(rf"\b{_MON}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), (3, 1, 2)),
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), (1, 2, 3)),
+    (re.compile(rf"\b{_MON},?\s+(\d{{4}})\b", re.I), (2, 1, 0)),
+)
+
+
+def _month(word: str) -> int:
+    if word.isdigit():
+        return int(word)
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(word.lower()[:3]))
+
+
+def dates(text: str) -> list[tuple[int, int, int]]:
+    """The dates written in a text as (year, month, day), day 0 when only the month is given. Understands
+    "8 May, 2023", "May 8th 2023", "2023-05-08" and "May 2023"."""
+    out: list[tuple[int, int, int]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, (y, mo, d) in _DATE_FORMS:
+        for m in pattern.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            taken.append(m.span())
+            try:
+                found = date(int(m.group(y)), _month(m.group(mo)), int(m.group(d)) if d else 1)
+            except ValueError:
+                continue
+            out.append((found.year, found.month, found.day if d else 0))
+    return out
+
+
+def metadata_dates(metadata: Mapping[str, Any]) -> list[tuple[int, int, int]]:
+    """Dates in the string values of a memory's metadata (e.g. a `session_date` a client stored)."""
+    return [d for v in metadata.values() if isinstance(v, str) and any(c.isdigit() for c in v) for d in dates(v)]
+
+
+def same_date(asked: Sequence[tuple[int, int, int]], held: Sequence[tuple[int, int, int]]) -> bool:
+    """A day asked matches that day; a month asked matches any day of it."""
+    return any((y, m) == (y2, m2) and (d == 0 or d == d2) for y, m, d in asked for y2, m2, d2 in held)
+
+
+# fusion ----------------------------------------------------------------------------
 def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]],
-         neighbours: Iterable[tuple[str, str, int, float]] | None = None, *, rerank: bool = True) -> list[Scored]:
+         neighbours: Iterable[Candidate] | None = None, *, rerank: bool = True, query: str = "") -> list[Scored]:
     """One score per id, best first (ties by id, so the same input always gives the same order).
 
     dense: (id, cosine) from the vector search; sparse: (id, relevance >= 0) from the keyword search;
-    neighbours: (anchor, id, offset, cosine) rows from `Store.neighbours` — offset 0 gives an anchor's exact
-    cosine, other offsets place memories around it in its run. Scores and every part of the breakdown are
-    in 0..1.
+    neighbours: what `Store.neighbours` found — offset 0 gives an anchor's exact cosine, text and metadata,
+    other offsets place memories around it in its run. query: the query text, for the speaker and date
+    signals. Scores and every part of the breakdown are in 0..1.
     """
     semantic: dict[str, float] = {i: _clip(s) for i, s in dense}
     around: dict[str, list[tuple[int, str]]] = {}
-    for anchor, nid, offset, sim in neighbours or ():
-        semantic.setdefault(nid, _clip(sim))
-        if offset:
-            around.setdefault(anchor, []).append((offset, nid))
-            around.setdefault(nid, []).append((-offset, anchor))
+    seen: dict[str, Candidate] = {}
+    for n in neighbours or ():
+        semantic.setdefault(n.id, _clip(n.similarity))
+        seen.setdefault(n.id, n)
+        if n.offset:
+            around.setdefault(n.anchor, []).append((n.offset, n.id))
+            around.setdefault(n.id, []).append((-n.offset, n.anchor))
     top = max((s for _, s in sparse), default=0.0)
     keyword: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
     use_kw = bool(keyword)
@@ -83,16 +175,48 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
         sem, kw = semantic.get(i, 0.0), keyword.get(i, 0.0)
         return SEMANTIC_WEIGHT * sem + KEYWORD_WEIGHT * kw if use_kw else sem
 
-    own = {i: base(i) for i in dict.fromkeys([*semantic, *keyword])}
+    ids = list(dict.fromkeys([*semantic, *keyword]))
+    own = {i: base(i) for i in ids}
+    signals: dict[str, dict[str, float]] = {}
+    if rerank and query:
+        signals = _signals(query, seen)
     out = []
-    for i, b in own.items():
+    for i in ids:
+        b = own[i]
         parts = {"semantic": round(semantic.get(i, 0.0), 6), "keyword": round(keyword.get(i, 0.0), 6)}
         score = b
         if rerank:
+            if "speaker" in signals:
+                parts["speaker"] = signals["speaker"].get(i, 0.0)
+                score *= 1 - SPEAKER_WEIGHT * (1 - parts["speaker"])
             ctx = max((CONTEXT_DECAY ** (abs(o) - 1) * own.get(n, 0.0) for o, n in around.get(i, ())), default=0.0)
             parts["context"] = round(ctx, 6)
-            score = (1 - CONTEXT_WEIGHT) * b + CONTEXT_WEIGHT * ctx
+            score = (1 - CONTEXT_WEIGHT) * score + CONTEXT_WEIGHT * ctx
+            if "date" in signals:
+                parts["date"] = signals["date"].get(i, 0.0)
+                score *= 1 - DATE_WEIGHT * (1 - parts["date"])
         out.append(Scored(i, round(_clip(score), 6), parts))
     out.sort(key=lambda s: (-s.score, s.id))
     return out
 
+
+def _signals(query: str, seen: Mapping[str, Candidate]) -> dict[str, dict[str, float]]:
+    """The speaker and date signals of the memories whose text and metadata the store gave; a signal is left
+    out when it matches none of them (it would lower every memory alike)."""
+    out: dict[str, dict[str, float]] = {}
+    said: dict[str, float] = {}
+    verdict: dict[str, bool] = {}
+    for i, c in seen.items():
+        who = speaker(c.text)
+        if who is not None:
+            if who not in verdict:
+                verdict[who] = names(query, who)
+            said[i] = 1.0 if verdict[who] else 0.0
+    if any(said.values()):
+        out["speaker"] = said
+    asked = dates(query)
+    if asked:
+        when = {i: 1.0 if same_date(asked, metadata_dates(c.metadata)) else 0.0 for i, c in seen.items()}
+        if any(when.values()):
+            out["date"] = when
+    return out

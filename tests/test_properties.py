@@ -10,13 +10,13 @@ other tenants too.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import sqlean as sqlite3  # the SQLite the store itself uses
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test

@@ -11,9 +11,9 @@ its history events go in the same transaction; the history keeps events, ids and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..embed.base import Vectors
 from ..filters import Node
@@ -37,6 +37,8 @@ class Neighbour:
     id: str
     offset: int
     similarity: float  # cosine to the query vector, -1..1
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -111,7 +113,7 @@ class Store(Protocol):
                    radius: int) -> list[Neighbour]:
         """Each memory among `ids` that exists and passes `where` (offset 0), and up to `radius` memories on each
         side of it in its run (offsets -radius..-1 and 1..radius) that pass `where`; all with their cosine to
-        `vector`. A run is the memories with the same run_id and the same user_id, agent_id and app_id, in
+        `vector`, text and metadata. A run is the memories with the same run_id and the same user_id, agent_id and app_id, in
         created_at order, then insertion order; a memory without run_id has no neighbours. Any order."""
         ...
 

@@ -585,17 +585,18 @@ class PostgresStore:
             f"WHERE m.project_id = %s AND m.id = ANY(%s) AND {sql}), n AS ({' UNION ALL '.join(parts)}) "
             f"SELECT n.anchor, n.id, n.side, n.created_at, n.seq, CASE WHEN m.dim = {dim} "
             f"THEN (m.embedding::vector({dim})) <=> %s::vector({dim}) END "
-            "FROM n JOIN memories m ON m.project_id = %s AND m.id = n.id"
+            ", m.text, m.metadata FROM n JOIN memories m ON m.project_id = %s AND m.id = n.id"
         )
         rows = self._read(lambda c: c.execute(query, args).fetchall())
-        by_anchor: dict[tuple[str, int], list[tuple[datetime, int, str, float]]] = {}
-        for anchor, nid, side, created, seq, distance in rows:
-            by_anchor.setdefault((anchor, side), []).append((created, seq, nid, _similarity(distance)))
+        by_anchor: dict[tuple[str, int], list[tuple[datetime, int, str, float, str, dict[str, Any]]]] = {}
+        for anchor, nid, side, created, seq, distance, text, metadata in rows:
+            by_anchor.setdefault((anchor, side), []).append(
+                (created, seq, nid, _similarity(distance), text, metadata or {}))
         out = []
         for (anchor, side), found in by_anchor.items():
-            found.sort(reverse=side < 0)  # nearest first on either side
-            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim)
-                    for i, (_, _, nid, sim) in enumerate(found)]
+            found.sort(key=lambda f: (f[0], f[1]), reverse=side < 0)  # nearest first on either side
+            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim, text, metadata)
+                    for i, (_, _, nid, sim, text, metadata) in enumerate(found)]
         return out
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.

@@ -8,7 +8,6 @@ on the same file are seen without a restart.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +27,11 @@ from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
 from .vector_index import ProjectVectors, top_k
 
+if TYPE_CHECKING:
+    import sqlite3
+else:  # the `sqlite3` API over a current SQLite (3.50) on every platform: FTS5 secure-delete needs >= 3.44
+    import sqlean as sqlite3
+
 _MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
     "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
@@ -35,6 +39,7 @@ _MEMORY_COLUMNS = (
 _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
 # from scanning the whole project through a (project_id, ...) index instead of probing the id index.
+KEYWORD_BUDGET = 5_000  # (memory, term) matches a keyword search ranks at most; see keyword_search
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 
 
@@ -63,6 +68,10 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
     )
 
 
+def _metadata(text: str) -> dict[str, Any]:
+    return json.loads(text) if text and text != "{}" else {}
+
+
 def _event(row: tuple[Any, ...]) -> HistoryEvent:
     return HistoryEvent(
         id=row[0],
@@ -79,6 +88,11 @@ def _event(row: tuple[Any, ...]) -> HistoryEvent:
         metadata=json.loads(row[11]) if row[11] else None,
         created_at=from_ts(row[12]),
     )
+
+
+def scope_token(project_id: str) -> str:
+    """The one keyword-index token that marks a project's rows (the project id without its dashes)."""
+    return "p" + "".join(ch for ch in project_id.lower() if ch.isalnum())
 
 
 def _blob(vector: Vectors) -> bytes:
@@ -340,7 +354,8 @@ class SQLiteStore:
                 if cur.rowcount == 0:
                     continue  # skip_taken: the id is in use
                 seq = cur.lastrowid
-                c.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (seq, memory.text))
+                c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
+                          (seq, memory.text, scope_token(memory.project_id)))
                 c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
                 done.append(memory.id)
             inserted = set(done)
@@ -409,7 +424,8 @@ class SQLiteStore:
                 if ch.vector is not None:
                     c.execute("UPDATE memories SET embedding = ? WHERE seq = ?", (_blob(ch.vector), seq))
                     c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
-                    c.execute("INSERT INTO memories_fts(rowid, text) VALUES (?, ?)", (seq, m.text))
+                    c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
+                              (seq, m.text, scope_token(project_id)))
                     c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
             self._insert_events(c, [ch.event for ch in changes])
 
@@ -451,9 +467,6 @@ class SQLiteStore:
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
         )
-        # FTS5 (before SQLite 3.44's secure-delete) only marks a deleted row's terms; they stay in the index
-        # segments until a merge. Merge now, so a deleted memory's words are not left in the file.
-        c.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
         self._local.forget = True
         return gone
 
@@ -513,12 +526,39 @@ class SQLiteStore:
         return dict(rows.fetchall())
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
+        """BM25 over the project's memories, best first.
+
+        FTS5 computes BM25 row by row, so its cost grows with the number of (memory, term) matches. To keep a
+        search bounded on a large project, the terms are taken rarest first while their matches in the project
+        add up to at most KEYWORD_BUDGET; a term that matches more than that on its own is a near stop word
+        here (its IDF is low) and is left out. Memories that only such terms match are still found by meaning.
+        """
         if not terms or k <= 0:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        conn = self._conn()
+        scope = scope_token(project_id)
+        counted = []
+        for term in dict.fromkeys(terms):
+            phrase = '"' + term.replace('"', '""') + '"'
+            n = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
+                (f"text : {phrase} AND scope : {scope}", KEYWORD_BUDGET + 1),
+            ).fetchone()[0]
+            if n:
+                counted.append((n, term, phrase))
+        kept, total = [], 0
+        for n, _, phrase in sorted(counted):
+            if total + n > KEYWORD_BUDGET:
+                break
+            kept.append(phrase)
+            total += n
+        if not kept:
+            return []
+        match = f"text : ({' OR '.join(kept)}) AND scope : {scope}"
         sql, params = compile_where(where)
-        rows = self._conn().execute(
-            "SELECT m.id, -bm25(memories_fts) AS score FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid "
+        rows = conn.execute(
+            "SELECT m.id, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
+            "JOIN memories m ON m.seq = memories_fts.rowid "
             f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} ORDER BY score DESC, m.seq LIMIT ?",
             (match, project_id, *params, k),
         )
@@ -530,16 +570,17 @@ class SQLiteStore:
             return []
         sql, params = compile_where(where)
         anchors = (
-            "WITH a AS (SELECT m.seq, m.id, m.user_id, m.agent_id, m.app_id, m.run_id, m.created_at FROM memories m "
+            "WITH a AS (SELECT m.seq, m.id, m.user_id, m.agent_id, m.app_id, m.run_id, m.created_at, m.text, m.metadata "
+            "FROM memories m "
             f"WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?)) AND {sql}) "
         )
         args: list[Any] = [project_id, json.dumps(list(dict.fromkeys(ids))), *params]
-        parts = ["SELECT a.id, a.id, a.seq, a.created_at, 0 FROM a"]
+        parts = ["SELECT a.id, a.id, a.seq, a.created_at, 0, a.text, a.metadata FROM a"]
         if radius > 0:
             for side, cmp, order in ((-1, "<", "DESC"), (1, ">", "ASC")):
                 # A run is (owners, run_id); runs are read through the (project_id, run_id) index.
                 parts.append(
-                    f"SELECT a.id, n.id, n.seq, n.created_at, {side} FROM a JOIN memories n ON n.seq IN ("
+                    f"SELECT a.id, n.id, n.seq, n.created_at, {side}, n.text, n.metadata FROM a JOIN memories n ON n.seq IN ("
                     "SELECT m.seq FROM memories m WHERE m.project_id = ? AND m.run_id = a.run_id "
                     "AND m.user_id IS a.user_id AND m.agent_id IS a.agent_id AND m.app_id IS a.app_id "
                     f"AND (m.created_at, m.seq) {cmp} (a.created_at, a.seq) AND {sql} "
@@ -552,14 +593,14 @@ class SQLiteStore:
             index = self._indexes.get(project_id)
             keys = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
             sims = index.similarity(keys, vector) if index is not None else np.zeros(len(rows), dtype=np.float32)
-        by_anchor: dict[tuple[str, int], list[tuple[str, int, str, float]]] = {}
+        by_anchor: dict[tuple[str, int], list[tuple[str, int, str, float, str, str]]] = {}
         for r, sim in zip(rows, sims, strict=True):
-            by_anchor.setdefault((r[0], r[4]), []).append((r[3], int(r[2]), r[1], float(sim)))
+            by_anchor.setdefault((r[0], r[4]), []).append((r[3], int(r[2]), r[1], float(sim), r[5], r[6]))
         out = []
         for (anchor, side), found in by_anchor.items():
             found.sort(reverse=side < 0)  # nearest first on either side
-            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim)
-                    for i, (_, _, nid, sim) in enumerate(found)]
+            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim, text, _metadata(meta))
+                    for i, (_, _, nid, sim, text, meta) in enumerate(found)]
         return out
 
     # the in-memory vector index ------------------------------------------------
