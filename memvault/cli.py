@@ -149,6 +149,18 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     typer.echo(f"{redact(settings.database_url)}: {done}")
 
 
+@app.command()
+def compact(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Drop from the database files what deletes left behind (SQLite does this by itself seconds after a
+    delete; on PostgreSQL this runs VACUUM on the tables that hold text)."""
+    engine = open_engine(settings_for(data_dir, database_url), light=True)
+    try:
+        engine.compact()
+    finally:
+        engine.close()
+    typer.echo("compacted")
+
+
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]

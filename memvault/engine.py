@@ -167,6 +167,10 @@ class Engine:
     def close(self) -> None:
         self.store.close()
 
+    def compact(self) -> None:
+        """Drop from the database files what deletes left behind (see `Store.compact`)."""
+        self.store.compact()
+
     # projects and keys ---------------------------------------------------------
     def project(self, name: str | None = None) -> Project:
         name = (name or DEFAULT_PROJECT).strip()
@@ -367,18 +371,25 @@ class Engine:
         dense = self.store.vector_search(project_id, vector, where, pool)
         terms = ranking.query_terms(query) if opts.keyword else []
         sparse = self.store.keyword_search(project_id, terms, where, pool) if terms else []
-        near = []
-        if sparse or opts.rerank:  # exact cosines for keyword-only hits; with rerank, their run neighbours too
-            anchors = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
-            radius = ranking.CONTEXT_RADIUS if opts.rerank else 0
-            near = [ranking.Candidate(n.anchor, n.id, n.offset, n.similarity, n.text, n.metadata)
-                    for n in self.store.neighbours(project_id, anchors, vector, where, radius)]
-        scored = ranking.fuse(dense, sparse, near, rerank=opts.rerank, query=query)
+        near: list[ranking.Candidate] = []
+        if sparse or opts.rerank:  # exact cosine, text and metadata of every candidate
+            near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),
+                              vector, where, 0)
+        if opts.rerank:  # the run neighbours of the best candidates only: context lifts what is next to them
+            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False)
+            best = [s.id for s in first[: ranking.context_pool(opts.top_k)]]
+            near += self._near(project_id, best, vector, where, ranking.CONTEXT_RADIUS)
+        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query)
         if opts.threshold is not None:
             scored = [s for s in scored if s.score >= opts.threshold]
         scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool
         memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
         return [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
+
+    def _near(self, project_id: str, ids: list[str], vector: Any, where: F.Node | None,
+              radius: int) -> list[ranking.Candidate]:
+        return [ranking.Candidate(n.anchor, n.id, n.offset, n.similarity, n.text, n.metadata)
+                for n in self.store.neighbours(project_id, ids, vector, where, radius)]
 
     def history(self, project_id: str, memory_id: Any) -> list[HistoryEvent]:
         mid = check_uuid(memory_id)

@@ -44,6 +44,10 @@ class Neighbour:
 class Store(Protocol):
     # lifecycle -------------------------------------------------------------
     def close(self) -> None: ...
+    def compact(self) -> None:
+        """Reclaim the space, and the bytes, that deletes left in the files (deleted rows are gone for every
+        read at their commit already)."""
+        ...
 
     # projects and keys -----------------------------------------------------
     def ensure_project(self, name: str) -> Project: ...

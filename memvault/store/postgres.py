@@ -164,6 +164,17 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
+    def compact(self) -> None:
+        """VACUUM the tables that hold text: dead row versions of deleted memories leave the data files
+        (autovacuum does the same on its own schedule; see docs/SCALING.md)."""
+        with self._errors(), self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                for table in ("memories", "history"):
+                    conn.execute(f"VACUUM {table}")
+            finally:
+                conn.autocommit = False
+
     # transactions ------------------------------------------------------------
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -29,7 +29,7 @@ from .vector_index import ProjectVectors, top_k
 
 if TYPE_CHECKING:
     import sqlite3
-else:  # the `sqlite3` API over a current SQLite (3.50) on every platform: FTS5 secure-delete needs >= 3.44
+else:  # the `sqlite3` API over one known SQLite (3.50, FTS5 built in) on every platform, whatever Python links
     import sqlean as sqlite3
 
 _MEMORY_COLUMNS = (
@@ -39,6 +39,7 @@ _MEMORY_COLUMNS = (
 _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
 # from scanning the whole project through a (project_id, ...) index instead of probing the id index.
+COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
 KEYWORD_BUDGET = 5_000  # (memory, term) matches a keyword search ranks at most; see keyword_search
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 
@@ -112,6 +113,9 @@ class SQLiteStore:
         self._index_lock = threading.Lock()
         self._indexes: dict[str, ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._compact_lock = threading.Lock()
+        self._compact_timer: threading.Timer | None = None
+        self._closed = False
         self._migrate()
 
     # connections -------------------------------------------------------------
@@ -124,6 +128,7 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten in the file, not just unlinked
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection: index pages stay hot
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -141,12 +146,52 @@ class SQLiteStore:
             raise
         conn.execute("COMMIT")
         if getattr(self._local, "forget", False):
-            # Deleted text must leave the disk too: secure_delete zeroes it in the main file, but the WAL still
-            # holds the pages that carried it until a checkpoint copies them back and truncates the log.
             self._local.forget = False
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._schedule_compaction()
+
+    # compaction --------------------------------------------------------------
+    def _schedule_compaction(self) -> None:
+        """A delete is final at its commit for every read; its bytes leave the files at the next compaction."""
+        with self._compact_lock:
+            if self._compact_timer is None and not self._closed:
+                self._compact_timer = threading.Timer(COMPACT_DELAY, self._compact_later)
+                self._compact_timer.daemon = True
+                self._compact_timer.start()
+
+    def _compact_later(self) -> None:
+        with self._compact_lock:
+            self._compact_timer = None
+        try:
+            self.compact()
+        except sqlite3.Error:
+            self._schedule_compaction()  # busy or closing: try again later
+
+    def compact(self) -> None:
+        """Physically drop what deletes left behind: merge the keyword index into one segment (FTS5 keeps a
+        deleted row's terms in older segments until a merge), then copy the write-ahead log back into the main
+        file and truncate it (secure_delete has zeroed freed pages there). Run by itself COMPACT_DELAY seconds
+        after a delete, and at close."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        with self._compact_lock:
+            self._closed = True
+            timer, self._compact_timer = self._compact_timer, None
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+            try:
+                self.compact()
+            except sqlite3.Error:
+                pass  # another process holds the file: its own close compacts
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()

@@ -137,6 +137,21 @@ def test_keyword_search_matches_stems_and_ranks(store: Store, pid: str) -> None:
     assert [h[0] for h in hits] == [a.id] and hits[0][1] > 0
 
 
+def test_neighbours_walk_the_run_through_the_filter_with_cosine_text_and_metadata(store: Store, pid: str) -> None:
+    t0 = utcnow()
+    run = [put(store, pid, f"turn {i}", vec(i % DIM), created=t0 + timedelta(seconds=2 * i), user_id="me",
+               run_id="r", metadata={"n": i}) for i in range(5)]
+    # Someone else's memory in the middle of the same run id, and one of mine in another run.
+    put(store, pid, "intruder", vec(2), created=t0 + timedelta(seconds=5), user_id="other", run_id="r")
+    put(store, pid, "elsewhere", vec(2), created=t0 + timedelta(seconds=5), user_id="me", run_id="r2")
+    found = store.neighbours(pid, [run[2].id], vec(2), F.eq("user_id", "me"), 2)
+    got = sorted((n.offset, n.id, n.text, n.metadata) for n in found if n.anchor == run[2].id)
+    assert got == [(o, run[2 + o].id, f"turn {2 + o}", {"n": 2 + o}) for o in (-2, -1, 0, 1, 2)]
+    sims = {n.id: n.similarity for n in found}
+    assert sims[run[2].id] == pytest.approx(1.0, abs=1e-5) and sims[run[1].id] == pytest.approx(0.0, abs=1e-5)
+    assert [(n.offset, n.text) for n in store.neighbours(pid, [run[0].id], vec(0), None, 0)] == [(0, "turn 0")]
+
+
 def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) -> None:
     m = put(store, pid, "lives in Paris", vec(0))
     new = Memory(**{**m.__dict__, "text": "lives in Lyon", "hash": "h2", "updated_at": utcnow()})
@@ -253,3 +268,12 @@ def test_insert_new_skips_ids_in_use_anywhere_and_leaves_them_untouched(store: S
     assert store.get(pid, [mine.id])[0].text == "my text" and store.get(pid, [theirs.id]) == []
     assert [e.new_text for e in store.history(pid, fresh.id)] == ["new"]
     assert store.vector_search(pid, vec(3), None, 1)[0][0] == fresh.id
+
+
+def test_compact_after_deletes_keeps_every_live_memory(store: Store, pid: str) -> None:
+    gone = put(store, pid, "the alarm code is 4512", vec(0))
+    kept = put(store, pid, "the alarm is in the hall", vec(1))
+    store.delete(pid, [gone.id], utcnow())
+    store.compact()
+    assert store.get(pid, [gone.id, kept.id]) == [store.get(pid, [kept.id])[0]]
+    assert [h[0] for h in store.keyword_search(pid, ["alarm"], None, 5)] == [kept.id]

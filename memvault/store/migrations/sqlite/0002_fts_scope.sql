@@ -1,8 +1,6 @@
 -- The keyword index learns which project each row belongs to (one token in its own column), so a search
--- ranks only its own project's matches; and a deleted row's terms leave the index's segments at once
--- (FTS5 secure-delete) instead of waiting for a merge.
+-- ranks only its own project's matches.
 DROP TABLE memories_fts;
 CREATE VIRTUAL TABLE memories_fts USING fts5 (text, scope, tokenize = 'porter unicode61 remove_diacritics 2');
-INSERT INTO memories_fts(memories_fts, rank) VALUES ('secure-delete', 1);
 INSERT INTO memories_fts(rowid, text, scope)
   SELECT seq, text, 'p' || lower(replace(project_id, '-', '')) FROM memories;

@@ -1,0 +1,70 @@
+"""What only the embedded store does: its keyword index's scope and budget, and its own compaction."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import sqlean as sqlite3
+
+from memvault.models import HistoryEvent, Memory, utcnow
+from memvault.store import sqlite as sqlite_module
+from memvault.store.sqlite import SQLiteStore
+
+
+def fill(store: SQLiteStore, project_id: str, texts: list[str]) -> list[str]:
+    bucket = store.find_bucket(project_id, "General")
+    assert bucket is not None
+    now = utcnow()
+    memories = [Memory(str(uuid.uuid4()), project_id, t, t, bucket.id, now, now) for t in texts]
+    events = [HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, None, now) for m in memories]
+    vectors = np.tile(np.eye(1, 8, dtype=np.float32), (len(texts), 1))
+    store.insert(memories, vectors, events)
+    return [m.id for m in memories]
+
+
+def keyword_bytes(path: str) -> bytes:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        rows = [r for table in ("memories_fts_data", "memories_fts_idx", "memories_fts_content")
+                for r in conn.execute(f"SELECT * FROM {table}")]
+    return repr(rows).encode() + (Path(path + "-wal").read_bytes() if Path(path + "-wal").exists() else b"")
+
+
+def test_keyword_search_ranks_only_the_callers_project(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    mine, theirs = store.ensure_project("mine").id, store.ensure_project("theirs").id
+    fill(store, theirs, ["zebra crossing downtown"] * 3)
+    [own] = fill(store, mine, ["a zebra at the zoo"])
+    assert [h[0] for h in store.keyword_search(mine, ["zebra"], None, 10)] == [own]
+    assert store.keyword_search(store.ensure_project("empty").id, ["zebra"], None, 10) == []
+    store.close()
+
+
+def test_a_term_matching_more_than_the_budget_is_left_out_and_rare_terms_still_rank(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    pid = store.ensure_project("p").id
+    fill(store, pid, [f"common note number {i}" for i in range(sqlite_module.KEYWORD_BUDGET + 1)])
+    [rare] = fill(store, pid, ["common note about the heron"])
+    assert store.keyword_search(pid, ["common"], None, 10) == []  # a near stop word in this project
+    hits = store.keyword_search(pid, ["common", "heron"], None, 10)
+    assert [h[0] for h in hits] == [rare]
+    store.close()
+
+
+def test_a_delete_leaves_the_keyword_index_files_by_itself_within_the_compaction_delay(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    pid = store.ensure_project("p").id
+    fill(store, pid, [f"filler memory {i}" for i in range(50)])
+    [secret] = fill(store, pid, ["the vault combination is quetzalcoatl"])
+    store.compact()  # the secret now sits in a merged segment, as an old memory would
+    assert b"quetzalcoatl" in keyword_bytes(store.path)
+    store.delete(pid, [secret], utcnow())
+    assert store.keyword_search(pid, ["quetzalcoatl"], None, 5) == []  # gone for reads at once
+    deadline = time.monotonic() + sqlite_module.COMPACT_DELAY + 10
+    while b"quetzalcoatl" in keyword_bytes(store.path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert b"quetzalcoatl" not in keyword_bytes(store.path)
+    store.close()
