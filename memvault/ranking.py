@@ -1,8 +1,9 @@
 """Hybrid scoring: pure functions that fuse meaning, keyword relevance and context into one score in 0..1.
 
 A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
-stemmed), then asks the store for the exact cosine, text and metadata of every candidate and for its run
-neighbours (the memories said just before and after it in the same run_id). Each memory then scores
+stemmed), then asks the store for the exact cosine, text and metadata of every candidate and, with rerank on, for
+the run neighbours (the memories said just before and after in the same run_id) of the best
+`context_pool(top_k)` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
 
     semantic = cosine to the query, clipped to 0..1
     keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
@@ -82,6 +83,11 @@ def candidate_pool(top_k: int) -> int:
     return max(top_k * 3, 50)
 
 
+def context_pool(top_k: int) -> int:
+    """How many of the best candidates (by `base`) have their run neighbours fetched for the context part."""
+    return max(top_k * 2, 20)
+
+
 def _clip(x: float) -> float:
     return min(1.0, max(0.0, x))
 
@@ -150,13 +156,15 @@ def same_date(asked: Sequence[tuple[int, int, int]], held: Sequence[tuple[int, i
 
 # fusion ----------------------------------------------------------------------------
 def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]],
-         neighbours: Iterable[Candidate] | None = None, *, rerank: bool = True, query: str = "") -> list[Scored]:
+         neighbours: Iterable[Candidate] | None = None, *, keyword: bool = True, rerank: bool = True,
+         query: str = "") -> list[Scored]:
     """One score per id, best first (ties by id, so the same input always gives the same order).
 
     dense: (id, cosine) from the vector search; sparse: (id, relevance >= 0) from the keyword search;
     neighbours: what `Store.neighbours` found — offset 0 gives an anchor's exact cosine, text and metadata,
     other offsets place memories around it in its run. query: the query text, for the speaker and date
-    signals. Scores and every part of the breakdown are in 0..1.
+    signals. The breakdown has a "keyword" part only with `keyword`, and "speaker", "date" and "context"
+    parts only with `rerank`. Scores and every part of the breakdown are in 0..1.
     """
     semantic: dict[str, float] = {i: _clip(s) for i, s in dense}
     around: dict[str, list[tuple[int, str]]] = {}
@@ -168,14 +176,14 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
             around.setdefault(n.anchor, []).append((n.offset, n.id))
             around.setdefault(n.id, []).append((-n.offset, n.anchor))
     top = max((s for _, s in sparse), default=0.0)
-    keyword: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
-    use_kw = bool(keyword)
+    relevance: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
+    use_kw = bool(relevance)
 
     def base(i: str) -> float:
-        sem, kw = semantic.get(i, 0.0), keyword.get(i, 0.0)
+        sem, kw = semantic.get(i, 0.0), relevance.get(i, 0.0)
         return SEMANTIC_WEIGHT * sem + KEYWORD_WEIGHT * kw if use_kw else sem
 
-    ids = list(dict.fromkeys([*semantic, *keyword]))
+    ids = list(dict.fromkeys([*semantic, *relevance]))
     own = {i: base(i) for i in ids}
     signals: dict[str, dict[str, float]] = {}
     if rerank and query:
@@ -183,7 +191,9 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
     out = []
     for i in ids:
         b = own[i]
-        parts = {"semantic": round(semantic.get(i, 0.0), 6), "keyword": round(keyword.get(i, 0.0), 6)}
+        parts = {"semantic": round(semantic.get(i, 0.0), 6)}
+        if keyword:
+            parts["keyword"] = round(relevance.get(i, 0.0), 6)
         score = b
         if rerank:
             if "speaker" in signals:

@@ -40,7 +40,7 @@ _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id 
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
 # from scanning the whole project through a (project_id, ...) index instead of probing the id index.
 COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
-KEYWORD_BUDGET = 5_000  # (memory, term) matches a keyword search ranks at most; see keyword_search
+KEYWORD_BUDGET = 1000  # (memory, term) matches a keyword search ranks at most; see keyword_search
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 
 
@@ -652,7 +652,10 @@ class SQLiteStore:
     def _sync_index(self) -> None:
         """Bring the in-memory index up to the last committed vector change. Caller holds _index_lock."""
         conn = self._conn()
-        floor = conn.execute("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM vector_log").fetchone()
+        # Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but scans for both at once.
+        floor = conn.execute(
+            "SELECT coalesce((SELECT min(seq) FROM vector_log), 0), coalesce((SELECT max(seq) FROM vector_log), 0)"
+        ).fetchone()
         low, high = int(floor[0]), int(floor[1])
         if high == self._log_seq:
             return
