@@ -112,8 +112,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MEMVAULT_EMBEDDER": "minilm", "MEM0_TELEMETRY": "False"}
+def start_server(data_dir: Path, port: int, embedder: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MEMVAULT_EMBEDDER": embedder, "MEM0_TELEMETRY": "False"}
     proc = subprocess.Popen([sys.executable, "-m", "memvault.cli", "serve", "--data-dir", str(data_dir),
                              "--port", str(port)], env=env)
     deadline = time.monotonic() + 120
@@ -132,14 +132,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def bench_search(http: httpx.Client, queries: list[str]) -> list[float]:
+def bench_search(http: httpx.Client, queries: list[str], expect_hits: bool = True) -> list[float]:
     times = []
     for q in queries:
         start = time.perf_counter()
         r = http.post("/v3/memories/search/", json={"query": q, "filters": {"user_id": USER}, "top_k": 10})
         times.append((time.perf_counter() - start) * 1000)
         r.raise_for_status()
-        assert r.json()["results"], q
+        assert r.json()["results"] or not expect_hits, q
     return times
 
 
@@ -173,6 +173,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--add-calls", type=int, default=20, help="add calls of 100 messages each")
     parser.add_argument("--delete-rounds", type=int, default=5, help="batch deletes of 1,000 ids each")
+    parser.add_argument("--embedder", default="minilm",
+                        help="the server's embedder; 'hashing' shows what the engine costs without the model")
     args = parser.parse_args()
 
     texts = corpus(args.n)
@@ -181,16 +183,18 @@ def main() -> None:
         data_dir = Path(tmp)
         key, ids = load(data_dir / "memvault.db", texts, vectors)
         port = free_port()
-        server = start_server(data_dir, port)
+        server = start_server(data_dir, port, args.embedder)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
                               headers={"Authorization": f"Token {key}"}) as http:
                 rng = random.Random(1234)
                 warm = [sentence(rng, 20_000_000 + i) for i in range(20)]
-                bench_search(http, warm)  # loads the model and the vector index
+                # With another embedder than the one that made the loaded vectors, a search compares nothing.
+                expect_hits = args.embedder == "minilm"
+                bench_search(http, warm, expect_hits)  # loads the model and the vector index
                 queries = [f"who {rng.choice(VERBS)} {rng.choice(THINGS)} {rng.choice(PLACES)}?"
                            f" ({i})" for i in range(args.queries)]
-                search_ms = bench_search(http, queries)
+                search_ms = bench_search(http, queries, expect_hits)
                 add_rate = bench_add(http, args.add_calls, 100)
                 delete_ms = bench_delete(http, ids[len(ids) // 2:], args.delete_rounds)
         finally:
@@ -203,7 +207,7 @@ def main() -> None:
         "add_per_s": add_rate,
         "delete_1000_ms": statistics.median(delete_ms),
     }
-    print(f"\nmemvault HTTP bench: n={args.n} memories in one user's scope, nproc={os.cpu_count()} "
+    print(f"\nmemvault HTTP bench: n={args.n} memories in one user's scope, embedder {args.embedder}, nproc={os.cpu_count()} "
           f"(usable {len(os.sched_getaffinity(0))}), python {sys.version.split()[0]}")
     print(f"  search   p50 {found['search_p50_ms']:7.1f} ms   p95 {found['search_p95_ms']:7.1f} ms   "
           f"(target <= {TARGETS['search_p50_ms']:.0f} / {TARGETS['search_p95_ms']:.0f} ms; {len(search_ms)} queries)")

@@ -111,7 +111,8 @@ class SQLiteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._index_lock = threading.Lock()
-        self._indexes: dict[str, ProjectVectors] = {}
+        # One index per (project, dimension): vectors made by another embedder are kept, not compared.
+        self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
         self._compact_timer: threading.Timer | None = None
@@ -536,7 +537,7 @@ class SQLiteStore:
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
         with self._index_lock:
             self._sync_index()
-            index = self._indexes.get(project_id)
+            index = self._indexes.get((project_id, len(vector)))
             if index is None or index.size == 0 or k <= 0:
                 return []
             keys, scores = index.scores(vector)
@@ -635,7 +636,7 @@ class SQLiteStore:
         rows = self._conn().execute(anchors + " UNION ALL ".join(parts), args).fetchall()
         with self._index_lock:
             self._sync_index()
-            index = self._indexes.get(project_id)
+            index = self._indexes.get((project_id, len(vector)))
             keys = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
             sims = index.similarity(keys, vector) if index is not None else np.zeros(len(rows), dtype=np.float32)
         by_anchor: dict[tuple[str, int], list[tuple[str, int, str, float, str, str]]] = {}
@@ -676,10 +677,14 @@ class SQLiteStore:
         for project_id, mem_seq, op in changes:
             blob = vectors.get(int(mem_seq)) if op == "put" else None
             if blob is None:
-                if project_id in self._indexes:
-                    self._indexes[project_id].remove(int(mem_seq))
+                for (owner, _), index in self._indexes.items():
+                    if owner == project_id:
+                        index.remove(int(mem_seq))
                 continue
             vec = np.frombuffer(blob, dtype=np.float32)
+            for (owner, dim), index in self._indexes.items():
+                if owner == project_id and dim != len(vec):
+                    index.remove(int(mem_seq))  # re-embedded by another model: it leaves the old dimension's index
             self._project_index(project_id, len(vec)).upsert(int(mem_seq), vec)
         self._log_seq = high
         if high - low > 2 * _LOG_KEEP:
@@ -693,9 +698,9 @@ class SQLiteStore:
         self._log_seq = high
 
     def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
-        index = self._indexes.get(project_id)
-        if index is None or index.dim != dim:
-            index = self._indexes[project_id] = ProjectVectors(dim)
+        index = self._indexes.get((project_id, dim))
+        if index is None:
+            index = self._indexes[(project_id, dim)] = ProjectVectors(dim)
         return index
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.

@@ -277,3 +277,14 @@ def test_compact_after_deletes_keeps_every_live_memory(store: Store, pid: str) -
     store.compact()
     assert store.get(pid, [gone.id, kept.id]) == [store.get(pid, [kept.id])[0]]
     assert [h[0] for h in store.keyword_search(pid, ["alarm"], None, 5)] == [kept.id]
+
+
+def test_vectors_of_another_embedder_are_kept_but_never_compared(store: Store, pid: str) -> None:
+    old = put(store, pid, "embedded by the old model", vec(0))
+    new = put(store, pid, "embedded by the new model", np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32))
+    assert [h[0] for h in store.vector_search(pid, vec(0), None, 5)] == [old.id]
+    assert [h[0] for h in store.vector_search(pid, np.array([1, 0, 0, 0], dtype=np.float32), None, 5)] == [new.id]
+    near = {n.id: n.similarity for n in store.neighbours(pid, [old.id, new.id], vec(0), None, 0)}
+    assert near[old.id] == pytest.approx(1.0, abs=1e-5) and near[new.id] == pytest.approx(0.0, abs=1e-5)
+    store.delete(pid, [old.id], utcnow())
+    assert store.vector_search(pid, vec(0), None, 5) == []
