@@ -1,6 +1,6 @@
 """Retrieval recall on LoCoMo conversations, through memvault's own engine API.
 
-For each conversation file (``/work/shared/data/locomo-dev/<id>.json``) every turn is stored as one
+For each conversation file (``../shared/data/locomo-dev/<id>.json`` beside the repository) every turn is stored as one
 memory with ``Engine.add(..., infer=False)``: text ``"<speaker>: <text>"`` (plus
 ``" [shared a photo: <blip_caption>]"`` when the turn carries a photo), ``user_id`` = the conversation
 id, ``run_id`` = the session (``"session_3"``), metadata ``{"session_date": ..., "dia_id": ...}``.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -40,7 +41,8 @@ from memvault.extract.base import Message
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
 
-DATA = Path("/work/shared/data/locomo-dev")
+# The data set sits in ../shared beside the repository; MEMVAULT_LOCOMO_DIR points elsewhere.
+DATA = Path(os.environ.get("MEMVAULT_LOCOMO_DIR") or Path(__file__).resolve().parents[2] / "shared/data/locomo-dev")
 KS = (5, 10, 20)
 MODES = {
     "full": SearchOptions(top_k=20),  # what a client gets by default
