@@ -166,6 +166,18 @@ class SQLiteStore:
             self.compact()
         except sqlite3.Error:
             self._schedule_compaction()  # busy or closing: try again later
+        finally:
+            self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
+
+    def _release_thread_conn(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._conns_lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+        conn.close()
 
     def compact(self) -> None:
         """Physically drop what deletes left behind: merge the keyword index into one segment (FTS5 keeps a

@@ -68,3 +68,18 @@ def test_a_delete_leaves_the_keyword_index_files_by_itself_within_the_compaction
         time.sleep(0.1)
     assert b"quetzalcoatl" not in keyword_bytes(store.path)
     store.close()
+
+
+def test_background_compactions_do_not_pile_up_connections(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    pid = store.ensure_project("p").id
+    before = len(store._conns)
+    for round_ in range(3):
+        [gone] = fill(store, pid, [f"round {round_}"])
+        store.delete(pid, [gone], utcnow())
+        deadline = time.monotonic() + sqlite_module.COMPACT_DELAY + 10
+        while store._compact_timer is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the timer thread releases its connection after compacting
+    assert len(store._conns) == before
+    store.close()
