@@ -122,14 +122,17 @@ class PostgresStore:
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
     behind this version is refused unless `migrate` (run `memvault migrate`); a newer one is always refused.
     `ef_search`: HNSW candidate list size per search (at least k); higher finds more of the true nearest
-    neighbours and costs more (see bench/bench_stores.py). `timeout`: seconds to wait for a connection
+    neighbours and costs more (see bench/bench_stores.py). `exact_below`: a filtered search that admits at most
+    this many rows scores them all exactly instead of walking the HNSW graph (which must visit many
+    non-matching nodes per match under a selective filter). `timeout`: seconds to wait for a connection
     before answering Unavailable.
     """
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
-                 timeout: float = 3.0, ef_search: int = 100) -> None:
+                 timeout: float = 3.0, ef_search: int = 100, exact_below: int = 10_000) -> None:
         self.url = url
         self.ef_search = ef_search
+        self.exact_below = exact_below
         self._pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, timeout=timeout, open=False, name="memvault",
             kwargs={"autocommit": True}, configure=self._configure, check=ConnectionPool.check_connection,
@@ -540,9 +543,13 @@ class PostgresStore:
         q = vector_text(vector)
         distance = f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
         base = f"SELECT m.id, {distance} FROM memories m WHERE m.project_id = %s AND m.dim = {dim} AND {sql} "
+        exact_sql = base + f"ORDER BY {distance} + 0, m.id LIMIT %s"
 
         def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
             with c.transaction():
+                if where is not None and self._admits_few(c, project_id, sql, params):
+                    rows = c.execute(exact_sql, (q, project_id, *params, q, k)).fetchall()
+                    return sorted(((r[0], _similarity(r[1])) for r in rows), key=lambda h: -h[1])
                 c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 c.execute(f"SET LOCAL hnsw.ef_search = {int(min(max(self.ef_search, k), 1000))}")
                 rows = c.execute((base + f"ORDER BY {distance} LIMIT %s"),
@@ -550,13 +557,28 @@ class PostgresStore:
                 if len(rows) < k:
                     # Fewer than k from the approximate index: score every row the filter admits. `+ 0` keeps the
                     # planner off the HNSW index, whose ordering operator matches only the bare distance.
-                    rows = c.execute((base + f"ORDER BY {distance} + 0, m.id LIMIT %s"),
-                                     (q, project_id, *params, q, k)).fetchall()
+                    rows = c.execute(exact_sql, (q, project_id, *params, q, k)).fetchall()
             hits = [(r[0], _similarity(r[1])) for r in rows]
             hits.sort(key=lambda h: -h[1])  # relaxed order: the index may return near-ties slightly out of order
             return hits
 
         return self._read(fn)
+
+    def _admits_few(self, c: psycopg.Connection, project_id: str, sql: str, params: Sequence[Any]) -> bool:
+        """Whether the filter admits at most `exact_below` rows. The planner's estimate first (one planning step,
+        no scan): when it expects many, the HNSW index it is. It cannot see inside metadata, so a low estimate is
+        checked by a count that stops at `exact_below` + 1 rows."""
+        where = f"FROM memories m WHERE m.project_id = %s AND {sql}"
+        plan = c.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {where}", (project_id, *params)).fetchone()
+        try:
+            estimate = float(plan[0][0]["Plan"]["Plan Rows"]) if plan else float("inf")
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
+        if estimate > self.exact_below:
+            return False
+        row = c.execute(f"SELECT count(*) FROM (SELECT 1 {where} LIMIT %s) f",
+                        (project_id, *params, self.exact_below + 1)).fetchone()
+        return row is not None and int(row[0]) <= self.exact_below
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         if not terms or k <= 0:

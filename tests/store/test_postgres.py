@@ -174,3 +174,25 @@ def test_run_neighbours_agree_with_the_sqlite_store(pg_store: PostgresStore, tmp
 def test_an_unreachable_database_is_unavailable_with_the_reason(postgres_server: EmbeddedPostgres) -> None:
     with pytest.raises(Unavailable, match='database "no_such_db" does not exist'):
         PostgresStore(postgres_server.url("no_such_db"), timeout=1)
+
+
+def test_a_selective_filter_is_scored_exactly_and_a_wide_one_walks_the_index(empty_url: str) -> None:
+    store = PostgresStore(empty_url, exact_below=200)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "General")
+    assert bucket is not None
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = _put(store, pid, bucket.id, vectors, [{"team": "red" if i % 40 == 0 else "blue"} for i in range(2000)])
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute("ANALYZE memories")
+    red, blue = parse({"metadata": {"team": "red"}}), parse({"metadata": {"team": "blue"}})
+    with store._pool.connection() as conn:
+        assert store._admits_few(conn, pid, *compile_where(red))  # 50 rows: exact
+        assert not store._admits_few(conn, pid, *compile_where(blue))  # 1,950 rows: the HNSW index
+    q = vectors[0]
+    wanted = [i for i in range(2000) if i % 40 == 0]
+    exact = [ids[i] for i in sorted(wanted, key=lambda i: -float(vectors[i] @ q))[:10]]
+    assert [h for h, _ in store.vector_search(pid, q, red, 10)] == exact
+    store.close()
