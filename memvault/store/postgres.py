@@ -37,7 +37,7 @@ from ..embed.base import Vectors
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
-from . import postgres_schema
+from . import keyword, postgres_schema
 from .base import MemoryChange, Neighbour
 from .postgres_where import compile_where
 
@@ -581,16 +581,26 @@ class PostgresStore:
         return row is not None and int(row[0]) <= self.exact_below
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
+        """BM25 with the statistics of the scope `where` admits (see store/keyword.py): one full-text query per
+        term through the GIN index on (project_id, tsv), english stemming and stop words."""
         if not terms or k <= 0:
             return []
         sql, params = compile_where(where)
-        query = " || ".join(["plainto_tsquery('english', %s)"] * len(terms))
-        rows = self._read(lambda c: c.execute(
-            (f"SELECT m.id, ts_rank_cd(m.tsv, q.q) AS score FROM memories m, (SELECT {query} AS q) q "
-             f"WHERE m.project_id = %s AND m.tsv @@ q.q AND {sql} ORDER BY score DESC, m.seq LIMIT %s"),
-            (*terms, project_id, *params, k),
-        ).fetchall())
-        return [(r[0], max(0.0, float(r[1]))) for r in rows]
+        unique = list(dict.fromkeys(terms))
+
+        def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
+            per_term = [c.execute(
+                "SELECT m.id, m.seq, length(m.text) FROM memories m WHERE m.project_id = %s "
+                f"AND m.tsv @@ plainto_tsquery('english', %s) AND {sql} LIMIT %s",
+                (project_id, term, *params, keyword.KEYWORD_BUDGET + 1),
+            ).fetchall() for term in unique]
+            if not any(per_term):
+                return []
+            size = c.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
+                             (project_id, *params, keyword.SCOPE_COUNT_CAP)).fetchone()
+            return keyword.bm25(per_term, int(size[0]) if size else 0, k)
+
+        return self._read(fn)
 
     def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
                    radius: int) -> list[Neighbour]:

@@ -23,6 +23,7 @@ from ..embed.base import Vectors
 from ..errors import Conflict, NotFound
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from . import keyword
 from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
 from .vector_index import ProjectVectors, top_k
@@ -40,7 +41,6 @@ _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id 
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
 # from scanning the whole project through a (project_id, ...) index instead of probing the id index.
 COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
-KEYWORD_BUDGET = 1000  # (memory, term) matches a keyword search ranks at most; see keyword_search
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 
 
@@ -584,43 +584,28 @@ class SQLiteStore:
         return dict(rows.fetchall())
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
-        """BM25 over the project's memories, best first.
-
-        FTS5 computes BM25 row by row, so its cost grows with the number of (memory, term) matches. To keep a
-        search bounded on a large project, the terms are taken rarest first while their matches in the project
-        add up to at most KEYWORD_BUDGET; a term that matches more than that on its own is a near stop word
-        here (its IDF is low) and is left out. Memories that only such terms match are still found by meaning.
-        """
+        """BM25 with the statistics of the scope `where` admits (see store/keyword.py). One FTS5 query per term
+        (the index is scoped to the project by a token; the rest of `where` joins the memories table)."""
         if not terms or k <= 0:
             return []
         conn = self._conn()
         scope = scope_token(project_id)
-        counted = []
+        sql, params = compile_where(where)
+        per_term = []
         for term in dict.fromkeys(terms):
             phrase = '"' + term.replace('"', '""') + '"'
-            n = conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
-                (f"text : {phrase} AND scope : {scope}", KEYWORD_BUDGET + 1),
-            ).fetchone()[0]
-            if n:
-                counted.append((n, term, phrase))
-        kept, total = [], 0
-        for n, _, phrase in sorted(counted):
-            if total + n > KEYWORD_BUDGET:
-                break
-            kept.append(phrase)
-            total += n
-        if not kept:
+            per_term.append(conn.execute(  # CROSS JOIN: the keyword index drives, the table is probed by rowid
+                "SELECT m.id, m.seq, length(m.text) FROM memories_fts CROSS JOIN memories m ON m.seq = memories_fts.rowid "
+                f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} LIMIT ?",
+                (f"text : {phrase} AND scope : {scope}", project_id, *params, keyword.KEYWORD_BUDGET + 1),
+            ).fetchall())
+        if not any(per_term):
             return []
-        match = f"text : ({' OR '.join(kept)}) AND scope : {scope}"
-        sql, params = compile_where(where)
-        rows = conn.execute(
-            "SELECT m.id, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
-            "JOIN memories m ON m.seq = memories_fts.rowid "
-            f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} ORDER BY score DESC, m.seq LIMIT ?",
-            (match, project_id, *params, k),
-        )
-        return [(r[0], max(0.0, float(r[1]))) for r in rows]
+        size = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND {sql} LIMIT ?)",
+            (project_id, *params, keyword.SCOPE_COUNT_CAP),
+        ).fetchone()[0]
+        return keyword.bm25(per_term, int(size), k)
 
     def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
                    radius: int) -> list[Neighbour]:

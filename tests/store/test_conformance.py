@@ -288,3 +288,25 @@ def test_vectors_of_another_embedder_are_kept_but_never_compared(store: Store, p
     assert near[old.id] == pytest.approx(1.0, abs=1e-5) and near[new.id] == pytest.approx(0.0, abs=1e-5)
     store.delete(pid, [old.id], utcnow())
     assert store.vector_search(pid, vec(0), None, 5) == []
+
+
+def test_keyword_statistics_come_from_the_searched_scope(store: Store, pid: str) -> None:
+    for i in range(30):  # everywhere among other users' memories, so rare only in u1's
+        put(store, pid, f"pottery evening number {i}", vec(1), user_id=f"other{i % 3}")
+    for i in range(12):  # u1's partner, named in most of u1's memories
+        put(store, pid, f"caroline called about item {i}", vec(2), user_id="u1")
+    pottery = put(store, pid, "signed up for a pottery class", vec(3), user_id="u1")
+    hits = store.keyword_search(pid, ["caroline", "pottery"], F.eq("user_id", "u1"), 5)
+    assert hits[0][0] == pottery.id  # the word rare in this user's memories weighs most here
+
+
+def test_a_term_in_more_memories_than_the_budget_is_left_out(store: Store, pid: str) -> None:
+    from memvault.store.keyword import KEYWORD_BUDGET
+
+    base = utcnow()
+    bucket = general(store, pid).id
+    many = [Memory(str(uuid.uuid4()), pid, f"common note {i}", f"c{i}", bucket, base, base) for i in range(KEYWORD_BUDGET + 1)]
+    store.insert(many, np.tile(vec(0), (len(many), 1)), [])
+    rare = put(store, pid, "a common heron", vec(1))
+    assert store.keyword_search(pid, ["common"], None, 10) == []  # a near stop word in this scope
+    assert [h[0] for h in store.keyword_search(pid, ["common", "heron"], None, 10)] == [rare.id]

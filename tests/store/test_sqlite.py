@@ -43,17 +43,6 @@ def test_keyword_search_ranks_only_the_callers_project(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_term_matching_more_than_the_budget_is_left_out_and_rare_terms_still_rank(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "m.db")
-    pid = store.ensure_project("p").id
-    fill(store, pid, [f"common note number {i}" for i in range(sqlite_module.KEYWORD_BUDGET + 1)])
-    [rare] = fill(store, pid, ["common note about the heron"])
-    assert store.keyword_search(pid, ["common"], None, 10) == []  # a near stop word in this project
-    hits = store.keyword_search(pid, ["common", "heron"], None, 10)
-    assert [h[0] for h in hits] == [rare]
-    store.close()
-
-
 def test_a_delete_leaves_the_keyword_index_files_by_itself_within_the_compaction_delay(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "m.db")
     pid = store.ensure_project("p").id

@@ -1,0 +1,38 @@
+"""Keyword relevance with the statistics of the searched scope, the same for every store.
+
+A store finds, for each query term, the memories of the scope that hold it (up to KEYWORD_BUDGET + 1) and
+counts the scope (up to SCOPE_COUNT_CAP); `bm25` turns that into one score per memory. Term frequency is
+taken as 1 (memories are short); length normalization is BM25's, against the mean length of the matched
+memories. A term held by more than KEYWORD_BUDGET memories of the scope is a near stop word there and is left
+out, which also bounds the cost: memories only such terms match are still found by meaning.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+KEYWORD_BUDGET = 1000  # memories of one term a keyword search ranks at most
+SCOPE_COUNT_CAP = 20_000  # the scope size an IDF counts up to (bounds the count; IDF differences stay)
+K1, B = 1.2, 0.75
+
+Match = tuple[str, int, int]  # memory id, insertion order (ties), text length
+
+
+def bm25(per_term: Sequence[Sequence[Match]], scope_size: int, k: int) -> list[tuple[str, float]]:
+    """The k best (id, score) by BM25 over the terms' matches, ties by insertion order."""
+    kept = [rows for rows in per_term if 0 < len(rows) <= KEYWORD_BUDGET]
+    if not kept or k <= 0:
+        return []
+    lengths = {mid: length for rows in kept for mid, _, length in rows}
+    mean = max(1.0, sum(lengths.values()) / len(lengths))
+    scores: dict[str, float] = {}
+    order: dict[str, int] = {}
+    for rows in kept:
+        df = len(rows)
+        idf = math.log(1.0 + (max(scope_size, df) - df + 0.5) / (df + 0.5))
+        for mid, seq, length in rows:
+            norm = 1.0 - B + B * length / mean
+            scores[mid] = scores.get(mid, 0.0) + idf * (K1 + 1.0) / (1.0 + K1 * norm)
+            order[mid] = seq
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))[:k]
