@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -163,9 +165,21 @@ class Engine:
         self.embedder = embedder
         self.extractor = extractor
         self.limits = limits or Limits()
+        self._workers: ThreadPoolExecutor | None = None  # the keyword half of a search, beside the embedding
+        self._workers_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._workers_lock:
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.shutdown(wait=True)
         self.store.close()
+
+    def _beside(self) -> ThreadPoolExecutor:
+        with self._workers_lock:
+            if self._workers is None:
+                self._workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memvault-search")
+            return self._workers
 
     def compact(self) -> None:
         """Drop from the database files what deletes left behind (see `Store.compact`)."""
@@ -367,10 +381,17 @@ class Engine:
             raise InvalidInput("threshold must be between 0 and 1")
         where = self._live(where)
         pool = ranking.candidate_pool(opts.top_k)
-        vector = self.embedder.embed([query])[0]
-        dense = self.store.vector_search(project_id, vector, where, pool)
         terms = ranking.query_terms(query) if opts.keyword else []
-        sparse = self.store.keyword_search(project_id, terms, where, pool) if terms else []
+        # The keyword search needs no vector: it runs while the query is embedded and the vectors are searched.
+        keyword = self._beside().submit(self.store.keyword_search, project_id, terms, where, pool) if terms else None
+        try:
+            vector = self.embedder.embed([query])[0]
+            dense = self.store.vector_search(project_id, vector, where, pool)
+        except BaseException:
+            if keyword is not None and not keyword.cancel():
+                wait([keyword])  # never leave it running on the store behind a failed search
+            raise
+        sparse = keyword.result() if keyword is not None else []
         near: list[ranking.Candidate] = []
         if sparse or opts.rerank:  # exact cosine, text and metadata of every candidate
             near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-KEYWORD_BUDGET = 1000  # memories of one term a keyword search ranks at most
-SCOPE_COUNT_CAP = 20_000  # the scope size an IDF counts up to (bounds the count; IDF differences stay)
+KEYWORD_BUDGET = 300  # memories of one term a keyword search ranks at most
+SCOPE_COUNT_CAP = 5_000  # the scope size an IDF counts up to (bounds the count; IDF differences stay)
 K1, B = 1.2, 0.75
 
 Match = tuple[str, int, int]  # memory id, insertion order (ties), text length
