@@ -24,8 +24,8 @@ import numpy as np
 
 from memvault.embed.base import Vectors
 from memvault.errors import InvalidInput, Unavailable
+from memvault.openai_errors import error_detail, scrub
 
-_DETAIL_LIMIT = 200
 _PROBE_TEXT = "dimension probe"
 
 
@@ -110,10 +110,10 @@ class OpenAICompatEmbedder:
                 f"the embedding service at {self._where} did not answer within {self.timeout:g}s"
             ) from None
         except httpx.HTTPError as exc:
-            detail = self._scrub(f"{type(exc).__name__}: {exc}")
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._api_key)
             raise Unavailable(f"cannot reach the embedding service at {self._where} ({detail})") from None
         if not response.is_success:
-            detail = self._scrub(_error_detail(response))
+            detail = scrub(error_detail(response), self._api_key)
             raise Unavailable(
                 f"the embedding service at {self._where} answered HTTP {response.status_code}: {detail}"
             )
@@ -142,11 +142,6 @@ class OpenAICompatEmbedder:
                 self._closer = weakref.finalize(self, self._client.close)
             return self._client
 
-    def _scrub(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return text[:_DETAIL_LIMIT]
-
 
 def _read_vectors(response: httpx.Response, count: int) -> Vectors:
     """The ``data`` embeddings of an answer in ``index`` order; ValueError saying what is wrong."""
@@ -166,16 +161,3 @@ def _read_vectors(response: httpx.Response, count: int) -> Vectors:
     if not np.isfinite(vectors).all() or not np.linalg.norm(vectors, axis=1).all():
         raise ValueError("a zero or non-finite vector")
     return vectors
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The error message of an OpenAI-style error body, else the start of the body."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    return " ".join(response.text.split()) or response.reason_phrase

@@ -22,6 +22,7 @@ import httpx
 
 from memvault.errors import InvalidInput, Unavailable
 from memvault.extract.base import Message
+from memvault.openai_errors import error_detail, scrub
 
 SYSTEM_PROMPT = """\
 You read a conversation between a user and an assistant and write down the facts worth \
@@ -41,7 +42,6 @@ Answer with JSON only, in this shape: {"facts": ["...", "..."]}
 If there is nothing worth remembering, answer {"facts": []}"""
 
 _CONVERSATION_ROLES = ("user", "assistant")
-_DETAIL_LIMIT = 200
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCED = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
 _ITEM_KEYS = ("fact", "text", "content", "memory")
@@ -110,10 +110,10 @@ class LLMExtractor:
                 f"the extraction model at {self._where} did not answer within {self.timeout:g}s"
             ) from None
         except httpx.HTTPError as exc:
-            detail = self._scrub(f"{type(exc).__name__}: {exc}")
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._api_key)
             raise Unavailable(f"cannot reach the extraction model at {self._where} ({detail})") from None
         if not response.is_success:
-            detail = self._scrub(_error_detail(response))
+            detail = scrub(error_detail(response), self._api_key)
             raise Unavailable(
                 f"the extraction model at {self._where} answered HTTP {response.status_code}: {detail}"
             )
@@ -124,11 +124,6 @@ class LLMExtractor:
         if not isinstance(content, str):
             raise Unavailable(f"the extraction model at {self._where} gave no chat completion message")
         return content
-
-    def _scrub(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return text[:_DETAIL_LIMIT]
 
 
 def render_conversation(messages: list[Message]) -> str:
@@ -168,19 +163,6 @@ def parse_facts(content: str) -> list[str]:
             seen.add(fact.casefold())
             facts.append(fact)
     return facts
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The error message of an OpenAI-style error body, else the start of the body."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    return " ".join(response.text.split()) or response.reason_phrase
 
 
 def _load_json(text: str) -> object:
