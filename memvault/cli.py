@@ -150,12 +150,17 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 
 
 @app.command()
-def compact(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def compact(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rewrite: Annotated[bool, typer.Option("--rewrite", help="Also rewrite the files whole (VACUUM / VACUUM FULL): "
+                                          "clears the free space inside pages too; slow, and writers wait.")] = False,
+) -> None:
     """Drop from the database files what deletes left behind (SQLite does this by itself seconds after a
     delete; on PostgreSQL this runs VACUUM on the tables that hold text)."""
     engine = open_engine(settings_for(data_dir, database_url), light=True)
     try:
-        engine.compact()
+        engine.compact(rewrite)
     finally:
         engine.close()
     typer.echo("compacted")

@@ -181,9 +181,9 @@ class Engine:
                 self._workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memvault-search")
             return self._workers
 
-    def compact(self) -> None:
+    def compact(self, rewrite: bool = False) -> None:
         """Drop from the database files what deletes left behind (see `Store.compact`)."""
-        self.store.compact()
+        self.store.compact(rewrite)
 
     # projects and keys ---------------------------------------------------------
     def project(self, name: str | None = None) -> Project:

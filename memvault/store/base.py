@@ -44,9 +44,10 @@ class Neighbour:
 class Store(Protocol):
     # lifecycle -------------------------------------------------------------
     def close(self) -> None: ...
-    def compact(self) -> None:
+    def compact(self, rewrite: bool = False) -> None:
         """Reclaim the space, and the bytes, that deletes left in the files (deleted rows are gone for every
-        read at their commit already)."""
+        read at their commit already). `rewrite`: also rewrite the files whole (VACUUM / VACUUM FULL), which
+        clears the free space inside pages too; slow on a large database, and it locks writers meanwhile."""
         ...
 
     # projects and keys -----------------------------------------------------

@@ -167,14 +167,14 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
-    def compact(self) -> None:
+    def compact(self, rewrite: bool = False) -> None:
         """VACUUM the tables that hold text: dead row versions of deleted memories leave the data files
         (autovacuum does the same on its own schedule; see docs/SCALING.md)."""
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
                 for table in ("memories", "history"):
-                    conn.execute(f"VACUUM {table}")
+                    conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
 

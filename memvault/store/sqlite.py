@@ -179,7 +179,7 @@ class SQLiteStore:
                 self._conns.remove(conn)
         conn.close()
 
-    def compact(self) -> None:
+    def compact(self, rewrite: bool = False) -> None:
         """Physically drop what deletes left behind: merge the keyword index into one segment (FTS5 keeps a
         deleted row's terms in older segments until a merge), then copy the write-ahead log back into the main
         file and truncate it (secure_delete has zeroed freed pages there). Run by itself COMPACT_DELAY seconds
@@ -192,6 +192,8 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        if rewrite:  # rows that moved between pages while alive can leave fragments in a page's free space
+            conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:

@@ -274,9 +274,11 @@ def test_compact_after_deletes_keeps_every_live_memory(store: Store, pid: str) -
     gone = put(store, pid, "the alarm code is 4512", vec(0))
     kept = put(store, pid, "the alarm is in the hall", vec(1))
     store.delete(pid, [gone.id], utcnow())
-    store.compact()
-    assert store.get(pid, [gone.id, kept.id]) == [store.get(pid, [kept.id])[0]]
-    assert [h[0] for h in store.keyword_search(pid, ["alarm"], None, 5)] == [kept.id]
+    for rewrite in (False, True):
+        store.compact(rewrite)
+        assert store.get(pid, [gone.id, kept.id]) == [store.get(pid, [kept.id])[0]]
+        assert [h[0] for h in store.keyword_search(pid, ["alarm"], None, 5)] == [kept.id]
+        assert [h[0] for h in store.vector_search(pid, vec(1), None, 5)] == [kept.id]
 
 
 def test_vectors_of_another_embedder_are_kept_but_never_compared(store: Store, pid: str) -> None:

@@ -72,3 +72,16 @@ def test_background_compactions_do_not_pile_up_connections(tmp_path: Path) -> No
         time.sleep(0.2)  # the timer thread releases its connection after compacting
     assert len(store._conns) == before
     store.close()
+
+
+def test_a_rewriting_compaction_leaves_no_byte_of_a_deleted_memory_anywhere_in_the_files(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    pid = store.ensure_project("p").id
+    fill(store, pid, [f"filler memory {i} " + "x" * (i % 50) for i in range(300)])
+    [secret] = fill(store, pid, ["the safe opens with xylophonequartz"])
+    fill(store, pid, [f"later memory {i}" for i in range(300)])  # pages split and rebalance around it
+    store.delete(pid, [secret], utcnow())
+    store.compact(rewrite=True)
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("m.db"))
+    assert b"xylophonequartz" not in files
+    store.close()
