@@ -74,6 +74,11 @@ def test_add_list_search_get_delete_for_scripts(data: Path) -> None:
     assert (gone["deleted"], gone["failed"]) == (1, 0)
     assert [m["memory"] for m in js(data, "list")["results"]] == ["Bob plays chess"]
 
+    assert run(data, "compact", "--rewrite").output.strip() == "compacted"
+    files = b"".join(p.read_bytes() for p in data.iterdir() if p.name.startswith("memvault.db"))
+    assert b"green tea" not in files and b"Bob plays chess" in files
+    assert [m["memory"] for m in js(data, "list")["results"]] == ["Bob plays chess"]
+
 
 def test_tables_for_people(data: Path) -> None:
     run(data, "add", "Alice drinks green tea", "--user-id", "alice")
