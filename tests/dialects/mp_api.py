@@ -93,3 +93,35 @@ class Mem0:
         answer = self.http.post("/v2/memories/search/", json={"query": query, "top_k": 50})
         assert answer.status_code == 200, answer.text
         return list(answer.json())
+
+
+UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
+
+
+# Fixtures of both MemoryPlugin test modules: each imports them and names its module server `server`.
+@pytest.fixture(name="project")
+def project_fixture() -> str:
+    return fresh_project()
+
+
+@pytest.fixture(name="mp")
+def mp_fixture(server: Server, project: str) -> Iterator[MP]:
+    client = MP(server, server.key(project))
+    yield client
+    client.close()
+
+
+@pytest.fixture(name="other")
+def other_fixture(server: Server) -> Iterator[MP]:
+    """A MemoryPlugin client of another project."""
+    client = MP(server, server.key(fresh_project()))
+    yield client
+    client.close()
+
+
+@pytest.fixture(name="mem0")
+def mem0_fixture(server: Server, project: str) -> Iterator[Mem0]:
+    """A Mem0 client of the same project as `mp`."""
+    client = Mem0(server, server.key(project))
+    yield client
+    client.close()

@@ -4,46 +4,25 @@ shape (never a 500), tenant isolation, and one memory seen, changed and deleted 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from conftest import Server
 from mem0 import MemoryClient
-from mp_api import MP, Mem0, fresh_project, module_server
-
-UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
+from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures)
+    MP,
+    UNKNOWN,
+    Mem0,
+    fresh_project,
+    mem0_fixture,
+    module_server,
+    mp_fixture,
+    other_fixture,
+    project_fixture,
+)
 
 server = module_server  # one server for this module: each test below works in projects of its own
-
-
-@pytest.fixture
-def project() -> str:
-    return fresh_project()
-
-
-@pytest.fixture
-def mp(server: Server, project: str) -> Iterator[MP]:
-    client = MP(server, server.key(project))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def other(server: Server) -> Iterator[MP]:
-    """A MemoryPlugin client of another project."""
-    client = MP(server, server.key(fresh_project()))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def mem0(server: Server, project: str) -> Iterator[Mem0]:
-    """A Mem0 client of the same project as `mp`."""
-    client = Mem0(server, server.key(project))
-    yield client
-    client.close()
 
 
 def error_of(answer: httpx.Response, status: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,37 +18,19 @@ import pytest
 from conftest import Server
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mp_api import MP, Mem0, fresh_project, module_server
-
-UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
+from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures)
+    MP,
+    UNKNOWN,
+    Mem0,
+    fresh_project,
+    mem0_fixture,
+    module_server,
+    mp_fixture,
+    other_fixture,
+    project_fixture,
+)
 
 server = module_server  # one server for this module: each test works in projects of its own
-
-
-@pytest.fixture
-def project() -> str:
-    return fresh_project()
-
-
-@pytest.fixture
-def mp(server: Server, project: str) -> Iterator[MP]:
-    client = MP(server, server.key(project))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def other(server: Server) -> Iterator[MP]:
-    client = MP(server, server.key(fresh_project()))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def mem0(server: Server, project: str) -> Iterator[Mem0]:
-    client = Mem0(server, server.key(project))
-    yield client
-    client.close()
 
 
 def bulk(mp: MP, ids: Any) -> httpx.Response:
