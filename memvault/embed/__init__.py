@@ -11,12 +11,11 @@ exactly as an outside one would, and their modules are imported only when one is
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 
 from memvault.embed.base import Embedder, Vectors
-from memvault.errors import Conflict, InvalidInput
+from memvault.registry import Registry
 
 __all__ = [
     "Embedder",
@@ -30,7 +29,7 @@ __all__ = [
 EmbedderFactory = Callable[..., Embedder]
 """Builds an embedder from keyword options; its signature says which options it takes."""
 
-_factories: dict[str, EmbedderFactory] = {}
+_registry: Registry[Embedder] = Registry("embedder")
 
 
 def register_embedder(name: str, factory: EmbedderFactory, *, replace: bool = False) -> None:
@@ -38,16 +37,12 @@ def register_embedder(name: str, factory: EmbedderFactory, *, replace: bool = Fa
 
     Raises Conflict when the name is taken, unless ``replace`` is true.
     """
-    if not name or name != name.strip():
-        raise InvalidInput(f"an embedder name must be a non-empty word, not {name!r}")
-    if name in _factories and not replace:
-        raise Conflict(f"an embedder named {name!r} is already registered")
-    _factories[name] = factory
+    _registry.register(name, factory, replace=replace)
 
 
 def embedder_names() -> list[str]:
     """The registered embedder names, sorted."""
-    return sorted(_factories)
+    return _registry.names()
 
 
 def build_embedder(kind: str = "minilm", **options: object) -> Embedder:
@@ -55,14 +50,7 @@ def build_embedder(kind: str = "minilm", **options: object) -> Embedder:
 
     Raises InvalidInput for an unknown kind or for options its factory does not take.
     """
-    factory = _factories.get(kind)
-    if factory is None:
-        raise InvalidInput(f"unknown embedder {kind!r}; known: {', '.join(embedder_names())}")
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError as exc:
-        raise InvalidInput(f"embedder {kind!r}: {exc}") from None
-    return factory(**options)
+    return _registry.build(kind, **options)
 
 
 def _minilm(

@@ -11,11 +11,10 @@ when one is built::
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
-from memvault.errors import Conflict, InvalidInput
 from memvault.extract.base import Extractor, Message
+from memvault.registry import Registry
 
 __all__ = [
     "Extractor",
@@ -29,7 +28,7 @@ __all__ = [
 ExtractorFactory = Callable[..., Extractor]
 """Builds an extractor from keyword options; its signature says which options it takes."""
 
-_factories: dict[str, ExtractorFactory] = {}
+_registry: Registry[Extractor] = Registry("extractor")
 
 
 def register_extractor(name: str, factory: ExtractorFactory, *, replace: bool = False) -> None:
@@ -37,16 +36,12 @@ def register_extractor(name: str, factory: ExtractorFactory, *, replace: bool = 
 
     Raises Conflict when the name is taken, unless ``replace`` is true.
     """
-    if not name or name != name.strip():
-        raise InvalidInput(f"an extractor name must be a non-empty word, not {name!r}")
-    if name in _factories and not replace:
-        raise Conflict(f"an extractor named {name!r} is already registered")
-    _factories[name] = factory
+    _registry.register(name, factory, replace=replace)
 
 
 def extractor_names() -> list[str]:
     """The registered extractor names, sorted."""
-    return sorted(_factories)
+    return _registry.names()
 
 
 def build_extractor(kind: str = "offline", **options: object) -> Extractor:
@@ -54,14 +49,7 @@ def build_extractor(kind: str = "offline", **options: object) -> Extractor:
 
     Raises InvalidInput for an unknown kind or for options its factory does not take.
     """
-    factory = _factories.get(kind)
-    if factory is None:
-        raise InvalidInput(f"unknown extractor {kind!r}; known: {', '.join(extractor_names())}")
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError as exc:
-        raise InvalidInput(f"extractor {kind!r}: {exc}") from None
-    return factory(**options)
+    return _registry.build(kind, **options)
 
 
 def _offline() -> Extractor:

@@ -152,7 +152,7 @@ def test_option_a_factory_does_not_take_is_invalid_input() -> None:
 
 
 def test_registered_factory_is_built_with_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(extract, "_factories", dict(extract._factories))
+    monkeypatch.setattr(extract._registry, "_factories", dict(extract._registry._factories))
 
     class Fixed:
         name = "fixed"
