@@ -24,7 +24,7 @@ import numpy as np
 
 from memvault.embed.base import Vectors
 from memvault.errors import InvalidInput, Unavailable
-from memvault.openai_errors import error_detail, scrub
+from memvault.openai_errors import call
 
 _PROBE_TEXT = "dimension probe"
 
@@ -101,22 +101,10 @@ class OpenAICompatEmbedder:
 
     def _request(self, texts: list[str]) -> Vectors:
         """Unit vectors for one request's worth of texts, in their order."""
-        try:
-            response = self._http().post(
-                f"{self.base_url}/embeddings", json={"model": self.model, "input": texts}
-            )
-        except httpx.TimeoutException:
-            raise Unavailable(
-                f"the embedding service at {self._where} did not answer within {self.timeout:g}s"
-            ) from None
-        except httpx.HTTPError as exc:
-            detail = scrub(f"{type(exc).__name__}: {exc}", self._api_key)
-            raise Unavailable(f"cannot reach the embedding service at {self._where} ({detail})") from None
-        if not response.is_success:
-            detail = scrub(error_detail(response), self._api_key)
-            raise Unavailable(
-                f"the embedding service at {self._where} answered HTTP {response.status_code}: {detail}"
-            )
+        response = call(
+            lambda: self._http().post(f"{self.base_url}/embeddings", json={"model": self.model, "input": texts}),
+            f"the embedding service at {self._where}", self.timeout, self._api_key,
+        )
         try:
             vectors = _read_vectors(response, len(texts))
         except ValueError as exc:

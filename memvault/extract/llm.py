@@ -22,7 +22,7 @@ import httpx
 
 from memvault.errors import InvalidInput, Unavailable
 from memvault.extract.base import Message
-from memvault.openai_errors import error_detail, scrub
+from memvault.openai_errors import call
 
 SYSTEM_PROMPT = """\
 You read a conversation between a user and an assistant and write down the facts worth \
@@ -102,21 +102,11 @@ class LLMExtractor:
         headers = {"Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        try:
+        def send() -> httpx.Response:
             with httpx.Client(timeout=self.timeout) as client:
-                response = client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
-        except httpx.TimeoutException:
-            raise Unavailable(
-                f"the extraction model at {self._where} did not answer within {self.timeout:g}s"
-            ) from None
-        except httpx.HTTPError as exc:
-            detail = scrub(f"{type(exc).__name__}: {exc}", self._api_key)
-            raise Unavailable(f"cannot reach the extraction model at {self._where} ({detail})") from None
-        if not response.is_success:
-            detail = scrub(error_detail(response), self._api_key)
-            raise Unavailable(
-                f"the extraction model at {self._where} answered HTTP {response.status_code}: {detail}"
-            )
+                return client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
+
+        response = call(send, f"the extraction model at {self._where}", self.timeout, self._api_key)
         try:
             content = response.json()["choices"][0]["message"]["content"]
         except (ValueError, LookupError, TypeError):
