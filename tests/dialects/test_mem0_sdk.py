@@ -7,6 +7,7 @@ parsing and error mapping are part of what is tested.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,9 @@ from conftest import Server
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError, ValidationError
 
+from memvault.config import Settings
 from memvault.engine import Engine
+from memvault.factory import build_engine
 
 
 def connect(server: Server, key: str) -> MemoryClient:
@@ -379,3 +382,24 @@ def test_a_batch_with_an_unknown_id_fails_whole_and_changes_nothing(client: Memo
         client.batch_delete([{"memory_id": ids[1]}, {"memory_id": "not-a-uuid"}])
     assert [client.get(i)["memory"] for i in ids] == ["one", "two"]
     assert [e["event"] for e in client.history(ids[0])] == ["ADD"]
+
+
+# the default stack ------------------------------------------------------------------
+def test_the_readme_quick_start_on_the_default_offline_stack(tmp_path: Path) -> None:
+    """The README's scenario on what `memvault serve` runs by default: SQLite, the bundled MiniLM model and the
+    offline extractor (infer=True), through the SDK."""
+    engine = build_engine(Settings(data_dir=tmp_path, database_url=None, embedder="minilm", extractor="offline"))
+    with Server(engine) as server:
+        client = connect(server, server.key("default"))
+        try:
+            added = client.add([{"role": "user", "content": "I moved to Lyon and I am vegetarian"}], user_id="alice")
+            assert sorted(r["memory"] for r in added["results"]) == ["I am vegetarian", "I moved to Lyon"]
+            add_plain(client, ["Bob collects vintage cameras"], user_id="bob")
+            hits = client.search("which city does she live in now?", filters={"user_id": "alice"})["results"]
+            assert hits[0]["memory"] == "I moved to Lyon"  # found by meaning: no word in common
+            assert {h["user_id"] for h in hits} == {"alice"}
+            assert client.delete(hits[0]["id"]) == {"message": "Memory deleted successfully!"}
+            assert texts_of(client.get_all(filters={"user_id": "alice"})["results"]) == {"I am vegetarian"}
+        finally:
+            client.client.close()
+    engine.close()
