@@ -168,6 +168,10 @@ class Engine:
         self._workers: ThreadPoolExecutor | None = None  # the keyword half of a search, beside the embedding
         self._workers_lock = threading.Lock()
 
+    def vector_index_state(self) -> str:
+        """"ready", or "building" while the store builds a vector index in the background."""
+        return self.store.vector_index_state()
+
     def close(self) -> None:
         with self._workers_lock:
             workers, self._workers = self._workers, None

@@ -159,7 +159,8 @@ def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> Fast
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """Up. `vector_index` is "building" while a large project's vector graph is built after a start."""
+        return {"status": "ok", "vector_index": engine.vector_index_state()}
 
     app.include_router(mem0.router)
     app.include_router(memoryplugin.router)

@@ -167,6 +167,9 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
+    def vector_index_state(self) -> str:
+        return "ready"  # pgvector's HNSW indexes are kept by the server as rows change
+
     def compact(self, rewrite: bool = False) -> None:
         """VACUUM the tables that hold text: dead row versions of deleted memories leave the data files
         (autovacuum does the same on its own schedule; see docs/SCALING.md)."""
@@ -599,7 +602,7 @@ class PostgresStore:
                 f"AND m.tsv @@ plainto_tsquery('english', %s) AND {sql} LIMIT %s",
                 (project_id, term, *params, keyword.KEYWORD_BUDGET + 1),
             ).fetchall() for term in unique]
-            if not any(per_term):
+            if not keyword.rankable(per_term):
                 return []
             size = c.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
                              (project_id, *params, keyword.SCOPE_COUNT_CAP)).fetchone()

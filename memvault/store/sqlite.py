@@ -26,7 +26,7 @@ from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memor
 from . import keyword
 from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
-from .vector_index import ProjectVectors, top_k
+from .vector_index import GRAPH_MIN, ProjectVectors
 
 if TYPE_CHECKING:
     import sqlite3
@@ -103,8 +103,11 @@ def _blob(vector: Vectors) -> bytes:
 class SQLiteStore:
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True) -> None:
+        """graph_min: vectors of one project from which searches read an HNSW graph, built in the background
+        unless graph_background is False (vector_index.py)."""
         self.path = str(path)
+        self._graph = (graph_min, graph_background)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -196,6 +199,10 @@ class SQLiteStore:
             conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def vector_index_state(self) -> str:
+        with self._index_lock:
+            return "building" if any(index.building for index in self._indexes.values()) else "ready"
+
     def close(self) -> None:
         with self._compact_lock:
             self._closed = True
@@ -207,6 +214,9 @@ class SQLiteStore:
                 self.compact()
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
+        with self._index_lock:
+            for index in self._indexes.values():
+                index.close()
         with self._conns_lock:
             for conn in self._conns:
                 conn.close()
@@ -554,27 +564,32 @@ class SQLiteStore:
             index = self._indexes.get((project_id, len(vector)))
             if index is None or index.size == 0 or k <= 0:
                 return []
-            keys, scores = index.scores(vector)
-            keys, scores = keys.copy(), scores.copy()
+            n = index.size
+            want = min(n, max(k * 8, 256))
+            keys, scores = index.nearest(vector, want)
         sql, params = compile_where(where)
         conn = self._conn()
-        n = len(keys)
-        want = min(n, max(k * 8, 256))
-        order = top_k(scores, want)
-        found = self._allowed(conn, project_id, keys[order], sql, params)
-        hits = [(found[int(key)], float(scores[pos])) for key, pos in zip(keys[order], order, strict=True)
-                if int(key) in found]
-        if len(hits) >= k or want == n:
-            return hits[:k]
+        hits: list[tuple[str, float]] = []
+        for lo, hi in ((0, 2 * k), (2 * k, len(keys))):  # most filters admit most of the best: check those first
+            found = self._allowed(conn, project_id, keys[lo:hi], sql, params)
+            hits += [(found[int(key)], float(score)) for key, score in zip(keys[lo:hi], scores[lo:hi], strict=True)
+                     if int(key) in found]
+            if len(hits) >= k:
+                return hits[:k]
+        if want == n:
+            return hits
         # The filter is selective: score exactly the rows it admits.
         rows = conn.execute(f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
         allowed = dict(rows.fetchall())
         if not allowed:
             return []
-        mask = np.isin(keys, np.fromiter(allowed.keys(), dtype=np.int64))
-        positions = np.nonzero(mask)[0]
-        best = positions[top_k(scores[positions], k)]
-        return [(allowed[int(keys[p])], float(scores[p])) for p in best]
+        admitted = np.fromiter(allowed.keys(), dtype=np.int64, count=len(allowed))
+        with self._index_lock:
+            index = self._indexes.get((project_id, len(vector)))
+            if index is None:
+                return []
+            keys, scores = index.among(admitted, vector, k)
+        return [(allowed[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)]
 
     @staticmethod
     def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
@@ -601,7 +616,7 @@ class SQLiteStore:
                 f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} LIMIT ?",
                 (f"text : {phrase} AND scope : {scope}", project_id, *params, keyword.KEYWORD_BUDGET + 1),
             ).fetchall())
-        if not any(per_term):
+        if not keyword.rankable(per_term):
             return []
         size = conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND {sql} LIMIT ?)",
@@ -690,6 +705,8 @@ class SQLiteStore:
             conn.execute("DELETE FROM vector_log WHERE seq <= ?", (high - _LOG_KEEP,))
 
     def _rebuild(self, conn: sqlite3.Connection, high: int) -> None:
+        for index in self._indexes.values():
+            index.close()
         self._indexes = {}
         for project_id, seq, blob in conn.execute("SELECT project_id, seq, embedding FROM memories ORDER BY seq"):
             vec = np.frombuffer(blob, dtype=np.float32)
@@ -699,7 +716,7 @@ class SQLiteStore:
     def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
         index = self._indexes.get((project_id, dim))
         if index is None:
-            index = self._indexes[(project_id, dim)] = ProjectVectors(dim)
+            index = self._indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.

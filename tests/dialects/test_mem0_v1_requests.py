@@ -112,6 +112,11 @@ def test_ping_answers_the_ids_the_client_then_sends(server: Server, v1: V1Client
     assert "user_email" in answer
 
 
+def test_healthz_needs_no_key_and_says_whether_the_vector_index_is_ready(server: Server) -> None:
+    answer = httpx.get(server.url + "/healthz")
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "vector_index": "ready"}
+
+
 def test_ping_with_an_unknown_key_is_401_with_detail(server: Server) -> None:
     answer = httpx.get(server.url + "/v1/ping/", headers={"Authorization": "Token mv_nope"})
     assert answer.status_code == 401

@@ -1,17 +1,22 @@
-"""The store conformance suite: every backend in conftest.BACKENDS must pass it unchanged."""
+"""The store conformance suite: every backend in conftest.BACKENDS must pass it unchanged, and so must the SQLite
+store with its vector graph read from the first vector on ("sqlite-graph")."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BACKENDS, STORE_FACTORIES
 
 from memvault import filters as F
 from memvault.errors import Conflict
 from memvault.models import Bucket, HistoryEvent, Memory, utcnow
 from memvault.store.base import MemoryChange, Store
+from memvault.store.sqlite import SQLiteStore
 
 DIM = 8
 
@@ -38,6 +43,16 @@ def put(store: Store, project_id: str, text: str, v: np.ndarray, *, created: dat
                          at, m.user_id)
     store.insert([m], v[None, :], [event])
     return m
+
+
+@pytest.fixture(name="store", params=[*BACKENDS, "sqlite-graph"])
+def store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite-graph":
+        made: Store = SQLiteStore(tmp_path / "memvault.db", graph_min=1, graph_background=False)
+    else:
+        made = STORE_FACTORIES[request.param](tmp_path, request)
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -1,0 +1,206 @@
+"""The SQLite store's in-memory vector index: an exact scan for small projects, an HNSW graph built in the
+background for large ones, and the hand-over between the two (vector_index.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memvault import filters as F
+from memvault.models import Memory, utcnow
+from memvault.store import vector_index
+from memvault.store.sqlite import SQLiteStore
+from memvault.store.vector_index import ProjectVectors
+
+DIM = 32
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def filled(n: int, graph_min: int, background: bool = True, seed: int = 0) -> tuple[ProjectVectors, np.ndarray]:
+    index = ProjectVectors(DIM, graph_min=graph_min, background=background)
+    vectors = unit(np.random.default_rng(seed), n)
+    for key, v in enumerate(vectors):
+        index.upsert(key, v)
+    return index, vectors
+
+
+def exact(index: ProjectVectors, query: np.ndarray, k: int) -> list[int]:
+    keys, scores = index.scores(query)
+    return [int(keys[i]) for i in np.argsort(-scores, kind="stable")[:k]]
+
+
+def adopted(index: ProjectVectors, query: np.ndarray, timeout: float = 30.0) -> None:
+    """Search until the background build has been taken over."""
+    deadline = time.monotonic() + timeout
+    while not index.graph_ready:
+        assert time.monotonic() < deadline, "the graph was never built"
+        index.nearest(query, 10)
+        time.sleep(0.01)
+
+
+def graph_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "memvault-vector-graph"]
+
+
+def test_a_small_project_is_scanned_exactly_and_starts_no_thread() -> None:
+    index, vectors = filled(500, graph_min=1_000)
+    keys, scores = index.nearest(vectors[7], 5)
+    assert keys.tolist() == exact(index, vectors[7], 5) and keys[0] == 7
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert not index.graph_ready and not index.building and not graph_threads()
+
+
+def test_the_graph_is_built_in_the_background_and_then_finds_what_the_scan_finds() -> None:
+    index, vectors = filled(3_000, graph_min=1_000)
+    rng = np.random.default_rng(1)
+    queries = unit(rng, 50)
+    first, _ = index.nearest(queries[0], 10)
+    assert index.building and not index.graph_ready  # the search that found the build due did not wait for it
+    assert first.tolist() == exact(index, queries[0], 10)
+    adopted(index, queries[0])
+    found = [set(index.nearest(q, 10)[0].tolist()) for q in queries]
+    recall = np.mean([len(f & set(exact(index, q, 10))) / 10 for f, q in zip(found, queries, strict=True)])
+    assert recall >= 0.95
+    for key in (0, 1234, 2999):  # a stored vector finds itself first, with its exact cosine
+        keys, scores = index.nearest(vectors[key], 5)
+        assert keys[0] == key and scores[0] == pytest.approx(1.0, abs=1e-5)
+        assert list(scores) == sorted(scores, reverse=True)
+    index.close()
+
+
+def test_changes_made_while_the_graph_was_being_built_are_taken_over() -> None:
+    index, vectors = filled(3_000, graph_min=1_000)
+    rng = np.random.default_rng(2)
+    index.nearest(vectors[0], 10)  # starts the build from a snapshot of these 3,000
+    assert index.building
+    for key in range(100):
+        index.remove(key)
+    fresh = unit(rng, 50)
+    for key, v in zip(range(100, 150), fresh, strict=True):
+        index.upsert(key, v)  # replaced: the snapshot holds the old vector
+    for key, v in zip(range(5_000, 5_050), fresh, strict=True):
+        index.upsert(key, -v)  # new
+    adopted(index, vectors[500])
+    for key in range(100):
+        assert key not in index.nearest(vectors[key], 20)[0].tolist()
+    for i, key in enumerate(range(100, 150)):
+        keys, scores = index.nearest(fresh[i], 1)
+        assert keys[0] == key and scores[0] == pytest.approx(1.0, abs=1e-5)
+        assert index.nearest(-fresh[i], 1)[0][0] == 5_000 + i
+        assert key not in index.nearest(vectors[key], 5)[0].tolist() or vectors[key] @ fresh[i] > 0.5
+    index.close()
+
+
+def test_after_the_hand_over_every_change_shows_in_the_next_search() -> None:
+    index, vectors = filled(2_000, graph_min=1_000, background=False)
+    index.nearest(vectors[0], 10)
+    assert index.graph_ready and not index.building and not graph_threads()
+    rng = np.random.default_rng(3)
+    index.remove(42)
+    assert 42 not in index.nearest(vectors[42], 10)[0].tolist()
+    new = unit(rng, 1)[0]
+    index.upsert(10_000, new)
+    assert index.nearest(new, 1)[0][0] == 10_000
+    index.upsert(43, new)  # a changed vector: found by its new value, no longer by its old one
+    keys = index.nearest(new, 2)[0].tolist()
+    assert set(keys) == {10_000, 43}
+    assert 43 not in index.nearest(vectors[43], 3)[0].tolist() or float(vectors[43] @ new) > 0.5
+    # More changes than the delta holds go into the graph a slice per search, and stay found.
+    batch = unit(rng, vector_index.DELTA_MAX + 10)
+    for i, v in enumerate(batch):
+        index.upsert(20_000 + i, v)
+    for i in (0, 500, len(batch) - 1):
+        assert index.nearest(batch[i], 1)[0][0] == 20_000 + i
+
+
+def test_a_graph_worn_by_removals_is_rebuilt_while_the_old_one_serves() -> None:
+    index, vectors = filled(4_000, graph_min=1_000)
+    adopted(index, vectors[0])
+    for key in range(1_200):  # more than a quarter of the vectors and more than 1,000
+        index.remove(key)
+    keys = index.nearest(vectors[2_000], 5)[0]
+    assert index.building and index.graph_ready and keys[0] == 2_000
+    assert not set(keys.tolist()) & set(range(1_200))
+    index.close()
+
+
+def test_a_project_that_shrinks_well_below_the_threshold_goes_back_to_the_scan() -> None:
+    index, vectors = filled(1_200, graph_min=1_000, background=False)
+    index.nearest(vectors[0], 5)
+    assert index.graph_ready
+    for key in range(800):
+        index.remove(key)
+    assert index.nearest(vectors[900], 1)[0][0] == 900
+    assert not index.graph_ready
+
+
+def test_close_stops_a_running_build_and_leaves_no_thread(tmp_path: Path) -> None:
+    index, vectors = filled(40_000, graph_min=1_000)
+    index.nearest(vectors[0], 10)
+    assert graph_threads()
+    index.close()
+    assert not graph_threads() and not index.building
+
+
+def test_the_store_filters_graph_results_and_scores_a_selective_filter_exactly(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=100, graph_background=False)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    vectors = unit(np.random.default_rng(4), 600)
+    now = utcnow()
+    memories = [Memory(str(uuid.uuid4()), pid, f"m{i}", f"m{i}", bucket.id, now, now,
+                       user_id="few" if i % 100 == 0 else "many") for i in range(600)]
+    store.insert(memories, vectors, [])
+    # Six memories belong to "few": the graph's first candidates hold too few of them, so they are scored exactly.
+    query = vectors[300] + 0.01 * vectors[0]
+    hits = store.vector_search(pid, query, F.eq("user_id", "few"), 10)
+    few = [i for i in range(600) if i % 100 == 0]
+    best = sorted(few, key=lambda i: -float(vectors[i] @ query))
+    assert [h[0] for h in hits] == [memories[i].id for i in best]
+    hits = store.vector_search(pid, vectors[7], F.eq("user_id", "many"), 3)
+    assert hits[0][0] == memories[7].id
+    store.delete(pid, [memories[7].id], utcnow())
+    assert memories[7].id not in [h[0] for h in store.vector_search(pid, vectors[7], None, 10)]
+    store.close()
+    assert not graph_threads()
+
+
+def test_the_graph_library_and_the_embedding_runtime_load_in_either_order() -> None:
+    """usearch 2.26 made the next import of onnxruntime crash the interpreter; the pin keeps a version that does not."""
+    for first, second in (("memvault.store.vector_index", "onnxruntime"), ("onnxruntime", "memvault.store.vector_index")):
+        done = subprocess.run([sys.executable, "-c", f"import {first}, {second}; print('loaded')"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr
+
+
+def test_the_store_says_building_while_a_graph_is_built_and_ready_after(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=1_000)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    vectors = unit(np.random.default_rng(5), 3_000)
+    now = utcnow()
+    store.insert([Memory(str(uuid.uuid4()), pid, f"m{i}", f"m{i}", bucket.id, now, now) for i in range(3_000)],
+                 vectors, [])
+    assert store.vector_index_state() == "ready"  # nothing to build until a search finds the project large
+    store.vector_search(pid, vectors[0], None, 5)
+    assert store.vector_index_state() == "building"
+    deadline = time.monotonic() + 30
+    while store.vector_index_state() == "building":
+        assert time.monotonic() < deadline
+        store.vector_search(pid, vectors[0], None, 5)
+        time.sleep(0.01)
+    assert store.vector_search(pid, vectors[9], None, 1)[0][1] == pytest.approx(1.0, abs=1e-5)
+    store.close()
