@@ -4,7 +4,9 @@ A store finds, for each query term, the memories of the scope that hold it (up t
 counts the scope (up to SCOPE_COUNT_CAP); `bm25` turns that into one score per memory. Term frequency is
 taken as 1 (memories are short); length normalization is BM25's, against the mean length of the matched
 memories. A term held by more than KEYWORD_BUDGET memories of the scope is a near stop word there and is left
-out, which also bounds the cost: memories only such terms match are still found by meaning.
+out, which also bounds the cost: memories only such terms match are still found by meaning. (On LoCoMo, where
+a scope is one conversation of 370-660 turns, 100 gave recall@10 0.826 and 300 gave 0.815, every conversation
+as good or better; at 100,000 memories 100 reads a third of the rows per term.)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-KEYWORD_BUDGET = 300  # memories of one term a keyword search ranks at most
+KEYWORD_BUDGET = 100  # memories of one term a keyword search ranks at most
 SCOPE_COUNT_CAP = 5_000  # the scope size an IDF counts up to (bounds the count; IDF differences stay)
 K1, B = 1.2, 0.75
 

@@ -559,25 +559,25 @@ class SQLiteStore:
 
     # search ------------------------------------------------------------------
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
-        with self._index_lock:
-            self._sync_index()
-            index = self._indexes.get((project_id, len(vector)))
-            if index is None or index.size == 0 or k <= 0:
-                return []
-            n = index.size
-            want = min(n, max(k * 8, 256))
-            keys, scores = index.nearest(vector, want)
+        if k <= 0:
+            return []
         sql, params = compile_where(where)
         conn = self._conn()
-        hits: list[tuple[str, float]] = []
-        for lo, hi in ((0, 2 * k), (2 * k, len(keys))):  # most filters admit most of the best: check those first
-            found = self._allowed(conn, project_id, keys[lo:hi], sql, params)
-            hits += [(found[int(key)], float(score)) for key, score in zip(keys[lo:hi], scores[lo:hi], strict=True)
-                     if int(key) in found]
-            if len(hits) >= k:
+        # Most filters admit most of the nearest: ask the index for a few more than k and check the filter on
+        # those; only when it rejects too many, ask for many more; only then score what it admits exactly.
+        for want in (max(2 * k, 64), max(8 * k, 256)):
+            with self._index_lock:
+                self._sync_index()
+                index = self._indexes.get((project_id, len(vector)))
+                if index is None or index.size == 0:
+                    return []
+                n = index.size
+                keys, scores = index.nearest(vector, min(n, want))
+            found = self._allowed(conn, project_id, keys, sql, params)
+            hits = [(found[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)
+                    if int(key) in found]
+            if len(hits) >= k or want >= n:
                 return hits[:k]
-        if want == n:
-            return hits
         # The filter is selective: score exactly the rows it admits.
         rows = conn.execute(f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
         allowed = dict(rows.fetchall())
