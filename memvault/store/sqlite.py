@@ -563,21 +563,26 @@ class SQLiteStore:
             return []
         sql, params = compile_where(where)
         conn = self._conn()
-        # Most filters admit most of the nearest: ask the index for a few more than k and check the filter on
-        # those; only when it rejects too many, ask for many more; only then score what it admits exactly.
-        for want in (max(2 * k, 64), max(8 * k, 256)):
+        with self._index_lock:
+            self._sync_index()
+            index = self._indexes.get((project_id, len(vector)))
+            if index is None or index.size == 0:
+                return []
+            n, graph = index.size, index.graph_ready
+        # Most filters admit most of the nearest: check the filter on a few more than k first. A graph is asked
+        # for those few (a larger ask costs it more); a scan ranks everything anyway, so it is asked once.
+        few, many = min(n, max(2 * k, 64)), min(n, max(8 * k, 256))
+        for want in (few, many) if graph else (many,):
             with self._index_lock:
-                self._sync_index()
                 index = self._indexes.get((project_id, len(vector)))
-                if index is None or index.size == 0:
+                if index is None:
                     return []
-                n = index.size
-                keys, scores = index.nearest(vector, min(n, want))
-            found = self._allowed(conn, project_id, keys, sql, params)
-            hits = [(found[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)
-                    if int(key) in found]
-            if len(hits) >= k or want >= n:
+                keys, scores = index.nearest(vector, want)
+            hits, rate = self._admitted(conn, project_id, keys, scores, sql, params, k, few)
+            if len(hits) >= k or len(keys) >= n:
                 return hits[:k]
+            if rate * many < k:
+                break  # at the rate the filter admits, even the larger ask would not hold k
         # The filter is selective: score exactly the rows it admits.
         rows = conn.execute(f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
         allowed = dict(rows.fetchall())
@@ -590,6 +595,21 @@ class SQLiteStore:
                 return []
             keys, scores = index.among(admitted, vector, k)
         return [(allowed[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)]
+
+    def _admitted(self, conn: sqlite3.Connection, project_id: str, keys: Any, scores: Any, sql: str,
+                  params: list[Any], k: int, first: int) -> tuple[list[tuple[str, float]], float]:
+        """The (id, score) among `keys` that the filter admits, in order, checking the first `first` before the
+        rest (enough, most of the time); and the share of the keys checked that it admitted."""
+        hits: list[tuple[str, float]] = []
+        checked = 0
+        for lo, hi in ((0, first), (first, len(keys))):
+            if lo >= hi or len(hits) >= k:
+                continue
+            found = self._allowed(conn, project_id, keys[lo:hi], sql, params)
+            hits += [(found[int(key)], float(score)) for key, score in zip(keys[lo:hi], scores[lo:hi], strict=True)
+                     if int(key) in found]
+            checked = min(hi, len(keys))
+        return hits, len(hits) / checked if checked else 0.0
 
     @staticmethod
     def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
