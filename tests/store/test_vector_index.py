@@ -204,3 +204,56 @@ def test_the_store_says_building_while_a_graph_is_built_and_ready_after(tmp_path
         time.sleep(0.01)
     assert store.vector_search(pid, vectors[9], None, 1)[0][1] == pytest.approx(1.0, abs=1e-5)
     store.close()
+
+
+def test_searches_beside_writes_and_builds_never_return_a_deleted_memory(tmp_path: Path) -> None:
+    """Two threads search while a third adds and deletes, with graphs built (and rebuilt) in the background."""
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=300)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    rng = np.random.default_rng(6)
+    vectors = unit(rng, 2_400)
+    now = utcnow()
+    memories = [Memory(str(uuid.uuid4()), pid, f"m{i}", f"m{i}", bucket.id, now, now) for i in range(2_400)]
+    store.insert(memories[:1_200], vectors[:1_200], [])
+    deleted: set[str] = set()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        try:
+            for i in range(1_200, 2_400, 40):
+                store.insert(memories[i:i + 40], vectors[i:i + 40], [])
+                gone = [m.id for m in memories[i - 1_200:i - 1_160]]
+                store.delete(pid, gone, utcnow())
+                deleted.update(gone)
+        except BaseException as e:  # noqa: BLE001 - reported by the test below
+            errors.append(e)
+        finally:
+            stop.set()
+
+    def read(seed: int) -> None:
+        local = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                i = int(local.integers(0, 2_400))
+                before = set(deleted)
+                hits = store.vector_search(pid, vectors[i], None, 10)
+                assert not {h for h, _ in hits} & before, "a memory deleted before the search was returned"
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=write), *(threading.Thread(target=read, args=(s,)) for s in (1, 2))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    store.vector_search(pid, vectors[0], None, 1)
+    assert all(index.graph_ready for index in store._indexes.values())  # the searches above went through a graph
+    live = memories[1_200:]
+    for m, v in zip(live[::97], vectors[1_200::97], strict=True):
+        assert store.vector_search(pid, v, None, 1)[0][0] == m.id
+    store.close()
+    assert not graph_threads()
