@@ -1,4 +1,4 @@
-"""What only the embedded store does: its keyword index's scope and budget, and its own compaction."""
+"""What only the embedded store does: its keyword index's scope and budget, its own checkpoints and compaction."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pytest
 import sqlean as sqlite3
 
 from memvault.models import HistoryEvent, Memory, utcnow
@@ -85,3 +86,26 @@ def test_a_rewriting_compaction_leaves_no_byte_of_a_deleted_memory_anywhere_in_t
     files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("m.db"))
     assert b"xylophonequartz" not in files
     store.close()
+
+
+def test_writes_are_checkpointed_in_the_background_so_the_wal_stays_bounded(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commits never checkpoint (wal_autocheckpoint=0): a timer does it after each burst of writes. Without it the
+    write-ahead log would hold every page written since the store opened."""
+    monkeypatch.setattr(sqlite_module, "CHECKPOINT_DELAY", 0.05)
+    store = SQLiteStore(tmp_path / "m.db")
+    pid = store.ensure_project("p").id
+    wal = Path(store.path + "-wal")
+    sizes = []
+    for round_ in range(12):
+        fill(store, pid, [f"round {round_} memory {i} " + "words " * 40 for i in range(100)])
+        deadline = time.monotonic() + 10
+        while store._compact_timer is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sizes.append(wal.stat().st_size)
+    assert max(sizes) < 3 * sizes[0], sizes  # the log is reused from its start after each checkpoint
+    with closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as conn:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000  # a fresh connection's default
+    assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0  # close checkpoints what is left
