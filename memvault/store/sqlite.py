@@ -176,14 +176,18 @@ class SQLiteStore:
             self._compact_timer = None
             forget, self._compact_pending = self._compact_pending, False
         try:
-            if forget:
-                self.compact()
-            else:
-                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._settle(forget, "PASSIVE")
         except sqlite3.Error:
             self._schedule_compaction(forget)  # busy or closing: try again later
         finally:
             self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
+
+    def _settle(self, forget: bool, checkpoint: str) -> None:
+        """What a write leaves to do: after a delete, a compaction; else a checkpoint (PASSIVE or TRUNCATE)."""
+        if forget:
+            self.compact()
+        else:
+            self._conn().execute(f"PRAGMA wal_checkpoint({checkpoint})")
 
     def _release_thread_conn(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -225,10 +229,7 @@ class SQLiteStore:
             timer.cancel()
             timer.join()
             try:
-                if forget:
-                    self.compact()
-                else:
-                    self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._settle(forget, "TRUNCATE")
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
         with self._index_lock:

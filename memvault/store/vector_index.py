@@ -181,14 +181,14 @@ class ProjectVectors:
                 self._graph, self._dead, self._delta = build_graph(self.dim, self._keys[:n], self._mat[:n]), 0, set()
         if self._graph is not None and len(self._delta) >= DELTA_MAX:
             keys = np.array(sorted(self._delta)[:_FLUSH], dtype=np.int64)
-            pos = np.fromiter((self._pos[int(k)] for k in keys), dtype=np.int64, count=len(keys))
+            pos = self._positions(keys)
             self._graph.add(keys.astype(np.uint64), self._mat[pos], threads=0)
             self._delta.difference_update(keys.tolist())
 
     def among(self, keys: npt.NDArray[np.int64], query: Vectors,
               want: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Keys and cosine of the `want` nearest of `keys` (exact; keys not in the index are left out)."""
-        pos = np.fromiter((self._pos.get(int(k), -1) for k in keys), dtype=np.int64, count=len(keys))
+        pos = self._positions(keys)
         pos = pos[pos >= 0]
         sims = self._mat[pos] @ query.astype(np.float32, copy=False)
         order = top_k(sims, want)
@@ -196,12 +196,16 @@ class ProjectVectors:
 
     def similarity(self, keys: npt.NDArray[np.int64], query: Vectors) -> npt.NDArray[np.float32]:
         """Cosine of the vectors of `keys` to `query`; 0 for a key not in the index."""
-        pos = np.fromiter((self._pos.get(int(k), -1) for k in keys), dtype=np.int64, count=len(keys))
+        pos = self._positions(keys)
         out = np.zeros(len(keys), dtype=np.float32)
         found = pos >= 0
         if found.any():
             out[found] = self._mat[pos[found]] @ query.astype(np.float32, copy=False)
         return out
+
+    def _positions(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Row of each key in the matrix; -1 for a key not in the index."""
+        return np.fromiter((self._pos.get(int(k), -1) for k in keys), dtype=np.int64, count=len(keys))
 
     def _grow(self) -> None:
         cap = max(1024, len(self._keys) * 2)
