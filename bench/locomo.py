@@ -13,6 +13,10 @@ hits; averaged over questions. Questions whose evidence names no stored turn are
 Latency is the wall time of each ``Engine.search`` call (query embedding included), p50 and p95.
 
     python bench/locomo.py [--conversations 26,30,41] [--mode full|hybrid|dense|all] [--embedder minilm]
+                           [--reranker-url http://localhost:8080/v1 --reranker-model NAME]
+
+With a reranker (any service answering ``POST {url}/rerank`` the Cohere/Jina way), the full mode reads the best
+30 candidates of each search again with it, as ``MEMVAULT_RERANKER=http`` does in the server.
 
 Turn embeddings are cached under /tmp (``--cache``), so a second run only embeds the questions.
 """
@@ -39,6 +43,7 @@ from memvault.embed.base import Embedder, Vectors
 from memvault.engine import Engine, Owners, SearchOptions
 from memvault.extract.base import Message
 from memvault.extract.offline import OfflineExtractor
+from memvault.rerank import Reranker, build_reranker
 from memvault.store.sqlite import SQLiteStore
 
 # The data set sits in ../shared beside the repository; MEMVAULT_LOCOMO_DIR points elsewhere.
@@ -131,12 +136,13 @@ def evidence_ids(raw: list[str]) -> set[str]:
     return out
 
 
-def run(conv_ids: list[str], modes: list[str], embedder_name: str, cache: Path) -> dict[str, Any]:
+def run(conv_ids: list[str], modes: list[str], embedder_name: str, cache: Path,
+        reranker: Reranker | None = None) -> dict[str, Any]:
     inner = build_embedder(embedder_name)
     embedder = CachedEmbedder(inner, cache / f"{inner.name}.npz")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="memvault-locomo-") as tmp:
-        engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), embedder, OfflineExtractor())
+        engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), embedder, OfflineExtractor(), reranker=reranker)
         project = engine.project("locomo").id
         loaded: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
         for cid in conv_ids:
@@ -192,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "memvault-locomo-cache")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--reranker-url", default=None, help="a rerank service's base URL (POST {url}/rerank)")
+    parser.add_argument("--reranker-model", default=None)
+    parser.add_argument("--reranker-api-key", default=None)
     args = parser.parse_args(argv)
+    reranker = build_reranker("http", base_url=args.reranker_url, model=args.reranker_model,
+                              api_key=args.reranker_api_key) if args.reranker_url else None
     ids = args.conversations.split(",") if args.conversations else sorted(p.stem for p in DATA.glob("*.json"))
     modes = list(MODES) if args.mode == "all" else [args.mode]
-    results = run(ids, modes, args.embedder, args.cache)
+    results = run(ids, modes, args.embedder, args.cache, reranker)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

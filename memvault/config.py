@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
 
+    reranker: str = "none"  # none | http: a rerank service reads the best candidates of a search again
+    reranker_url: str | None = None  # base URL of a Cohere/Jina-style POST /rerank, e.g. http://localhost:8080/v1
+    reranker_model: str | None = None
+    reranker_api_key: str | None = None
+
     max_body_bytes: int = 4 * 1024 * 1024
 
     @property

@@ -7,6 +7,7 @@ an id from another project behaves exactly like an id that does not exist.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import uuid
@@ -21,7 +22,7 @@ import numpy as np
 from . import filters as F
 from . import ranking
 from .embed.base import Embedder, Vectors
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
 from .extract.base import Extractor, Message
 from .models import (
     DEFAULT_BUCKET,
@@ -37,11 +38,14 @@ from .models import (
     SearchHit,
     utcnow,
 )
+from .rerank.base import Reranker
 from .store.base import MemoryChange, Store
 
 DEFAULT_PROJECT = "default"
 KEY_PREFIX = "mv_"
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
+
+log = logging.getLogger("memvault.engine")
 
 
 @dataclass(frozen=True)
@@ -160,11 +164,13 @@ def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
 
 
 class Engine:
-    def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
+                 reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.extractor = extractor
         self.limits = limits or Limits()
+        self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
         self._workers: ThreadPoolExecutor | None = None  # the keyword half of a search, beside the embedding
         self._workers_lock = threading.Lock()
 
@@ -405,11 +411,27 @@ class Engine:
             best = [s.id for s in first[: ranking.context_pool(opts.top_k)]]
             near += self._near(project_id, best, vector, where, ranking.CONTEXT_RADIUS)
         scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query)
+        if opts.rerank and self.reranker is not None:
+            scored = self._reranked(query, scored, near, opts.top_k)
         if opts.threshold is not None:
             scored = [s for s in scored if s.score >= opts.threshold]
         scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool
         memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
         return [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
+
+    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate],
+                  top_k: int) -> list[ranking.Scored]:
+        """The best scores read again by the reranker. Only texts the search already admitted are sent. If the
+        reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
+        assert self.reranker is not None
+        texts = {c.id: c.text for c in near}
+        pool = [s for s in scored[: ranking.rerank_pool(top_k)] if s.id in texts]
+        try:
+            relevance = self.reranker.rerank(query, [texts[s.id] for s in pool])
+        except Unavailable as exc:
+            log.warning("search ranked without the reranker: %s", exc.message)
+            return scored
+        return ranking.reranked(pool, relevance)
 
     def _near(self, project_id: str, ids: list[str], vector: Any, where: F.Node | None,
               radius: int) -> list[ranking.Candidate]:

@@ -10,6 +10,8 @@ from .embed.base import Embedder
 from .engine import Engine
 from .extract import build_extractor
 from .extract.base import Extractor
+from .rerank import build_reranker
+from .rerank.base import Reranker
 from .store.base import Store
 
 
@@ -38,11 +40,23 @@ def build_extractor_from(settings: Settings) -> Extractor:
     return build_extractor(settings.extractor, **options)
 
 
+def build_reranker_from(settings: Settings) -> Reranker | None:
+    if settings.reranker == "none":
+        return None
+    options: dict[str, Any] = {}
+    if settings.reranker == "http":
+        options = {"base_url": settings.reranker_url, "model": settings.reranker_model,
+                   "api_key": settings.reranker_api_key}
+    return build_reranker(settings.reranker, **options)
+
+
 def build_engine(settings: Settings | None = None, *, store: Store | None = None,
-                 embedder: Embedder | None = None, extractor: Extractor | None = None) -> Engine:
+                 embedder: Embedder | None = None, extractor: Extractor | None = None,
+                 reranker: Reranker | None = None) -> Engine:
     settings = settings or Settings()
     return Engine(
         store or build_store(settings),
         embedder or build_embedder_from(settings),
         extractor or build_extractor_from(settings),
+        reranker=reranker or build_reranker_from(settings),
     )

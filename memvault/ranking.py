@@ -19,6 +19,11 @@ and, with rerank on, two signals that only ever lower the score and the context,
     context  = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * base(n)
     score    = ((1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context) * (1 - DATE_WEIGHT * (1 - date))
 
+With rerank on and a reranker configured (memvault.rerank), the best `rerank_pool(top_k)` of those scores
+are read again together with the query by the reranker, which gives each a relevance in 0..1:
+
+    score    = (1 - RERANK_WEIGHT) * score + RERANK_WEIGHT * rerank
+
 With rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
 is found through the turn it answers; the context takes the neighbour's `base`, not its `own`, because
 the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
@@ -51,6 +56,7 @@ DATE_WEIGHT = 0.5  # how much a memory loses when the query's date is not one of
 CONTEXT_WEIGHT = 0.35
 CONTEXT_DECAY = 0.8  # weight of a neighbour two places away, relative to an adjacent one
 CONTEXT_RADIUS = 2  # neighbours on each side that feed the context score
+RERANK_WEIGHT = 0.5  # share of a reranker's relevance in the final score, when one is configured
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,23 @@ def candidate_pool(top_k: int) -> int:
 def context_pool(top_k: int) -> int:
     """How many of the best candidates (by `base`) have their run neighbours fetched for the context part."""
     return max(top_k * 2, 20)
+
+
+def rerank_pool(top_k: int) -> int:
+    """How many of the best scores a reranker reads again (never fewer than are answered)."""
+    return max(top_k, 30)
+
+
+def reranked(pool: Sequence[Scored], relevance: Sequence[float]) -> list[Scored]:
+    """The pool's scores blended with a reranker's relevance (one per memory, same order), best first, ties by
+    id. The breakdown gains a "rerank" part."""
+    out = []
+    for s, r in zip(pool, relevance, strict=True):
+        r = round(_clip(r), 6)
+        out.append(Scored(s.id, round(_clip((1 - RERANK_WEIGHT) * s.score + RERANK_WEIGHT * r), 6),
+                          {**s.breakdown, "rerank": r}))
+    out.sort(key=lambda s: (-s.score, s.id))
+    return out
 
 
 def _clip(x: float) -> float:

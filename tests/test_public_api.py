@@ -42,3 +42,23 @@ def test_star_import_gives_the_public_api_only() -> None:
     namespace: dict[str, object] = {}
     exec("from memvault import *", namespace)
     assert sorted(k for k in namespace if not k.startswith("__")) == sorted(PUBLIC)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    """Each Settings field appears in the README's configuration table, alone (`MEMVAULT_PORT`) or as a suffix
+    in the row of its group (`MEMVAULT_LLM_URL`, `_MODEL`, `_API_KEY`)."""
+    from pathlib import Path
+
+    lines = (Path(__file__).parent.parent / "README.md").read_text().splitlines()
+    rows = [line for line in lines if line.startswith("| `MEMVAULT_")]
+
+    def documented(field: str) -> bool:
+        name = field.upper()
+        parts = name.split("_")
+        heads = ["_".join(parts[:i]) for i in range(1, len(parts))]
+        return any(f"MEMVAULT_{name}`" in row or f"MEMVAULT_{name}," in row
+                   or any(f"MEMVAULT_{head}_" in row and f"`_{name[len(head) + 1:]}`" in row for head in heads)
+                   for row in rows)
+
+    missing = [field for field in Settings.model_fields if not documented(field)]
+    assert missing == []

@@ -20,6 +20,11 @@ Endpoints (JSON in, JSON out; the ``model`` of a request is echoed back):
 ``POST /v1/chat/completions``
     The assistant message content is ``chat_handler(request_body)``, a string; the default handler
     answers ``'{"facts": []}'``. If the handler raises, the answer is a 500 with its message.
+``POST /v1/rerank``
+    The Cohere/Jina rerank exchange: ``query`` and ``documents`` in; ``results`` out, one
+    ``{"index", "relevance_score"}`` per document, *best first* (a client must put them back in order by
+    ``index``). A document's score is ``rerank_handler(query, documents)[i]``; the default handler gives the
+    share of the query's words the document holds (0..1). If the handler raises, the answer is a 500.
 ``GET /v1/models``
     Lists the one model ``"fake"``.
 
@@ -35,6 +40,7 @@ The server listens on 127.0.0.1 on a free port and serves from a background thre
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,8 +50,12 @@ from typing import Any
 
 from memvault.embed.hashing import HashingEmbedder
 
+_WORDS = re.compile(r"\w+")
+
 ChatHandler = Callable[[dict[str, Any]], str]
 """Turns a chat completion request body into the assistant's message content."""
+RerankHandler = Callable[[str, list[str]], list[float]]
+"""Turns a query and documents into one score per document."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,20 @@ def echo_no_facts(request: dict[str, Any]) -> str:
     return json.dumps({"facts": []})
 
 
+def word_overlap(query: str, documents: list[str]) -> list[float]:
+    """The default rerank handler: the share of the query's distinct words (lower case) each document holds."""
+    asked = set(_WORDS.findall(query.lower()))
+    return [len(asked & set(_WORDS.findall(d.lower()))) / len(asked) if asked else 0.0 for d in documents]
+
+
 class FakeOpenAIServer:
     """The OpenAI API on 127.0.0.1 for tests; see the module docstring for what it answers."""
 
-    def __init__(self, *, dim: int = 64, chat_handler: ChatHandler = echo_no_facts) -> None:
+    def __init__(self, *, dim: int = 64, chat_handler: ChatHandler = echo_no_facts,
+                 rerank_handler: RerankHandler = word_overlap) -> None:
         self.dim = dim
         self.chat_handler = chat_handler
+        self.rerank_handler = rerank_handler
         self.fail_status: int | None = None
         self.requests: list[RecordedRequest] = []
         self._embedder = HashingEmbedder(dim)
@@ -122,6 +140,8 @@ class FakeOpenAIServer:
             return self._embeddings(body)
         if (method, path) == ("POST", "/v1/chat/completions"):
             return self._chat(body)
+        if (method, path) == ("POST", "/v1/rerank"):
+            return self._rerank(body)
         if (method, path) == ("GET", "/v1/models"):
             model = {"id": "fake", "object": "model", "owned_by": "memvault"}
             return 200, {"object": "list", "data": [model]}
@@ -163,6 +183,21 @@ class FakeOpenAIServer:
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         }
+
+
+    def _rerank(self, body: Any) -> tuple[int, dict[str, Any]]:
+        query = body.get("query") if isinstance(body, dict) else None
+        documents = body.get("documents") if isinstance(body, dict) else None
+        if not isinstance(query, str) or not isinstance(documents, list) \
+                or not all(isinstance(d, str) for d in documents):
+            return 400, _error("'query' must be a string and 'documents' a list of strings")
+        try:
+            scores = self.rerank_handler(query, documents)
+        except Exception as exc:  # the test's handler failed: say so in the answer
+            return 500, _error(f"rerank_handler raised {type(exc).__name__}: {exc}")
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return 200, {"model": body.get("model"),
+                     "results": [{"index": i, "relevance_score": scores[i]} for i in ranked]}
 
 
 def _error(message: str, kind: str = "server_error") -> dict[str, Any]:
