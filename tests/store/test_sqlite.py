@@ -109,3 +109,34 @@ def test_writes_are_checkpointed_in_the_background_so_the_wal_stays_bounded(tmp_
     assert store._conn().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     store.close()
     assert not wal.exists() or wal.stat().st_size == 0  # close checkpoints what is left
+
+
+def test_a_user_scope_is_counted_from_the_user_index_alone(tmp_path: Path) -> None:
+    """A keyword search counts its scope for the IDF; with a user filter and the expiry check every search adds,
+    that count reads no table rows (it read up to 5,000 before the index carried the expiry)."""
+    from memvault import filters as F
+    from memvault.engine import Engine
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        where = Engine._live(F.eq("user_id", "alice"))
+        sql, params = sqlite_module.scope_size_query("p1", where)
+        plan = " ".join(str(row[-1]) for row in store._conn().execute("EXPLAIN QUERY PLAN " + sql, params))
+        assert "COVERING INDEX memories_user" in plan
+    finally:
+        store.close()
+
+
+def test_a_database_from_before_the_covering_user_index_gets_it_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(str(path))) as conn:  # put the database back to schema 2
+        conn.execute("DROP INDEX memories_user")
+        conn.execute("CREATE INDEX memories_user ON memories (project_id, user_id, created_at)")
+        conn.execute("PRAGMA user_version = 2")
+        conn.commit()
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(str(path))) as conn:
+        columns = [row[2] for row in conn.execute("PRAGMA index_info('memories_user')")]
+        assert columns == ["project_id", "user_id", "created_at", "expiration_date"]
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
