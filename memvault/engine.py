@@ -428,6 +428,8 @@ class Engine:
         pool = [s for s in scored[: ranking.rerank_pool(top_k)] if s.id in texts]
         try:
             relevance = self.reranker.rerank(query, [texts[s.id] for s in pool])
+            if len(relevance) != len(pool):
+                raise Unavailable(f"the reranker gave {len(relevance)} scores for {len(pool)} texts")
         except Unavailable as exc:
             log.warning("search ranked without the reranker: %s", exc.message)
             return scored

@@ -114,3 +114,23 @@ def test_settings_name_the_reranker(store: Store, service: FakeOpenAIServer) -> 
     engine = build_engine(settings, store=store, embedder=HashingEmbedder(), extractor=OfflineExtractor())
     assert isinstance(engine.reranker, HTTPReranker) and engine.reranker.model == "rr"
     assert build_engine(Settings(), store=store, embedder=HashingEmbedder(), extractor=OfflineExtractor()).reranker is None
+
+
+class Miscounting:
+    """A reranker plugged in from outside that breaks the protocol: one score short."""
+
+    name = "miscounting"
+
+    def rerank(self, query: str, texts: list[str]) -> list[float]:
+        return [1.0] * (len(texts) - 1)
+
+
+def test_a_reranker_that_miscounts_is_ignored_like_a_failing_one(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    engine = Engine(store, HashingEmbedder(), OfflineExtractor(), reranker=Miscounting())
+    project = engine.project("p").id
+    put(engine, project, "We moved to Lyon last spring")
+    put(engine, project, "Lyon is where my sister lives")
+    with caplog.at_level(logging.WARNING, logger="memvault.engine"):
+        hits = search(engine, project, "Lyon")
+    assert len(hits) == 2 and all("rerank" not in h.breakdown for h in hits)
+    assert "1 scores for 2 texts" in caplog.text
