@@ -11,7 +11,7 @@ from memvault.errors import InvalidInput, Unavailable
 from memvault.rerank import build_reranker, reranker_names
 from memvault.rerank.http_api import HTTPReranker
 from memvault.testing.openai_server import FakeOpenAIServer
-from tests.conftest import free_port
+from conftest import free_port
 
 
 @pytest.fixture
