@@ -127,16 +127,58 @@ def test_a_user_scope_is_counted_from_the_user_index_alone(tmp_path: Path) -> No
         store.close()
 
 
-def test_a_database_from_before_the_covering_user_index_gets_it_on_open(tmp_path: Path) -> None:
+def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     SQLiteStore(path).close()
     with closing(sqlite3.connect(str(path))) as conn:  # put the database back to schema 2
         conn.execute("DROP INDEX memories_user")
         conn.execute("CREATE INDEX memories_user ON memories (project_id, user_id, created_at)")
+        conn.execute("DROP INDEX memories_run")
+        conn.execute("CREATE INDEX memories_run ON memories (project_id, run_id)")
         conn.execute("PRAGMA user_version = 2")
         conn.commit()
     SQLiteStore(path).close()
     with closing(sqlite3.connect(str(path))) as conn:
-        columns = [row[2] for row in conn.execute("PRAGMA index_info('memories_user')")]
-        assert columns == ["project_id", "user_id", "created_at", "expiration_date"]
+        columns = {name: [row[2] for row in conn.execute(f"PRAGMA index_info('{name}')")]
+                   for name in ("memories_user", "memories_run")}
+        assert columns == {"memories_user": ["project_id", "user_id", "created_at", "expiration_date"],
+                           "memories_run": ["project_id", "run_id", "created_at", "seq"]}
+        partial = {r[1]: r[4] for r in conn.execute("PRAGMA index_list('memories')")}
+        assert all(partial[f"memories_{owner}"] for owner in ("user", "agent", "app", "run"))
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("owner", ["user_id", "agent_id", "app_id", "run_id"])
+def test_owner_filters_read_their_own_index(tmp_path: Path, owner: str) -> None:
+    """Owner indexes leave out memories without that owner; a filter on the owner still reads its index."""
+    from memvault import filters as F
+    from memvault.engine import Engine
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        sql, params = sqlite_module.compile_where(Engine._live(F.eq(owner, "x")))
+        plan = " ".join(str(row[-1]) for row in store._conn().execute(
+            f"EXPLAIN QUERY PLAN SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}", ("p", *params)))
+        assert f"INDEX memories_{owner.removesuffix('_id')}" in plan
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("owner", [None, "user_id", "agent_id"])
+def test_run_neighbours_are_read_from_the_run_index_whatever_the_filter(tmp_path: Path, owner: str | None) -> None:
+    from memvault import filters as F
+    from memvault.engine import Engine
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        statements: list[str] = []
+        conn = store._conn()
+        conn.set_trace_callback(statements.append)
+        where = Engine._live(F.eq(owner, "x") if owner else None)
+        store.neighbours("p", [str(uuid.uuid4())], np.zeros(8, dtype=np.float32), where, 2)
+        conn.set_trace_callback(None)
+        (sql,) = [s for s in statements if s.startswith("WITH a AS")]
+        around = [str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql) if "created_at" in str(row[-1])]
+        assert len(around) == 2 and all("INDEX memories_run (project_id=? AND run_id=?" in p for p in around)
+    finally:
+        store.close()
