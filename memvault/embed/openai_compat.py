@@ -15,8 +15,6 @@ closed by :meth:`OpenAICompatEmbedder.close`, on ``with`` exit, or when the embe
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 import httpx
@@ -24,7 +22,7 @@ import numpy as np
 
 from memvault.embed.base import Vectors
 from memvault.errors import InvalidInput, Unavailable
-from memvault.openai_errors import call
+from memvault.remote import Endpoint
 
 _PROBE_TEXT = "dimension probe"
 
@@ -42,35 +40,23 @@ class OpenAICompatEmbedder:
         *,
         batch_size: int = 256,
     ) -> None:
-        try:
-            url = httpx.URL(str(base_url or "").strip().rstrip("/"))
-        except httpx.InvalidURL:
-            url = httpx.URL()
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidInput("base_url must be an http(s) URL such as http://localhost:11434/v1")
+        self._endpoint = Endpoint(base_url, api_key, timeout, service="the embedding service",
+                                  bad_url="base_url must be an http(s) URL such as http://localhost:11434/v1")
         if not model or not model.strip():
             raise InvalidInput("model must name the embedding model to use")
         if dim is not None and dim < 1:
             raise InvalidInput("dim must be a positive number of dimensions")
-        if timeout <= 0:
-            raise InvalidInput("timeout must be a positive number of seconds")
         if batch_size < 1:
             raise InvalidInput("batch_size must be at least 1")
-        self.base_url = str(url)
+        self.base_url = self._endpoint.base_url
         self.model = model.strip()
         self.name = f"openai:{self.model}"
         self.timeout = timeout
         self.batch_size = batch_size
-        self._api_key = api_key or None
         self._dim = dim
-        port = f":{url.port}" if url.port else ""
-        self._where = f"{url.scheme}://{url.host}{port}{url.path}"  # for messages: no user, password, query
-        self._client: httpx.Client | None = None
-        self._closer: weakref.finalize[[], OpenAICompatEmbedder] | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"OpenAICompatEmbedder(base_url={self._where!r}, model={self.model!r})"
+        return f"OpenAICompatEmbedder(base_url={self._endpoint.where!r}, model={self.model!r})"
 
     def __enter__(self) -> OpenAICompatEmbedder:
         return self
@@ -94,41 +80,24 @@ class OpenAICompatEmbedder:
 
     def close(self) -> None:
         """Close the connection pool; a later call opens a new one."""
-        with self._lock:
-            closer, self._closer, self._client = self._closer, None, None
-        if closer is not None:
-            closer()
+        self._endpoint.close()
 
     def _request(self, texts: list[str]) -> Vectors:
         """Unit vectors for one request's worth of texts, in their order."""
-        response = call(
-            lambda: self._http().post(f"{self.base_url}/embeddings", json={"model": self.model, "input": texts}),
-            f"the embedding service at {self._where}", self.timeout, self._api_key,
-        )
+        response = self._endpoint.post("/embeddings", {"model": self.model, "input": texts})
         try:
             vectors = _read_vectors(response, len(texts))
         except ValueError as exc:
-            raise Unavailable(f"the embedding service at {self._where} gave {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave {exc}") from None
         if self._dim is None:
             self._dim = vectors.shape[1]
         elif vectors.shape[1] != self._dim:
             raise Unavailable(
-                f"the embedding service at {self._where} gave vectors of dimension {vectors.shape[1]}, "
+                f"{self._endpoint.service} gave vectors of dimension {vectors.shape[1]}, "
                 f"expected {self._dim}"
             )
         unit: Vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return unit
-
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                headers = {"Accept": "application/json"}
-                if self._api_key:
-                    headers["Authorization"] = f"Bearer {self._api_key}"
-                self._client = httpx.Client(timeout=self.timeout, headers=headers)
-                # Closed with the embedder at the latest, so no socket is left to the garbage collector.
-                self._closer = weakref.finalize(self, self._client.close)
-            return self._client
 
 
 def _read_vectors(response: httpx.Response, count: int) -> Vectors:

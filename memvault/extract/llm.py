@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 import re
 
-import httpx
-
 from memvault.errors import InvalidInput, Unavailable
 from memvault.extract.base import Message
-from memvault.openai_errors import call
+from memvault.remote import Endpoint
 
 SYSTEM_PROMPT = """\
 You read a conversation between a user and an assistant and write down the facts worth \
@@ -53,27 +51,18 @@ class LLMExtractor:
     name = "llm"
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60) -> None:
-        try:
-            url = httpx.URL(base_url.strip().rstrip("/") if isinstance(base_url, str) else "")
-        except httpx.InvalidURL:
-            url = httpx.URL()
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidInput(
-                "the llm extractor needs base_url, an http(s) URL such as http://localhost:11434/v1"
-            )
+        self._endpoint = Endpoint(
+            base_url, api_key, timeout, service="the extraction model",
+            bad_url="the llm extractor needs base_url, an http(s) URL such as http://localhost:11434/v1",
+        )
         if not isinstance(model, str) or not model.strip():
             raise InvalidInput("the llm extractor needs model, the name of the chat model to use")
-        if timeout <= 0:
-            raise InvalidInput("timeout must be a positive number of seconds")
-        self.base_url = str(url)
+        self.base_url = self._endpoint.base_url
         self.model = model.strip()
         self.timeout = timeout
-        self._api_key = api_key or None
-        port = f":{url.port}" if url.port else ""
-        self._where = f"{url.scheme}://{url.host}{port}{url.path}"  # for messages: no user, password, query
 
     def __repr__(self) -> str:
-        return f"LLMExtractor(base_url={self._where!r}, model={self.model!r})"
+        return f"LLMExtractor(base_url={self._endpoint.where!r}, model={self.model!r})"
 
     def extract(self, messages: list[Message]) -> list[str]:
         conversation = render_conversation(messages)
@@ -83,7 +72,7 @@ class LLMExtractor:
         try:
             return parse_facts(content)
         except ValueError as exc:
-            raise Unavailable(f"the extraction model at {self._where} gave no list of facts: {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}") from None
 
     def request_body(self, conversation: str) -> dict[str, object]:
         """The JSON body of the chat completion request for a rendered conversation."""
@@ -99,20 +88,13 @@ class LLMExtractor:
 
     def _complete(self, body: dict[str, object]) -> str:
         """The assistant message content the service answers with."""
-        headers = {"Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        def send() -> httpx.Response:
-            with httpx.Client(timeout=self.timeout) as client:
-                return client.post(f"{self.base_url}/chat/completions", json=body, headers=headers)
-
-        response = call(send, f"the extraction model at {self._where}", self.timeout, self._api_key)
+        response = self._endpoint.post("/chat/completions", body)
         try:
             content = response.json()["choices"][0]["message"]["content"]
         except (ValueError, LookupError, TypeError):
             content = None
         if not isinstance(content, str):
-            raise Unavailable(f"the extraction model at {self._where} gave no chat completion message")
+            raise Unavailable(f"{self._endpoint.service} gave no chat completion message")
         return content
 
 

@@ -15,72 +15,44 @@ contains the API key. One HTTP client (connection pool) is kept for the reranker
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from typing import Any
 
 import httpx
 
 from memvault.errors import InvalidInput, Unavailable
-from memvault.openai_errors import call
+from memvault.remote import Endpoint
 
 
 class HTTPReranker:
     """Reranks through ``{base_url}/rerank``; see the module docstring for the exchange."""
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 10) -> None:
-        try:
-            url = httpx.URL(str(base_url or "").strip().rstrip("/"))
-        except httpx.InvalidURL:
-            url = httpx.URL()
-        if url.scheme not in ("http", "https") or not url.host:
-            raise InvalidInput("base_url must be an http(s) URL such as http://localhost:8080/v1")
+        self._endpoint = Endpoint(base_url, api_key, timeout, service="the rerank service",
+                                  bad_url="base_url must be an http(s) URL such as http://localhost:8080/v1")
         if not model or not model.strip():
             raise InvalidInput("model must name the reranking model to use")
-        if timeout <= 0:
-            raise InvalidInput("timeout must be a positive number of seconds")
-        self.base_url = str(url)
+        self.base_url = self._endpoint.base_url
         self.model = model.strip()
         self.name = f"http:{self.model}"
         self.timeout = timeout
-        self._api_key = api_key or None
-        port = f":{url.port}" if url.port else ""
-        self._where = f"{url.scheme}://{url.host}{port}{url.path}"  # for messages: no user, password, query
-        self._client: httpx.Client | None = None
-        self._closer: weakref.finalize[[], HTTPReranker] | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"HTTPReranker(base_url={self._where!r}, model={self.model!r})"
+        return f"HTTPReranker(base_url={self._endpoint.where!r}, model={self.model!r})"
 
     def rerank(self, query: str, texts: list[str]) -> list[float]:
         if not texts:
             return []
         body = {"model": self.model, "query": query, "documents": texts, "top_n": len(texts),
                 "return_documents": False}
-        response = call(lambda: self._http().post(f"{self.base_url}/rerank", json=body),
-                        f"the rerank service at {self._where}", self.timeout, self._api_key)
+        response = self._endpoint.post("/rerank", body)
         try:
             return read_scores(response, len(texts))
         except ValueError as exc:
-            raise Unavailable(f"the rerank service at {self._where} gave {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave {exc}") from None
 
     def close(self) -> None:
         """Close the connection pool; a later call opens a new one."""
-        with self._lock:
-            closer, self._closer, self._client = self._closer, None, None
-        if closer is not None:
-            closer()
-
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                headers = {"Accept": "application/json"}
-                if self._api_key:
-                    headers["Authorization"] = f"Bearer {self._api_key}"
-                self._client = httpx.Client(timeout=self.timeout, headers=headers)
-                self._closer = weakref.finalize(self, self._client.close)
-            return self._client
+        self._endpoint.close()
 
 
 def read_scores(response: httpx.Response, count: int) -> list[float]:
