@@ -21,15 +21,19 @@ K1, B = 1.2, 0.75
 Match = tuple[str, int, int]  # memory id, insertion order (ties), text length
 
 
+def _ranked(per_term: Sequence[Sequence[Match]]) -> list[Sequence[Match]]:
+    """The terms' matches that rank: held by some memory of the scope, and no near stop word there."""
+    return [rows for rows in per_term if 0 < len(rows) <= KEYWORD_BUDGET]
+
+
 def rankable(per_term: Sequence[Sequence[Match]]) -> bool:
-    """Whether any term is held by some memory of the scope and is no near stop word there (else a store need
-    not count the scope: there is nothing to rank)."""
-    return any(0 < len(rows) <= KEYWORD_BUDGET for rows in per_term)
+    """Whether any term ranks (else a store need not count the scope: there is nothing to rank)."""
+    return bool(_ranked(per_term))
 
 
 def bm25(per_term: Sequence[Sequence[Match]], scope_size: int, k: int) -> list[tuple[str, float]]:
     """The k best (id, score) by BM25 over the terms' matches, ties by insertion order."""
-    kept = [rows for rows in per_term if 0 < len(rows) <= KEYWORD_BUDGET]
+    kept = _ranked(per_term)
     if not kept or k <= 0:
         return []
     lengths = {mid: length for rows in kept for mid, _, length in rows}

@@ -101,10 +101,9 @@ def _blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-def scope_size_query(project_id: str, where: Node | None) -> tuple[str, tuple[Any, ...]]:
-    """How many memories `where` admits in a project, up to SCOPE_COUNT_CAP (a keyword search's IDF). With a user
-    filter (and the expiry check every read adds) the user index answers it alone."""
-    sql, params = compile_where(where)
+def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """How many memories a compiled filter admits in a project, up to SCOPE_COUNT_CAP (a keyword search's IDF).
+    With a user filter (and the expiry check every read adds) the user index answers it alone."""
     return (f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND {sql} LIMIT ?)",
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
@@ -664,7 +663,7 @@ class SQLiteStore:
             ).fetchall())
         if not keyword.rankable(per_term):
             return []
-        size = conn.execute(*scope_size_query(project_id, where)).fetchone()[0]
+        size = conn.execute(*scope_size_query(project_id, sql, params)).fetchone()[0]
         return keyword.bm25(per_term, int(size), k)
 
     def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,

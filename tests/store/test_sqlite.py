@@ -120,7 +120,7 @@ def test_a_user_scope_is_counted_from_the_user_index_alone(tmp_path: Path) -> No
     store = SQLiteStore(tmp_path / "m.db")
     try:
         where = Engine._live(F.eq("user_id", "alice"))
-        sql, params = sqlite_module.scope_size_query("p1", where)
+        sql, params = sqlite_module.scope_size_query("p1", *sqlite_module.compile_where(where))
         plan = " ".join(str(row[-1]) for row in store._conn().execute("EXPLAIN QUERY PLAN " + sql, params))
         assert "COVERING INDEX memories_user" in plan
     finally:
