@@ -35,15 +35,31 @@ def settings_for(data_dir: Path | None = None, database_url: str | None = None, 
 
 
 def open_engine(settings: Settings, *, light: bool = False) -> Engine:
-    """An engine over the configured store. `light` skips loading the embedding model (key commands)."""
+    """An engine over the configured store. `light` skips loading the embedding model (key commands).
+    A part that cannot be built (e.g. PostgreSQL support not installed) ends the command with its message."""
+    from .errors import MemvaultError
     from .factory import build_engine
 
-    if light:
-        from .embed.hashing import HashingEmbedder
-        from .extract.offline import OfflineExtractor
+    try:
+        if light:
+            from .embed.hashing import HashingEmbedder
+            from .extract.offline import OfflineExtractor
 
-        return build_engine(settings, embedder=HashingEmbedder(), extractor=OfflineExtractor())
-    return build_engine(settings)
+            return build_engine(settings, embedder=HashingEmbedder(), extractor=OfflineExtractor())
+        return build_engine(settings)
+    except MemvaultError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def data_location(settings: Settings) -> str:
+    """Where the data lives, as a person needs to know it: the SQLite file's absolute path, or the database URL
+    without its password."""
+    if settings.database_url:
+        from .store.postgres import redact  # the engine opened: psycopg is there
+
+        return redact(settings.database_url)
+    return str(settings.sqlite_path.resolve())
 
 
 @app.command()
@@ -61,8 +77,8 @@ def serve(
     settings = settings_for(data_dir, database_url, host=host, port=port)
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
-    where = settings.database_url and "PostgreSQL" or str(settings.sqlite_path.resolve())
-    typer.echo(f"memvault: data in {where}; listening on http://{settings.host}:{settings.port}", err=True)
+    typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
+               err=True)
     try:
         uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes), host=settings.host,
                     port=settings.port, log_level="warning")
@@ -77,12 +93,17 @@ def keys_create(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an API key. The key is printed once, alone on the last line; only its hash is stored."""
-    engine = open_engine(settings_for(data_dir, database_url), light=True)
+    """Create an API key. The key is printed once, alone on the last line; only its hash is stored.
+    The line before says which database holds it: a server started on another data dir will not know the key."""
+    settings = settings_for(data_dir, database_url)
+    fresh = not settings.database_url and not settings.sqlite_path.exists()
+    engine = open_engine(settings, light=True)
     try:
         key, clear = engine.create_key(project, name)
         proj = engine.store.get_project(key.project_id)
         typer.echo(f"created key {key.prefix}… (id {key.id}) for project {proj.name if proj else key.project_id}")
+        typer.echo(f"stored in {'a new database at ' if fresh else ''}{data_location(settings)}: "
+                   "start the server on this data (memvault serve --data-dir ...) for the key to work")
         typer.echo(clear)
     finally:
         engine.close()
@@ -265,43 +286,56 @@ def list_memories(
     user_id: UserOpt = None,
     bucket: Annotated[str | None, typer.Option(help="Only this bucket (name or id).")] = None,
     limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
+    offset: Annotated[int, typer.Option(help="Skip this many first (to read the next page).")] = 0,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
-    """List memories, newest first."""
+    """List memories, newest first. When more are left, a line on stderr says how to read them."""
     from . import filters as F
     from .engine import Owners
     from .shapes import memory_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", engine.get_bucket(pid, bucket).id) if bucket is not None else None
-        page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit)
+        page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit, offset=offset)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
+    shown = offset + len(page.items)
+    if shown < page.total:
+        typer.echo(f"{offset + 1}-{shown} of {page.total} shown; --offset {shown} for the next ones", err=True)
 
 
 @app.command()
 def get(
-    memory_id: Annotated[str, typer.Argument(help="The memory's id.")],
+    memory_id: Annotated[str, typer.Argument(help="The memory's id, or the start of it (at least 4 characters).")],
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Show one memory."""
     from .shapes import memory_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        memory = memory_out(engine.get(pid, memory_id))
+        memory = memory_out(engine.get(pid, engine.resolve_id(pid, memory_id)))
         rows = [{"field": k, "value": json.dumps(v) if isinstance(v, dict | list) else v} for k, v in memory.items()]
         _print(memory, as_json, rows, ("field", "value"))
 
 
 @app.command()
 def delete(
-    memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete.")],
+    memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete (or the start of each, "
+                                                    "at least 4 characters).")],
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
-    """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed)."""
+    """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed); a prefix that
+    names several memories deletes nothing."""
+    from .errors import InvalidInput, NotFound
     from .shapes import deletes_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        outcome = deletes_out(engine.delete_many(pid, memory_ids))
+        ids = []
+        for ref in memory_ids:
+            try:
+                ids.append(engine.resolve_id(pid, ref))
+            except (NotFound, InvalidInput):
+                ids.append(ref)  # reported as not deleted below (an ambiguous prefix ends the command)
+        outcome = deletes_out(engine.delete_many(pid, ids))
         _print(outcome, as_json, columns=("id", "deleted", "reason"))
     if outcome["failed"]:
         raise typer.Exit(1)

@@ -375,6 +375,27 @@ class Engine:
         return [facts[i] for i in keep], vectors[keep]
 
     # read ------------------------------------------------------------------------
+    def resolve_id(self, project_id: str, ref: Any) -> str:
+        """A memory's id from its id or a unique prefix of it (at least 4 characters), as people copy them from a
+        table. NotFound when nothing matches, Conflict when the prefix names several memories."""
+        if not isinstance(ref, str):
+            raise InvalidInput("memory_id should be a valid UUID")
+        try:
+            return str(uuid.UUID(ref))
+        except ValueError:
+            pass
+        prefix = ref.strip().lower()
+        if not 4 <= len(prefix) < 36 or any(ch not in "0123456789abcdef-" for ch in prefix):
+            raise InvalidInput("memory_id should be a valid UUID or a prefix of one (at least 4 characters)")
+        # ids are stored in their canonical lowercase form: a prefix is a range of ids
+        where = F.all_of(F.Cond("id", "gte", prefix), F.Cond("id", "lt", prefix + "~"))
+        found = self.store.list(project_id, where, 2, 0).items
+        if not found:
+            raise NotFound("Memory not found!")
+        if len(found) > 1:
+            raise Conflict(f"{prefix!r} is the start of several memory ids: give more of it")
+        return found[0].id
+
     def get(self, project_id: str, memory_id: Any) -> Memory:
         found = self.store.get(project_id, [check_uuid(memory_id)])
         if not found:

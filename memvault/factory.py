@@ -8,6 +8,7 @@ from .config import Settings
 from .embed import build_embedder
 from .embed.base import Embedder
 from .engine import Engine
+from .errors import Unavailable
 from .extract import build_extractor
 from .extract.base import Extractor
 from .rerank import build_reranker
@@ -17,7 +18,11 @@ from .store.base import Store
 
 def build_store(settings: Settings) -> Store:
     if settings.database_url:
-        from .store.postgres import PostgresStore
+        try:
+            from .store.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            raise Unavailable(f"PostgreSQL support is not installed ({exc.name} is missing): "
+                              "pip install 'memvault[postgres]'") from None
 
         return PostgresStore(settings.database_url)
     from .store.sqlite import SQLiteStore

@@ -124,3 +124,24 @@ def test_the_installed_command_prints_the_key_last(data_dir: Path) -> None:
         assert engine.authenticate(key) == engine.project("x").id
     finally:
         engine.close()
+
+
+def test_create_says_which_database_holds_the_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "elsewhere"
+    first = cli("keys", "create", "--data-dir", str(data_dir))
+    db = str((data_dir / "memvault.db").resolve())
+    assert f"stored in a new database at {db}" in first
+    second = cli("keys", "create", "--data-dir", str(data_dir))
+    assert f"stored in {db}" in second and "new database" not in second
+
+
+def test_a_postgres_url_without_the_postgres_extra_says_what_to_install(tmp_path: Path) -> None:
+    # psycopg made unimportable the way a missing package is (None in sys.modules raises ModuleNotFoundError)
+    code = ("import sys; sys.modules['psycopg'] = None; from memvault.cli import app; "
+            "app(['keys', 'create'], prog_name='memvault')")
+    env = {**os.environ, "MEMVAULT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 1
+    assert "pip install 'memvault[postgres]'" in done.stderr
+    assert "Traceback" not in done.stderr
