@@ -22,6 +22,7 @@ import numpy as np
 from . import filters as F
 from . import ranking
 from .embed.base import Embedder, Vectors
+from .embed.batching import embed_query
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
 from .extract.base import Extractor, Message
 from .models import (
@@ -183,6 +184,9 @@ class Engine:
             workers, self._workers = self._workers, None
         if workers is not None:
             workers.shutdown(wait=True)
+        close_embedder = getattr(self.embedder, "close", None)
+        if callable(close_embedder):
+            close_embedder()
         self.store.close()
 
     def _beside(self) -> ThreadPoolExecutor:
@@ -416,7 +420,7 @@ class Engine:
         # The keyword search needs no vector: it runs while the query is embedded and the vectors are searched.
         keyword = self._beside().submit(self.store.keyword_search, project_id, terms, where, pool) if terms else None
         try:
-            vector = self.embedder.embed([query])[0]
+            vector = embed_query(self.embedder, query)[0]
             dense = self.store.vector_search(project_id, vector, where, pool)
         except BaseException:
             if keyword is not None and not keyword.cancel():

@@ -7,6 +7,7 @@ from typing import Any
 from .config import Settings
 from .embed import build_embedder
 from .embed.base import Embedder
+from .embed.batching import BatchingEmbedder
 from .engine import Engine
 from .errors import Unavailable
 from .extract import build_extractor
@@ -31,11 +32,12 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_embedder_from(settings: Settings) -> Embedder:
+    """The configured embedder behind one batching queue: concurrent requests share its model calls."""
     options: dict[str, Any] = {}
     if settings.embedder == "openai":
         options = {"base_url": settings.embedder_url, "model": settings.embedder_model,
                    "api_key": settings.embedder_api_key}
-    return build_embedder(settings.embedder, **options)
+    return BatchingEmbedder(build_embedder(settings.embedder, **options))
 
 
 def build_extractor_from(settings: Settings) -> Extractor:

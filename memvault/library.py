@@ -8,8 +8,9 @@ Code written for mem0's library moves over by changing the import::
         m.add("I moved to Lyon", user_id="alice")
         m.search("where does alice live?", user_id="alice")  # {"results": [{"id", "memory", "score", ...}]}
 
-No server and no thread: every call runs in the caller's thread; `close()` (or leaving the `with` block)
-releases the database. Errors are memvault's (`memvault.errors`): NotFound for an unknown id (where
+No server: every call runs in the caller's thread, except the embedding model's, which one thread serves for
+every thread of the process (memvault/embed/batching.py); `close()` (or leaving the `with` block) releases the
+database and that thread. Errors are memvault's (`memvault.errors`): NotFound for an unknown id (where
 mem0 raises ValueError), InvalidInput for a bad argument.
 """
 
