@@ -1,0 +1,111 @@
+"""Adds under concurrency, against the embedder's own ceiling measured in the same run.
+
+    python bench/bench_concurrent_add.py [--facts 2000] [--clients 8] [--batch 100]
+
+1. ceiling: the bundled MiniLM embedder alone, in this process, on the same facts in batches of 64 (its best
+   case: no HTTP, no database); texts per second.
+2. a real `memvault serve` (SQLite in a temp dir, its own process) is started; `--clients` threads each add
+   one memory per call (POST /v3/memories/add/, infer=false), all facts distinct; memories per second.
+3. the same server, one client, `--batch` memories per call; memories per second.
+Each figure is printed with its ratio to the ceiling of step 1 (the issue's targets: 80 % and 90 %).
+The server embeds through one batching queue (memvault/embed/batching.py), so concurrent single adds share
+model calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench_http import free_port, sentence, start_server
+from memvault.embed import build_embedder
+from memvault.engine import Engine
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.sqlite import SQLiteStore
+
+USER = "bench-user"
+
+
+def facts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [sentence(rng, seed * 10_000_000 + i) for i in range(n)]
+
+
+def ceiling(texts: list[str]) -> float:
+    embedder = build_embedder("minilm")
+    embedder.embed(texts[:64])  # load the model first
+    start = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        embedder.embed(texts[i:i + 64])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def make_key(data_dir: Path) -> str:
+    engine = Engine(SQLiteStore(data_dir / "memvault.db"), build_embedder("hashing"), OfflineExtractor())
+    try:
+        return engine.create_key("bench", "bench")[1]
+    finally:
+        engine.close()
+
+
+def concurrent_single_adds(url: str, key: str, texts: list[str], clients: int) -> float:
+    def worker(part: list[str]) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=60) as http:
+            for text in part:
+                r = http.post("/v3/memories/add/", json={"messages": [{"role": "user", "content": text}],
+                                                          "user_id": USER, "infer": False})
+                r.raise_for_status()
+                assert len(r.json()["results"]) == 1
+
+    parts = [texts[i::clients] for i in range(clients)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, parts))
+    return len(texts) / (time.perf_counter() - start)
+
+
+def batched_adds(url: str, key: str, texts: list[str], per_call: int) -> float:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=120) as http:
+        start = time.perf_counter()
+        for i in range(0, len(texts), per_call):
+            messages = [{"role": "user", "content": t} for t in texts[i:i + per_call]]
+            r = http.post("/v3/memories/add/", json={"messages": messages, "user_id": USER, "infer": False})
+            r.raise_for_status()
+        return len(texts) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--facts", type=int, default=2000, help="memories added in each of steps 2 and 3")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100, help="memories per call in step 3")
+    args = parser.parse_args()
+
+    single, batched, warm = facts(args.facts, 1), facts(args.facts, 2), facts(200, 3)
+    top = ceiling(single + batched)
+    print(f"embedder ceiling (in-process, batches of 64): {top:.0f} texts/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        key = make_key(data_dir)
+        port = free_port()
+        server = start_server(data_dir, port, "minilm")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            concurrent_single_adds(url, key, warm, args.clients)  # model loaded, connections warm
+            rate = concurrent_single_adds(url, key, single, args.clients)
+            print(f"add, {args.clients} clients, one memory per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
+            rate = batched_adds(url, key, batched, args.batch)
+            print(f"add, one client, {args.batch} per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    main()
