@@ -7,7 +7,10 @@
 2. a real `memvault serve` (SQLite in a temp dir, its own process) is started; `--clients` threads each add
    one memory per call (POST /v3/memories/add/, infer=false), all facts distinct; memories per second.
 3. the same server, one client, `--batch` memories per call; memories per second.
-Each figure is printed with its ratio to the ceiling of step 1 (the issue's targets: 80 % and 90 %).
+4. with `--peer-python` (a virtualenv with mem0ai, torch and sentence-transformers, see bench/peer_mem0.py):
+   mem0 OSS's own `Memory`, in-process, adding the first `--peer-facts` facts of step 2 one per call.
+Each figure is printed with its ratio to the ceiling of step 1 (the issue's targets: 80 % and 90 %), and
+step 2 with its ratio to the peer.
 The server embeds through one batching queue (memvault/embed/batching.py), so concurrent single adds share
 model calls.
 """
@@ -15,15 +18,17 @@ model calls.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-
 from bench_http import free_port, sentence, start_server
+
 from memvault.embed import build_embedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
@@ -85,6 +90,8 @@ def main() -> None:
     parser.add_argument("--facts", type=int, default=2000, help="memories added in each of steps 2 and 3")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100, help="memories per call in step 3")
+    parser.add_argument("--peer-python", help="python of a virtualenv with mem0ai (bench/peer_mem0.py)")
+    parser.add_argument("--peer-facts", type=int, default=500)
     args = parser.parse_args()
 
     single, batched, warm = facts(args.facts, 1), facts(args.facts, 2), facts(200, 3)
@@ -100,11 +107,25 @@ def main() -> None:
             concurrent_single_adds(url, key, warm, args.clients)  # model loaded, connections warm
             rate = concurrent_single_adds(url, key, single, args.clients)
             print(f"add, {args.clients} clients, one memory per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
+            single_rate = rate
             rate = batched_adds(url, key, batched, args.batch)
             print(f"add, one client, {args.batch} per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
         finally:
             server.terminate()
             server.wait(30)
+        if args.peer_python:
+            peer = run_peer(args.peer_python, single[: args.peer_facts], data_dir)
+            print(f"mem0 OSS Memory, in-process, one add per call: {peer:.1f} /s; memvault over HTTP with "
+                  f"{args.clients} clients: {single_rate / peer:.1f}x")
+
+
+def run_peer(python: str, texts: list[str], tmp: Path) -> float:
+    facts_file = tmp / "peer-facts.txt"
+    facts_file.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    script = Path(__file__).with_name("peer_mem0.py")
+    done = subprocess.run([python, str(script), "--facts", str(len(texts)), "--facts-file", str(facts_file)],
+                          capture_output=True, text=True, timeout=3600, check=True)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["adds_per_s"])
 
 
 if __name__ == "__main__":
