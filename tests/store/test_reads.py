@@ -81,6 +81,20 @@ def test_rows_older_versions_wrote_with_short_years_read_back_and_sort_in_time_o
     store.close()
 
 
+def test_lone_surrogates_older_versions_stored_in_json_read_back_as_replacement_characters(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "memvault.db")
+    pid = store.ensure_project("p").id
+    m = put(store, pid, "a memory", "u")
+    raw_sql(store, "UPDATE memories SET metadata = ?, categories = ? WHERE id = ?",
+            ('{"k": "a\\ud800b", "\\udfff": "\\ud83d\\ude00"}', '["\\udc00"]', m.id))
+    raw_sql(store, "UPDATE history SET input = ? WHERE memory_id = ?", ('[{"role": "user", "content": "\\ud800"}]', m.id))
+    [got] = store.get(pid, [m.id])
+    assert (got.metadata, got.categories) == ({"k": "a\ufffdb", "\ufffd": "\U0001f600"}, ["\ufffd"])
+    assert store.history(pid, m.id)[0].input == [{"role": "user", "content": "\ufffd"}]
+    assert [x.metadata for x in store.list(pid, None, 10).items] == [got.metadata]
+    store.close()
+
+
 def test_a_read_that_meets_an_undecodable_row_leaves_no_stale_snapshot(store: Store, store_twin: Store) -> None:
     pid = store.ensure_project("p").id
     key = store.add_key(pid, "hash-of-key", "k", "mv_prefix01")
