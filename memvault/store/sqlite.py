@@ -44,12 +44,10 @@ _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id 
 COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
 CHECKPOINT_DELAY = 1.0  # seconds from a write to the checkpoint that copies it from the WAL into the main file
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
-
-
 _COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cleared by the compaction after it
 _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
 
 
 def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -599,10 +597,11 @@ class SQLiteStore:
                 seq = before[ch.id][1]
                 sets, args = _patch(ch)
                 c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
-                if ch.text is not None:  # the keyword index and the vector follow the text written here
+                if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
                     c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
                     c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
                               (seq, ch.text, scope_token(project_id)))
+                if ch.vector is not None:
                     c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
             after = {r[0]: _memory(r) for r in _rows(
                 c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
