@@ -480,48 +480,38 @@ class Engine:
         return self.batch_update(project_id, [UpdateItem(memory_id, **changes)])[0]
 
     def batch_update(self, project_id: str, items: Sequence[UpdateItem]) -> list[Memory]:
-        """All or nothing: one unknown id fails the whole batch and changes nothing."""
+        """All or nothing: one unknown id fails the whole batch and changes nothing. Each update changes only the
+        fields it gives; the store applies them inside its write transaction, so concurrent updates of other
+        fields all land, and an update racing a delete never brings the memory back (NotFound)."""
         if not items:
             raise InvalidInput("memories must not be empty")
         self._batch(items, "memories")
         ids = [check_uuid(i.memory_id) for i in items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("a memory_id appears more than once")
-        current = {m.id: m for m in self.store.get(project_id, ids)}
-        missing = [i for i in ids if i not in current]
-        if missing:
+        if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
             raise NotFound("Memory not found!")
-        now = utcnow()
-        new_texts = [self._text(i.text) if i.text is not None else None for i in items]
-        to_embed = [t for t in new_texts if t is not None]
-        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
-        changes: list[MemoryChange] = []
-        for item, mid, text in zip(items, ids, new_texts, strict=True):
-            old = current[mid]
+        for item in items:
             if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
                     and item.expiration_date is None and not item.clear_expiration:
                 raise InvalidInput("nothing to update: give text, metadata, categories, bucket or expiration_date")
-            new = Memory(**{**old.__dict__})
-            vector = None
-            if text is not None:
-                new.text, new.hash, vector = text, text_hash(text), next(vectors)
-            if item.metadata is not None:
-                new.metadata = self._metadata(item.metadata)
-            if item.categories is not None:
-                new.categories = [c for c in item.categories if isinstance(c, str)]
-            if item.bucket is not None:
-                target = self._bucket(project_id, item.bucket)
-                new.bucket_id, new.bucket_name = target.id, target.name
-            if item.clear_expiration:
-                new.expiration_date = None
-            elif item.expiration_date is not None:
-                new.expiration_date = item.expiration_date
-            new.updated_at = now
-            event = HistoryEvent(str(uuid.uuid4()), mid, project_id, "UPDATE", old.text, new.text, None, now,
-                                 new.user_id, new.agent_id, new.app_id, new.run_id, new.metadata or None)
-            changes.append(MemoryChange(new, vector, event))
-        self.store.update(project_id, changes)
-        return [c.memory for c in changes]
+        texts = [self._text(i.text) if i.text is not None else None for i in items]
+        metadata = [self._metadata(i.metadata) if i.metadata is not None else None for i in items]
+        buckets = [self._bucket(project_id, i.bucket).id if i.bucket is not None else None for i in items]
+        to_embed = [t for t in texts if t is not None]
+        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        now = utcnow()
+        changes = [
+            MemoryChange(
+                mid, str(uuid.uuid4()), now, text=text, hash=text_hash(text) if text is not None else None,
+                vector=next(vectors) if text is not None else None, metadata=meta,
+                categories=[c for c in item.categories if isinstance(c, str)] if item.categories is not None else None,
+                bucket_id=bucket_id, expiration_date=None if item.clear_expiration else item.expiration_date,
+                clear_expiration=item.clear_expiration,
+            )
+            for item, mid, text, meta, bucket_id in zip(items, ids, texts, metadata, buckets, strict=True)
+        ]
+        return self.store.update(project_id, changes)
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:

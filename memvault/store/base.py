@@ -6,6 +6,9 @@ never reads or writes another project's rows.
 
 Deleting is final in every store: the row, its vector, its keyword-index entry and the texts of
 its history events go in the same transaction; the history keeps events, ids and times only.
+
+Reads fetch their rows whole before anything decodes them, so a row a decoder rejects fails that one call and
+leaves no statement (and no read snapshot) open behind it. A memory's bucket exists when its row commits.
 """
 
 from __future__ import annotations
@@ -22,11 +25,30 @@ from ..models import ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project
 
 @dataclass(frozen=True)
 class MemoryChange:
-    """A new state of an existing memory; `vector` is None when the text did not change."""
+    """A patch to one memory: only the fields given (not None) change. The store applies it inside its write
+    transaction, reading the memory there, so concurrent patches of different fields all land and a patch never
+    brings back a memory deleted meanwhile. `text` comes with its `hash` and `vector`; `bucket_id` must name a
+    bucket of the project when the patch commits; `clear_expiration` removes the expiration date. The store
+    records one UPDATE history event (`event_id`, at `updated_at`) with the text before and after the patch, and
+    the memory's metadata after it."""
 
-    memory: Memory
-    vector: Vectors | None
-    event: HistoryEvent
+    id: str
+    event_id: str
+    updated_at: datetime
+    text: str | None = None
+    hash: str | None = None
+    vector: Vectors | None = None
+    metadata: dict[str, Any] | None = None
+    categories: list[str] | None = None
+    bucket_id: str | None = None
+    expiration_date: datetime | None = None
+    clear_expiration: bool = False
+
+    def event(self, old_text: str, memory: Memory) -> HistoryEvent:
+        """The history event of this patch, from the text before it and the memory as committed."""
+        return HistoryEvent(self.event_id, memory.id, memory.project_id, "UPDATE", old_text, memory.text, None,
+                            self.updated_at, memory.user_id, memory.agent_id, memory.app_id, memory.run_id,
+                            memory.metadata or None)
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,10 @@ class Store(Protocol):
         ...
 
     # memories --------------------------------------------------------------
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None: ...
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
+        """Raises NotFound("Bucket not found") when a memory's bucket is not in the project as the rows commit
+        (a bucket deleted meanwhile): then nothing is inserted. `insert_new` and `move_memories` do the same."""
+        ...
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         """The memories among `ids` that exist in the project, in the order of `ids`."""
         ...
@@ -101,7 +126,11 @@ class Store(Protocol):
         ...
 
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]: ...
-    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None: ...
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
+        """Apply the patches in one transaction; returns the memories as committed, in the order given. Raises
+        NotFound when a memory (or a patch's bucket) is not in the project when the transaction runs: then
+        nothing changes."""
+        ...
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         """Delete the given memories; returns the ids that existed and are now gone."""
         ...

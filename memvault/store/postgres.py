@@ -22,7 +22,7 @@ import functools
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -60,6 +60,19 @@ _HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are s
 _RETRIES = 5
 
 
+def _rows(c: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Every read of this store goes through here (or `_row`): the rows are fetched whole and the cursor closed
+    before anything decodes them, so a row that fails to decode fails that one call and the connection goes back
+    to the pool clean (tests/store/test_reads.py checks that no read bypasses it)."""
+    with c.execute(sql, params or None) as cur:  # type: ignore[arg-type]  # SQL built here, never from input
+        return cur.fetchall()
+
+
+def _row(c: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    rows = _rows(c, sql, params)
+    return rows[0] if rows else None
+
+
 def _utc(dt: datetime | None) -> datetime | None:
     return dt.astimezone(UTC) if dt is not None else None
 
@@ -88,6 +101,25 @@ def _key(row: Sequence[Any]) -> ApiKey:
 
 def _bucket(row: Sequence[Any]) -> Bucket:
     return Bucket(row[0], row[1], row[2], row[3], row[4].astimezone(UTC), int(row[5]))
+
+
+def _patch(ch: MemoryChange) -> tuple[list[str], list[Any]]:
+    """The SET clauses of a patch: only the fields it gives."""
+    sets, args = ["updated_at = %s"], [ch.updated_at]
+    fields: dict[str, tuple[str, Any]] = {
+        "text": ("%s", ch.text), "hash": ("%s", ch.hash),
+        "embedding": ("%s::vector", vector_text(ch.vector) if ch.vector is not None else None),
+        "metadata": ("%s", Jsonb(ch.metadata) if ch.metadata is not None else None),
+        "categories": ("%s", Jsonb(ch.categories) if ch.categories is not None else None),
+        "bucket_id": ("%s", ch.bucket_id), "expiration_date": ("%s", ch.expiration_date),
+    }
+    for column, (placeholder, value) in fields.items():
+        if value is not None:
+            sets.append(f"{column} = {placeholder}")
+            args.append(value)
+    if ch.clear_expiration:
+        sets.append("expiration_date = NULL")
+    return sets, args
 
 
 def vector_text(vector: Vectors) -> str:
@@ -151,9 +183,10 @@ class PostgresStore:
             with self._errors(), self._pool.connection() as conn:
                 self.schema_version = postgres_schema.check(conn, migrate=migrate)[1]
                 self._dims = {
-                    int(r[0].rsplit("_", 1)[1]) for r in conn.execute(
+                    int(r[0].rsplit("_", 1)[1]) for r in _rows(
+                        conn,
                         "SELECT indexname FROM pg_indexes WHERE tablename = 'memories' "
-                        "AND schemaname = current_schema() AND indexname LIKE 'memories\\_hnsw\\_%'"
+                        "AND schemaname = current_schema() AND indexname LIKE 'memories\\_hnsw\\_%'",
                     )
                 }
         except BaseException:
@@ -213,7 +246,7 @@ class PostgresStore:
 
     # meta --------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._read(lambda c: c.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone())
+        row = self._read(lambda c: _row(c, "SELECT value FROM meta WHERE key = %s", (key,)))
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -226,25 +259,24 @@ class PostgresStore:
     def ensure_project(self, name: str) -> Project:
         def fn(c: psycopg.Connection) -> Project:
             new = Project(str(uuid.uuid4()), name, utcnow())
-            made = c.execute(
-                "INSERT INTO projects(id, name, created_at) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING "
+            made = _row(
+                c, "INSERT INTO projects(id, name, created_at) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING "
                 "RETURNING id", (new.id, new.name, new.created_at),
-            ).fetchone()
+            )
             if made:
                 c.execute(
                     "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, %s, %s)",
                     (new.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", new.created_at),
                 )
                 return new
-            row = c.execute("SELECT id, name, created_at FROM projects WHERE name = %s", (name,)).fetchone()
+            row = _row(c, "SELECT id, name, created_at FROM projects WHERE name = %s", (name,))
             assert row is not None
             return Project(row[0], row[1], row[2].astimezone(UTC))
 
         return self._write(fn)
 
     def get_project(self, project_id: str) -> Project | None:
-        row = self._read(lambda c: c.execute(
-            "SELECT id, name, created_at FROM projects WHERE id = %s", (project_id,)).fetchone())
+        row = self._read(lambda c: _row(c, "SELECT id, name, created_at FROM projects WHERE id = %s", (project_id,)))
         return Project(row[0], row[1], row[2].astimezone(UTC)) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
@@ -256,41 +288,37 @@ class PostgresStore:
         return key
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        row = self._read(lambda c: c.execute(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)).fetchone())
+        row = self._read(lambda c: _row(c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)))
         return _key(row) if row else None
 
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
         if project_id is None:
-            rows = self._read(lambda c: c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at").fetchall())
+            rows = self._read(lambda c: _rows(c, f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at"))
         else:
-            rows = self._read(lambda c: c.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE project_id = %s ORDER BY created_at", (project_id,)
-            ).fetchall())
+            rows = self._read(lambda c: _rows(
+                c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE project_id = %s ORDER BY created_at", (project_id,)))
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         def fn(c: psycopg.Connection) -> Any:
             c.execute("UPDATE api_keys SET revoked_at = %s WHERE (id = %s OR prefix = %s) AND revoked_at IS NULL",
                       (at, key_id, key_id))
-            return c.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s OR prefix = %s",
-                             (key_id, key_id)).fetchone()
+            return _row(c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s OR prefix = %s", (key_id, key_id))
 
         row = self._write(fn)
         return _key(row) if row else None
 
     # buckets -----------------------------------------------------------------
     def list_buckets(self, project_id: str) -> list[Bucket]:
-        rows = self._read(lambda c: c.execute(_BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,)).fetchall())
+        rows = self._read(lambda c: _rows(c, _BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,)))
         return [_bucket(r) for r in rows]
 
     def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = self._read(lambda c: c.execute(_BUCKET_SQL + " AND b.id = %s", (project_id, bucket_id)).fetchone())
+        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND b.id = %s", (project_id, bucket_id)))
         return _bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._read(lambda c: c.execute(
-            _BUCKET_SQL + " AND lower(b.name) = lower(%s)", (project_id, name)).fetchone())
+        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND lower(b.name) = lower(%s)", (project_id, name)))
         return _bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
@@ -322,8 +350,11 @@ class PostgresStore:
 
     def delete_bucket(self, project_id: str, bucket_id: str, move_to: str | None, at: datetime) -> int:
         def fn(c: psycopg.Connection) -> int:
-            ids = [r[0] for r in c.execute(
-                "SELECT id FROM memories WHERE project_id = %s AND bucket_id = %s ORDER BY id FOR UPDATE",
+            # The bucket row first: adds, moves and updates into it hold it FOR KEY SHARE until they commit, so
+            # this waits for them, and sees their memories below; the ones that come after find no bucket.
+            c.execute("SELECT 1 FROM buckets WHERE project_id = %s AND id = %s FOR UPDATE", (project_id, bucket_id))
+            ids = [r[0] for r in _rows(
+                c, "SELECT id FROM memories WHERE project_id = %s AND bucket_id = %s ORDER BY id FOR UPDATE",
                 (project_id, bucket_id),
             )]
             if move_to is not None:
@@ -339,11 +370,21 @@ class PostgresStore:
         return self._write(lambda c: self._move(c, project_id, ids, bucket_id, at))
 
     @staticmethod
-    def _move(c: psycopg.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+    def _lock_buckets(c: psycopg.Connection, project_id: str, bucket_ids: Iterable[str]) -> None:
+        """A memory's bucket exists when its row commits: a writer holds its bucket rows FOR KEY SHARE until it
+        commits (renames go on; delete_bucket, which takes the row FOR UPDATE, waits). NotFound when one is gone.
+        Buckets are locked before memories, everywhere, so the two kinds of lock cannot deadlock."""
+        wanted = sorted(set(bucket_ids))
+        if wanted and len(_rows(c, "SELECT id FROM buckets WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                                (project_id, wanted))) < len(wanted):
+            raise NotFound("Bucket not found")
+
+    @classmethod
+    def _move(cls, c: psycopg.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
+        cls._lock_buckets(c, project_id, [bucket_id])
         wanted = list(dict.fromkeys(ids))
-        found = {r[0] for r in c.execute(
-            "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-            (project_id, wanted),
+        found = {r[0] for r in _rows(
+            c, "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE", (project_id, wanted)
         )}
         moved = [i for i in wanted if i in found]
         c.execute("UPDATE memories SET bucket_id = %s, updated_at = %s WHERE project_id = %s AND id = ANY(%s)",
@@ -364,18 +405,21 @@ class PostgresStore:
         self._ensure_dims({len(v) for v in vectors})
 
         def fn(c: psycopg.Connection) -> list[str]:
+            for project_id in sorted({m.project_id for m in memories}):
+                self._lock_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
             taken: set[str] = set()
             if skip_taken:
                 ids = sorted({m.id for m in memories})
                 # Serialize imports of the same id across tenants, then leave out ids already in use anywhere.
                 c.execute("SELECT pg_advisory_xact_lock(hashtextextended(i, 0)) FROM unnest(%s::text[]) AS i",
                           (ids,))
-                taken = {r[0] for r in c.execute("SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
+                taken = {r[0] for r in _rows(c, "SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
             done: list[str] = []
             for memory, vector in zip(memories, vectors, strict=True):
                 if memory.id in taken:
                     continue
-                row = c.execute(
+                row = _row(
+                    c,
                     "INSERT INTO memories(project_id, id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
                     "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)"
@@ -386,7 +430,7 @@ class PostgresStore:
                         Jsonb(memory.categories), memory.source, memory.created_at, memory.updated_at,
                         memory.expiration_date, vector_text(vector),
                     ),
-                ).fetchone()
+                )
                 if row is not None:
                     done.append(memory.id)
             inserted = set(done)
@@ -428,57 +472,56 @@ class PostgresStore:
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
-        rows = self._read(lambda c: c.execute(
+        rows = self._read(lambda c: _rows(
+            c,
             f"SELECT {_MEMORY_COLUMNS}, {'m.embedding::text' if vectors else 'NULL'} FROM {_FROM} "
             "WHERE m.project_id = %s AND m.id > %s ORDER BY m.id LIMIT %s",
             (project_id, after or "", limit),
-        ).fetchall())
+        ))
         return [(_memory(r), _parse_vector(r[16]) if r[16] is not None else None) for r in rows]
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
             return []
-        rows = self._read(lambda c: c.execute(
-            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)",
-            (project_id, list(ids)),
-        ).fetchall())
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, list(ids))
+        ))
         by_id = {r[0]: _memory(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
         sql, params = compile_where(where)
-        rows = self._read(lambda c: c.execute(
-            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = %s AND m.hash = ANY(%s) AND {sql}",
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = %s AND m.hash = ANY(%s) AND {sql}",
             (project_id, list(hashes), *params),
-        ).fetchall())
+        ))
         return {r[0] for r in rows}
 
-    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None:
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
+        """Each patch writes only its own fields, on rows locked FOR UPDATE (in id order) and read inside the same
+        transaction, so a concurrent patch of other fields, or a delete, is never undone."""
         self._ensure_dims({len(ch.vector) for ch in changes if ch.vector is not None})
+        ids = [ch.id for ch in changes]
 
-        def fn(c: psycopg.Connection) -> None:
-            ids = sorted({ch.memory.id for ch in changes})
-            found = {r[0] for r in c.execute(
-                "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-                (project_id, ids),
+        def fn(c: psycopg.Connection) -> list[Memory]:
+            self._lock_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
+            before: dict[str, str] = {r[0]: r[1] for r in _rows(
+                c, "SELECT id, text FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+                (project_id, sorted(set(ids))),
             )}
-            for ch in changes:
-                m = ch.memory
-                if m.id not in found:
-                    raise NotFound("Memory not found!")
-                c.execute(
-                    "UPDATE memories SET text = %s, hash = %s, metadata = %s, categories = %s, bucket_id = %s, "
-                    "updated_at = %s, expiration_date = %s, embedding = coalesce(%s::vector, embedding) "
-                    "WHERE project_id = %s AND id = %s",
-                    (
-                        m.text, m.hash, Jsonb(m.metadata), Jsonb(m.categories), m.bucket_id, m.updated_at,
-                        m.expiration_date, vector_text(ch.vector) if ch.vector is not None else None,
-                        project_id, m.id,
-                    ),
-                )
-            self._insert_events(c, [ch.event for ch in changes])
+            if any(i not in before for i in ids):
+                raise NotFound("Memory not found!")
+            for ch in changes:  # the keyword index (a generated tsvector) and the vector follow the text written here
+                sets, args = _patch(ch)
+                c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE project_id = %s AND id = %s",  # type: ignore[arg-type]
+                          (*args, project_id, ch.id))
+            after = {r[0]: _memory(r) for r in _rows(
+                c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, ids)
+            )}
+            self._insert_events(c, [ch.event(before[ch.id], after[ch.id]) for ch in changes])
+            return [after[i] for i in ids]
 
-        self._write(fn)
+        return self._write(fn)
 
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         return self._write(lambda c: self._delete_ids(c, project_id, ids, at))
@@ -487,8 +530,8 @@ class PostgresStore:
         sql, params = compile_where(where)
 
         def fn(c: psycopg.Connection) -> list[str]:
-            ids = [r[0] for r in c.execute(
-                f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql}", (project_id, *params))]
+            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql}",
+                                       (project_id, *params))]
             return self._delete_ids(c, project_id, ids, at)
 
         return self._write(fn)
@@ -499,11 +542,11 @@ class PostgresStore:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        rows = c.execute(
-            "SELECT id, user_id, agent_id, app_id, run_id FROM memories WHERE project_id = %s AND id = ANY(%s) "
+        rows = _rows(
+            c, "SELECT id, user_id, agent_id, app_id, run_id FROM memories WHERE project_id = %s AND id = ANY(%s) "
             "ORDER BY id FOR UPDATE",
             (project_id, wanted),
-        ).fetchall()
+        )
         if not rows:
             return []
         owners = {r[0]: r for r in rows}
@@ -521,10 +564,10 @@ class PostgresStore:
         return gone
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
-        rows = self._read(lambda c: c.execute(
-            f"SELECT {_HISTORY_COLUMNS} FROM history WHERE project_id = %s AND memory_id = %s ORDER BY seq",
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT {_HISTORY_COLUMNS} FROM history WHERE project_id = %s AND memory_id = %s ORDER BY seq",
             (project_id, memory_id),
-        ).fetchall())
+        ))
         return [_event(r) for r in rows]
 
     def entities(self, project_id: str) -> list[Entity]:
@@ -534,7 +577,7 @@ class PostgresStore:
             for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
         ]
         sql = " UNION ALL ".join(parts) + " ORDER BY 5 DESC"
-        rows = self._read(lambda c: c.execute(sql, (project_id,) * 4).fetchall())
+        rows = self._read(lambda c: _rows(c, sql, (project_id,) * 4))
         return [Entity(r[0], r[1], int(r[2]), r[3].astimezone(UTC), r[4].astimezone(UTC)) for r in rows]
 
     # search ------------------------------------------------------------------
@@ -551,16 +594,15 @@ class PostgresStore:
         def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
             with c.transaction():
                 if where is not None and self._admits_few(c, project_id, sql, params):
-                    rows = c.execute(exact_sql, (q, project_id, *params, q, k)).fetchall()
+                    rows = _rows(c, exact_sql, (q, project_id, *params, q, k))
                     return sorted(((r[0], _similarity(r[1])) for r in rows), key=lambda h: -h[1])
                 c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 c.execute(f"SET LOCAL hnsw.ef_search = {int(min(max(self.ef_search, k), 1000))}")
-                rows = c.execute((base + f"ORDER BY {distance} LIMIT %s"),
-                                 (q, project_id, *params, q, k)).fetchall()
+                rows = _rows(c, base + f"ORDER BY {distance} LIMIT %s", (q, project_id, *params, q, k))
                 if len(rows) < k:
                     # Fewer than k from the approximate index: score every row the filter admits. `+ 0` keeps the
                     # planner off the HNSW index, whose ordering operator matches only the bare distance.
-                    rows = c.execute(exact_sql, (q, project_id, *params, q, k)).fetchall()
+                    rows = _rows(c, exact_sql, (q, project_id, *params, q, k))
             hits = [(r[0], _similarity(r[1])) for r in rows]
             hits.sort(key=lambda h: -h[1])  # relaxed order: the index may return near-ties slightly out of order
             return hits
@@ -575,7 +617,7 @@ class PostgresStore:
         a count that stops at `exact_below` + 1 rows."""
 
         def estimate(where: str, args: Sequence[Any]) -> float:
-            plan = c.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM memories m WHERE {where}", args).fetchone()
+            plan = _row(c, f"EXPLAIN (FORMAT JSON) SELECT 1 FROM memories m WHERE {where}", args)
             try:
                 return float(plan[0][0]["Plan"]["Plan Rows"]) if plan else float("inf")
             except (KeyError, IndexError, TypeError, ValueError):
@@ -584,8 +626,8 @@ class PostgresStore:
         admitted = estimate(f"m.project_id = %s AND {sql}", (project_id, *params))
         if admitted > self.exact_below or admitted > 0.05 * estimate("m.project_id = %s", (project_id,)):
             return False
-        row = c.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
-                        (project_id, *params, self.exact_below + 1)).fetchone()
+        row = _row(c, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
+                   (project_id, *params, self.exact_below + 1))
         return row is not None and int(row[0]) <= self.exact_below
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
@@ -597,15 +639,16 @@ class PostgresStore:
         unique = list(dict.fromkeys(terms))
 
         def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
-            per_term = [c.execute(
+            per_term = [_rows(
+                c,
                 "SELECT m.id, m.seq, length(m.text) FROM memories m WHERE m.project_id = %s "
                 f"AND m.tsv @@ plainto_tsquery('english', %s) AND {sql} LIMIT %s",
                 (project_id, term, *params, keyword.KEYWORD_BUDGET + 1),
-            ).fetchall() for term in unique]
+            ) for term in unique]
             if not keyword.rankable(per_term):
                 return []
-            size = c.execute(f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
-                             (project_id, *params, keyword.SCOPE_COUNT_CAP)).fetchone()
+            size = _row(c, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
+                        (project_id, *params, keyword.SCOPE_COUNT_CAP))
             return keyword.bm25(per_term, int(size[0]) if size else 0, k)
 
         return self._read(fn)
@@ -638,7 +681,7 @@ class PostgresStore:
             f"THEN (m.embedding::vector({dim})) <=> %s::vector({dim}) END "
             ", m.text, m.metadata FROM n JOIN memories m ON m.project_id = %s AND m.id = n.id"
         )
-        rows = self._read(lambda c: c.execute(query, args).fetchall())
+        rows = self._read(lambda c: _rows(c, query, args))
         by_anchor: dict[tuple[str, int], list[tuple[datetime, int, str, float, str, dict[str, Any]]]] = {}
         for anchor, nid, side, created, seq, distance, text, metadata in rows:
             by_anchor.setdefault((anchor, side), []).append(
@@ -654,15 +697,16 @@ class PostgresStore:
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
         sql, params = compile_where(where)
 
-        def fn(c: psycopg.Connection) -> Page:
+        def fn(c: psycopg.Connection) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
             with c.transaction():
-                count = c.execute(f"SELECT count(*) FROM memories m WHERE m.project_id = %s AND {sql}",
-                                  (project_id, *params)).fetchone()
-                rows = c.execute(
-                    (f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND {sql} "
-                     "ORDER BY m.created_at DESC, m.seq DESC LIMIT %s OFFSET %s"),
+                count = _row(c, f"SELECT count(*) FROM memories m WHERE m.project_id = %s AND {sql}", (project_id, *params))
+                rows = _rows(
+                    c,
+                    f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND {sql} "
+                    "ORDER BY m.created_at DESC, m.seq DESC LIMIT %s OFFSET %s",
                     (project_id, *params, limit, offset),
-                ).fetchall()
-            return Page([_memory(r) for r in rows], int(count[0]) if count else 0)
+                )
+            return count, rows
 
-        return self._read(fn)
+        count, rows = self._read(fn)
+        return Page([_memory(r) for r in rows], int(count[0]) if count else 0)

@@ -8,9 +8,10 @@ on the same file are seen without a restart.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -43,10 +44,52 @@ _FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id 
 COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
 CHECKPOINT_DELAY = 1.0  # seconds from a write to the checkpoint that copies it from the WAL into the main file
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
+_COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cleared by the compaction after it
+_REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
+
+
+def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Every read of this store goes through here (or `_row`): the rows are fetched whole and the statement closed
+    before anything decodes them, so a row a decoder rejects fails that one call and leaves no statement, and no
+    read snapshot, open on the thread's connection (tests/store/test_reads.py checks that no read bypasses it)."""
+    cur = conn.execute(sql, params)
+    try:
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    rows = _rows(conn, sql, params)
+    return rows[0] if rows else None
+
+
+def _one(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The single value of a query that always answers one row (a count, a pragma)."""
+    return _rows(conn, sql, params)[0][0]
 
 
 def _ts_or_none(text: str | None) -> datetime | None:
     return from_ts(text) if text else None
+
+
+def _json(text: str) -> Any:
+    """JSON as stored. Older versions stored lone UTF-16 surrogates (escaped, as json.dumps writes them), which no
+    face can send back: they read as U+FFFD."""
+    value = json.loads(text)
+    return _no_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_surrogates(k): _no_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
@@ -62,8 +105,8 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
         agent_id=row[8],
         app_id=row[9],
         run_id=row[10],
-        metadata=json.loads(row[11]),
-        categories=json.loads(row[12]),
+        metadata=_json(row[11]),
+        categories=_json(row[12]),
         expiration_date=_ts_or_none(row[13]),
         source=row[14],
         bucket_name=row[15] or DEFAULT_BUCKET,
@@ -71,7 +114,7 @@ def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
 
 
 def _metadata(text: str) -> dict[str, Any]:
-    return json.loads(text) if text and text != "{}" else {}
+    return _json(text) if text and text != "{}" else {}
 
 
 def _event(row: tuple[Any, ...]) -> HistoryEvent:
@@ -82,14 +125,32 @@ def _event(row: tuple[Any, ...]) -> HistoryEvent:
         event=row[3],
         old_text=row[4],
         new_text=row[5],
-        input=json.loads(row[6]) if row[6] else None,
+        input=_json(row[6]) if row[6] else None,
         user_id=row[7],
         agent_id=row[8],
         app_id=row[9],
         run_id=row[10],
-        metadata=json.loads(row[11]) if row[11] else None,
+        metadata=_json(row[11]) if row[11] else None,
         created_at=from_ts(row[12]),
     )
+
+
+def _patch(ch: MemoryChange) -> tuple[list[str], list[Any]]:
+    """The SET clauses of a patch: only the fields it gives."""
+    sets, args = ["updated_at = ?"], [ts(ch.updated_at)]
+    fields: dict[str, Any] = {
+        "text": ch.text, "hash": ch.hash, "embedding": _blob(ch.vector) if ch.vector is not None else None,
+        "metadata": json.dumps(ch.metadata) if ch.metadata is not None else None,
+        "categories": json.dumps(ch.categories) if ch.categories is not None else None, "bucket_id": ch.bucket_id,
+        "expiration_date": ts(ch.expiration_date) if ch.expiration_date is not None else None,
+    }
+    for column, value in fields.items():
+        if value is not None:
+            sets.append(f"{column} = ?")
+            args.append(value)
+    if ch.clear_expiration:
+        sets.append("expiration_date = NULL")
+    return sets, args
 
 
 def scope_token(project_id: str) -> str:
@@ -130,6 +191,11 @@ class SQLiteStore:
         self._compact_pending = False  # a delete waits for its compaction
         self._closed = False
         self._migrate()
+        if self.get_meta(_COMPACT_MARK) is not None:  # a delete whose compaction did not run (the process died)
+            try:
+                self.compact()
+            except sqlite3.Error:  # busy: another process holds the file; try again in the background
+                self._schedule_compaction(True)
 
     # connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -210,10 +276,13 @@ class SQLiteStore:
         """Physically drop what deletes left behind: merge the keyword index into one segment (FTS5 keeps a
         deleted row's terms in older segments until a merge), then copy the write-ahead log back into the main
         file and truncate it (secure_delete has zeroed freed pages there). Run by itself COMPACT_DELAY seconds
-        after a delete, and at close."""
+        after a delete, at close, and when the store opens on a file whose last delete was never compacted: each
+        delete sets a mark in its own transaction, cleared here once the log is truncated, so a crash between
+        a delete and its compaction (kill -9) leaves the mark for the next open."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            mark = _row(conn, "SELECT value FROM meta WHERE key = ?", (_COMPACT_MARK,))
             conn.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -221,6 +290,11 @@ class SQLiteStore:
         conn.execute("COMMIT")
         if rewrite:  # rows that moved between pages while alive can leave fragments in a page's free space
             conn.execute("VACUUM")
+        busy = _row(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
+        if mark is None or (busy is not None and busy[0]):
+            return  # nothing marked; or a reader kept the log: the mark stays for the next compaction
+        # Clear the mark unless a delete committed since (it set a new value and has its own compaction coming).
+        conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (_COMPACT_MARK, mark[0]))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def vector_index_state(self) -> str:
@@ -250,7 +324,7 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = _one(conn, "PRAGMA user_version")
         scripts = sorted(
             (p for p in resources.files("memvault.store.migrations").joinpath("sqlite").iterdir()
              if p.name.endswith(".sql")),
@@ -262,7 +336,7 @@ class SQLiteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                again = conn.execute("PRAGMA user_version").fetchone()[0]
+                again = _one(conn, "PRAGMA user_version")
                 if again < number:  # another process may have just migrated
                     for statement in script.read_text().split(";\n"):
                         if statement.strip():
@@ -272,14 +346,13 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if version > len(scripts):
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this memvault knows ({len(scripts)})"
-            )
+        known = max((int(p.name.split("_", 1)[0]) for p in scripts), default=0)
+        if version > known:
+            raise RuntimeError(f"{self.path} has schema version {version}, newer than this memvault knows ({known})")
 
     # meta --------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = _row(self._conn(), "SELECT value FROM meta WHERE key = ?", (key,))
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
@@ -290,7 +363,7 @@ class SQLiteStore:
     # projects and keys -------------------------------------------------------
     def ensure_project(self, name: str) -> Project:
         with self._tx() as c:
-            row = c.execute("SELECT id, name, created_at FROM projects WHERE name = ?", (name,)).fetchone()
+            row = _row(c, "SELECT id, name, created_at FROM projects WHERE name = ?", (name,))
             if row:
                 return Project(row[0], row[1], from_ts(row[2]))
             project = Project(str(uuid.uuid4()), name, utcnow())
@@ -302,7 +375,7 @@ class SQLiteStore:
             return project
 
     def get_project(self, project_id: str) -> Project | None:
-        row = self._conn().execute("SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)).fetchone()
+        row = _row(self._conn(), "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,))
         return Project(row[0], row[1], from_ts(row[2])) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
@@ -321,9 +394,7 @@ class SQLiteStore:
         return ApiKey(row[0], row[1], row[2], row[3], from_ts(row[4]), _ts_or_none(row[5]))
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        row = self._conn().execute(
-            f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
-        ).fetchone()
+        row = _row(self._conn(), f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
         return self._key(row) if row else None
 
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
@@ -331,7 +402,7 @@ class SQLiteStore:
         args: tuple[Any, ...] = ()
         if project_id is not None:
             sql, args = sql + " WHERE project_id = ?", (project_id,)
-        return [self._key(r) for r in self._conn().execute(sql + " ORDER BY created_at", args)]
+        return [self._key(r) for r in _rows(self._conn(), sql + " ORDER BY created_at", args)]
 
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         with self._tx() as c:
@@ -339,9 +410,7 @@ class SQLiteStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL",
                 (ts(at), key_id, key_id),
             )
-            row = c.execute(
-                f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id)
-            ).fetchone()
+            row = _row(c, f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id))
         return self._key(row) if row else None
 
     # buckets -----------------------------------------------------------------
@@ -356,17 +425,15 @@ class SQLiteStore:
         return Bucket(row[0], row[1], row[2], row[3], from_ts(row[4]), row[5])
 
     def list_buckets(self, project_id: str) -> list[Bucket]:
-        rows = self._conn().execute(self._BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,))
+        rows = _rows(self._conn(), self._BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,))
         return [self._bucket(r) for r in rows]
 
     def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = self._conn().execute(self._BUCKET_SQL + " AND b.id = ?", (project_id, bucket_id)).fetchone()
+        row = _row(self._conn(), self._BUCKET_SQL + " AND b.id = ?", (project_id, bucket_id))
         return self._bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._conn().execute(
-            self._BUCKET_SQL + " AND lower(b.name) = lower(?)", (project_id, name)
-        ).fetchone()
+        row = _row(self._conn(), self._BUCKET_SQL + " AND lower(b.name) = lower(?)", (project_id, name))
         return self._bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
@@ -397,9 +464,8 @@ class SQLiteStore:
 
     def delete_bucket(self, project_id: str, bucket_id: str, move_to: str | None, at: datetime) -> int:
         with self._tx() as c:
-            ids = [r[0] for r in c.execute(
-                "SELECT id FROM memories WHERE project_id = ? AND bucket_id = ?", (project_id, bucket_id)
-            )]
+            ids = [r[0] for r in _rows(c, "SELECT id FROM memories WHERE project_id = ? AND bucket_id = ?",
+                                       (project_id, bucket_id))]
             if move_to is not None:
                 self._move(c, project_id, ids, move_to, at)
             else:
@@ -412,8 +478,9 @@ class SQLiteStore:
             return self._move(c, project_id, ids, bucket_id, at)
 
     def _move(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
-        found = [r[0] for r in c.execute(
-            "SELECT id FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
+        self._check_buckets(c, project_id, [bucket_id])
+        found = [r[0] for r in _rows(
+            c, "SELECT id FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
         )]
         c.execute(
@@ -421,6 +488,15 @@ class SQLiteStore:
             (bucket_id, ts(at), project_id, json.dumps(found)),
         )
         return found
+
+    @staticmethod
+    def _check_buckets(c: sqlite3.Connection, project_id: str, bucket_ids: Iterable[str]) -> None:
+        """A memory's bucket exists when its row commits: checked inside the writing transaction, which BEGIN
+        IMMEDIATE serializes with delete_bucket's. NotFound when one is gone (or never was)."""
+        wanted = sorted(set(bucket_ids))
+        if wanted and _one(c, "SELECT count(*) FROM buckets WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+                           (project_id, json.dumps(wanted))) < len(wanted):
+            raise NotFound("Bucket not found")
 
     # memories ----------------------------------------------------------------
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
@@ -433,6 +509,8 @@ class SQLiteStore:
                 *, skip_taken: bool) -> list[str]:
         done: list[str] = []
         with self._tx() as c:
+            for project_id in {m.project_id for m in memories}:
+                self._check_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
             for memory, vector in zip(memories, vectors, strict=True):
                 cur = c.execute(
                     "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
@@ -459,7 +537,8 @@ class SQLiteStore:
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
-        rows = self._conn().execute(
+        rows = _rows(
+            self._conn(),
             f"SELECT {_MEMORY_COLUMNS}, {'m.embedding' if vectors else 'NULL'} FROM {_FROM} "
             "WHERE m.project_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
             (project_id, after or "", limit),
@@ -484,7 +563,8 @@ class SQLiteStore:
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
             return []
-        rows = self._conn().execute(
+        rows = _rows(
+            self._conn(),
             f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
         )
@@ -493,36 +573,42 @@ class SQLiteStore:
 
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
         sql, params = compile_where(where)
-        rows = self._conn().execute(
-            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND "
-            f"m.hash IN (SELECT value FROM json_each(?)) AND {sql}",
+        rows = _rows(
+            self._conn(),
+            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND m.hash IN (SELECT value FROM json_each(?)) "
+            f"AND {sql}",
             (project_id, json.dumps(list(hashes)), *params),
         )
         return {r[0] for r in rows}
 
-    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> None:
+    def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
+        """Each patch writes only its own fields, inside the write transaction (BEGIN IMMEDIATE serializes it with
+        every other write), so a concurrent patch of other fields, or a delete, is never undone."""
+        ids = [ch.id for ch in changes]
         with self._tx() as c:
+            self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
+            before = {r[0]: r for r in _rows(
+                c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
+                (project_id, json.dumps(ids)),
+            )}
+            if any(i not in before for i in ids):
+                raise NotFound("Memory not found!")
             for ch in changes:
-                m = ch.memory
-                row = c.execute("SELECT seq FROM memories WHERE project_id = ? AND id = ?", (project_id, m.id)).fetchone()
-                if row is None:
-                    raise NotFound("Memory not found!")
-                seq = row[0]
-                c.execute(
-                    "UPDATE memories SET text = ?, hash = ?, metadata = ?, categories = ?, bucket_id = ?, "
-                    "updated_at = ?, expiration_date = ? WHERE seq = ?",
-                    (
-                        m.text, m.hash, json.dumps(m.metadata), json.dumps(m.categories), m.bucket_id,
-                        ts(m.updated_at), ts(m.expiration_date) if m.expiration_date else None, seq,
-                    ),
-                )
-                if ch.vector is not None:
-                    c.execute("UPDATE memories SET embedding = ? WHERE seq = ?", (_blob(ch.vector), seq))
+                seq = before[ch.id][1]
+                sets, args = _patch(ch)
+                c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
+                if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
                     c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
                     c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                              (seq, m.text, scope_token(project_id)))
+                              (seq, ch.text, scope_token(project_id)))
+                if ch.vector is not None:
                     c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
-            self._insert_events(c, [ch.event for ch in changes])
+            after = {r[0]: _memory(r) for r in _rows(
+                c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+                (project_id, json.dumps(ids)),
+            )}
+            self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
+        return [after[i] for i in ids]
 
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         with self._tx() as c:
@@ -531,19 +617,18 @@ class SQLiteStore:
     def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
         sql, params = compile_where(where)
         with self._tx() as c:
-            ids = [r[0] for r in c.execute(
-                f"SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
-            )]
+            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}",
+                                       (project_id, *params))]
             return self._delete_ids(c, project_id, ids, at)
 
     def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         if not ids:
             return []
-        rows = c.execute(
-            "SELECT seq, id, user_id, agent_id, app_id, run_id FROM memories "
+        rows = _rows(
+            c, "SELECT seq, id, user_id, agent_id, app_id, run_id FROM memories "
             "WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(dict.fromkeys(ids)))),
-        ).fetchall()
+        )
         if not rows:
             return []
         seqs = json.dumps([r[0] for r in rows])
@@ -562,11 +647,14 @@ class SQLiteStore:
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
         )
+        c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                  (_COMPACT_MARK, uuid.uuid4().hex))
         self._local.forget = True
         return gone
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
-        rows = self._conn().execute(
+        rows = _rows(
+            self._conn(),
             "SELECT id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
             "metadata, created_at FROM history WHERE project_id = ? AND memory_id = ? ORDER BY seq",
             (project_id, memory_id),
@@ -579,7 +667,7 @@ class SQLiteStore:
             f"WHERE project_id = ? AND {col} IS NOT NULL GROUP BY {col}"
             for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
         ]
-        rows = self._conn().execute(" UNION ALL ".join(parts) + " ORDER BY 5 DESC", (project_id,) * 4)
+        rows = _rows(self._conn(), " UNION ALL ".join(parts) + " ORDER BY 5 DESC", (project_id,) * 4)
         return [Entity(r[0], r[1], r[2], from_ts(r[3]), from_ts(r[4])) for r in rows]
 
     # search ------------------------------------------------------------------
@@ -609,8 +697,8 @@ class SQLiteStore:
             if rate * many < k:
                 break  # at the rate the filter admits, even the larger ask would not hold k
         # The filter is selective: score exactly the rows it admits.
-        rows = conn.execute(f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
-        allowed = dict(rows.fetchall())
+        allowed = dict(_rows(conn, f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}",
+                             (project_id, *params)))
         if not allowed:
             return []
         admitted = np.fromiter(allowed.keys(), dtype=np.int64, count=len(allowed))
@@ -638,12 +726,12 @@ class SQLiteStore:
 
     @staticmethod
     def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
-        rows = conn.execute(
+        return dict(_rows(
+            conn,
             f"SELECT m.seq, m.id FROM memories m WHERE +m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
             f"AND {sql}",
             (project_id, json.dumps([int(x) for x in keys]), *params),
-        )
-        return dict(rows.fetchall())
+        ))
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         """BM25 with the statistics of the scope `where` admits (see store/keyword.py). One FTS5 query per term
@@ -656,14 +744,15 @@ class SQLiteStore:
         per_term = []
         for term in dict.fromkeys(terms):
             phrase = '"' + term.replace('"', '""') + '"'
-            per_term.append(conn.execute(  # CROSS JOIN: the keyword index drives, the table is probed by rowid
+            per_term.append(_rows(  # CROSS JOIN: the keyword index drives, the table is probed by rowid
+                conn,
                 "SELECT m.id, m.seq, length(m.text) FROM memories_fts CROSS JOIN memories m ON m.seq = memories_fts.rowid "
                 f"WHERE memories_fts MATCH ? AND m.project_id = ? AND {sql} LIMIT ?",
                 (f"text : {phrase} AND scope : {scope}", project_id, *params, keyword.KEYWORD_BUDGET + 1),
-            ).fetchall())
+            ))
         if not keyword.rankable(per_term):
             return []
-        size = conn.execute(*scope_size_query(project_id, sql, params)).fetchone()[0]
+        size = _one(conn, *scope_size_query(project_id, sql, params))
         return keyword.bm25(per_term, int(size), k)
 
     def neighbours(self, project_id: str, ids: Sequence[str], vector: Vectors, where: Node | None,
@@ -689,7 +778,7 @@ class SQLiteStore:
                     f"ORDER BY m.created_at {order}, m.seq {order} LIMIT ?) WHERE a.run_id IS NOT NULL"
                 )
                 args += [project_id, *params, radius]
-        rows = self._conn().execute(anchors + " UNION ALL ".join(parts), args).fetchall()
+        rows = _rows(self._conn(), anchors + " UNION ALL ".join(parts), args)
         with self._index_lock:
             self._sync_index()
             index = self._indexes.get((project_id, len(vector)))
@@ -710,26 +799,22 @@ class SQLiteStore:
         """Bring the in-memory index up to the last committed vector change. Caller holds _index_lock."""
         conn = self._conn()
         # Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but scans for both at once.
-        floor = conn.execute(
-            "SELECT coalesce((SELECT min(seq) FROM vector_log), 0), coalesce((SELECT max(seq) FROM vector_log), 0)"
-        ).fetchone()
-        low, high = int(floor[0]), int(floor[1])
+        [(low, high)] = _rows(
+            conn, "SELECT coalesce((SELECT min(seq) FROM vector_log), 0), coalesce((SELECT max(seq) FROM vector_log), 0)"
+        )
+        low, high = int(low), int(high)
         if high == self._log_seq:
             return
         if self._log_seq < 0 or (low > self._log_seq + 1 and self._log_seq < high):
             self._rebuild(conn, high)
             return
-        changes = conn.execute(
-            "SELECT project_id, mem_seq, op FROM vector_log WHERE seq > ? AND seq <= ? ORDER BY seq",
-            (self._log_seq, high),
-        ).fetchall()
+        changes = _rows(conn, "SELECT project_id, mem_seq, op FROM vector_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+                        (self._log_seq, high))
         wanted = {int(mem_seq) for _, mem_seq, op in changes if op == "put"}
         vectors: dict[int, bytes] = {}
         if wanted:
-            vectors = dict(conn.execute(
-                "SELECT seq, embedding FROM memories WHERE seq IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(wanted)),),
-            ).fetchall())
+            vectors = dict(_rows(conn, "SELECT seq, embedding FROM memories WHERE seq IN (SELECT value FROM json_each(?))",
+                                 (json.dumps(sorted(wanted)),)))
         for project_id, mem_seq, op in changes:
             blob = vectors.get(int(mem_seq)) if op == "put" else None
             if blob is None:
@@ -750,10 +835,17 @@ class SQLiteStore:
         for index in self._indexes.values():
             index.close()
         self._indexes = {}
-        for project_id, seq, blob in conn.execute("SELECT project_id, seq, embedding FROM memories ORDER BY seq"):
-            vec = np.frombuffer(blob, dtype=np.float32)
-            self._project_index(project_id, len(vec)).upsert(int(seq), vec)
-        self._log_seq = high
+        after = -1
+        while True:  # a page at a time: the vectors are read whole without holding them all at once
+            page = _rows(conn, "SELECT project_id, seq, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?",
+                         (after, _REBUILD_PAGE))
+            for project_id, seq, blob in page:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                self._project_index(project_id, len(vec)).upsert(int(seq), vec)
+            if len(page) < _REBUILD_PAGE:
+                break
+            after = page[-1][1]
+        self._log_seq = high  # a change made while paging is in the log after `high`: the next sync replays it
 
     def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
         index = self._indexes.get((project_id, dim))
@@ -765,10 +857,9 @@ class SQLiteStore:
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
         sql, params = compile_where(where)
         conn = self._conn()
-        total = conn.execute(
-            f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params)
-        ).fetchone()[0]
-        rows = conn.execute(
+        total = _one(conn, f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
+        rows = _rows(
+            conn,
             f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND {sql} "
             "ORDER BY m.created_at DESC, m.seq DESC LIMIT ? OFFSET ?",
             (project_id, *params, limit, offset),

@@ -23,12 +23,17 @@ _CMP = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 def ts(dt: datetime) -> str:
-    """The one text form of a time in SQLite: UTC, microseconds, sortable as text."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one text form of a time in SQLite: UTC, a four-digit year, microseconds; sortable as text."""
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)  # reads ts()'s form, ~50x faster than strptime
+    """Reads ts()'s form (fromisoformat: ~50x faster than strptime), and the form older versions wrote for a year
+    before 1000: strftime's %Y is not zero-padded on Linux ("999-06-01T...")."""
+    if text.find("-") != 4:
+        year, _, rest = text.partition("-")
+        text = year.zfill(4) + "-" + rest
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def compile_where(node: Node | None) -> tuple[str, list[Any]]:

@@ -168,15 +168,17 @@ def test_neighbours_walk_the_run_through_the_filter_with_cosine_text_and_metadat
 
 
 def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) -> None:
-    m = put(store, pid, "lives in Paris", vec(0))
-    new = Memory(**{**m.__dict__, "text": "lives in Lyon", "hash": "h2", "updated_at": utcnow()})
-    event = HistoryEvent(str(uuid.uuid4()), m.id, pid, "UPDATE", m.text, new.text, None, utcnow())
-    store.update(pid, [MemoryChange(new, vec(4)[None, :][0], event)])
-    assert store.get(pid, [m.id])[0].text == "lives in Lyon"
+    m = put(store, pid, "lives in Paris", vec(0), metadata={"k": 1})
+    [got] = store.update(pid, [MemoryChange(m.id, str(uuid.uuid4()), utcnow(), text="lives in Lyon", hash="h2",
+                                            vector=vec(4))])
+    assert (got.text, got.hash, got.metadata) == ("lives in Lyon", "h2", {"k": 1})
+    assert store.get(pid, [m.id]) == [got]
     assert store.keyword_search(pid, ["paris"], None, 5) == []
     assert store.keyword_search(pid, ["lyon"], None, 5)[0][0] == m.id
     assert store.vector_search(pid, vec(4), None, 1)[0][0] == m.id
-    assert [e.event for e in store.history(pid, m.id)] == ["ADD", "UPDATE"]
+    events = store.history(pid, m.id)
+    assert [(e.event, e.old_text, e.new_text, e.metadata) for e in events][1:] == [
+        ("UPDATE", "lives in Paris", "lives in Lyon", {"k": 1})]
 
 
 def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:
