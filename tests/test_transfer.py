@@ -56,7 +56,8 @@ def test_import_memories_reports_each_outcome(engine: Engine, project: str) -> N
     theirs = engine.add_text(engine.project("other").id, "someone else's")
     new = record("a new one", bucket="Imported", owners=Owners(user_id="u1"), categories=["x"])
     outcomes = engine.import_memories(project, [new, record(id=existing.id), record("forged", id=theirs.id)])
-    assert [(o.id, o.status) for o in outcomes] == [(new.id, "added"), (existing.id, "exists"), (theirs.id, "id_taken")]
+    assert [(o.id, o.status) for o in outcomes] == [(new.id, "added"), (existing.id, "exists"), (theirs.id, "added")]
+    assert engine.get(project, theirs.id).text == "forged"  # ids are each project's own
     stored = engine.get(project, new.id)
     assert (stored.text, stored.bucket_name, stored.user_id, stored.categories) == ("a new one", "Imported", "u1", ["x"])
     assert [(e.event, e.new_text) for e in engine.history(project, new.id)] == [("ADD", "a new one")]
@@ -99,9 +100,10 @@ def test_jsonl_round_trip_through_streams(engine: Engine, project: str, tmp_path
     other = engine.project("copy").id
     seen: list[int] = []
     report = transfer.import_from(path, engine, other, progress=seen.append)
-    assert (report.added, report.exists, report.id_taken) == (0, 0, 1)  # same store: the id is taken
-    assert seen == [1]
-    # a repeated line (same id) in one file: the first wins, the second "exists"
+    assert (report.added, report.exists) == (1, 0)  # same store, another project: ids are each project's own
+    assert sum(seen) == 1
+    # a repeated line (same id) in one file is refused, naming both lines
     path.write_text(buffer.getvalue() + buffer.getvalue().splitlines()[1] + "\n")
-    report = transfer.import_from(path, engine, project)
-    assert (report.added, report.exists) == (0, 2)
+    with pytest.raises(InvalidInput, match="line 3: id .* appears more than once \\(first on line 2\\)"):
+        transfer.import_from(path, engine, engine.project("third").id)
+    assert engine.list(engine.project("third").id).total == 0

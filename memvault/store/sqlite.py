@@ -272,10 +272,9 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        if version > len(scripts):
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this memvault knows ({len(scripts)})"
-            )
+        known = max(int(p.name.split("_", 1)[0]) for p in scripts)  # numbers may skip: each branch takes its own
+        if version > known:
+            raise RuntimeError(f"{self.path} has schema version {version}, newer than this memvault knows ({known})")
 
     # meta --------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -438,7 +437,7 @@ class SQLiteStore:
                     "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
                     "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    + (" ON CONFLICT(id) DO NOTHING" if skip_taken else ""),
+                    + (" ON CONFLICT(id, project_id) DO NOTHING" if skip_taken else ""),
                     (
                         memory.id, memory.project_id, memory.text, memory.hash, memory.user_id, memory.agent_id,
                         memory.app_id, memory.run_id, memory.bucket_id, json.dumps(memory.metadata),
@@ -447,7 +446,7 @@ class SQLiteStore:
                     ),
                 )
                 if cur.rowcount == 0:
-                    continue  # skip_taken: the id is in use
+                    continue  # skip_taken: the project has this id
                 seq = cur.lastrowid
                 c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
                           (seq, memory.text, scope_token(memory.project_id)))
