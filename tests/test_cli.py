@@ -215,6 +215,42 @@ def test_a_broken_line_is_reported_by_number_and_nothing_is_written(data: Path, 
         assert engine.list(engine.project().id).total == 0  # not even the good line before it
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("new_memory", {"a": 1}, "new_memory must be a string"),
+    ("input", "hello", "input must be a list"),
+    ("metadata", ["a"], "metadata must be an object"),
+])
+def test_a_bad_line_after_500_good_ones_commits_nothing_and_says_which_line(
+        data: Path, tmp_path: Path, field: str, value: Any, message: str) -> None:
+    at = "2026-01-01T00:00:00+00:00"
+    good = [{"id": str(uuid.uuid4()), "memory": f"fact number {i}", "created_at": at, "bucket": "Imported",
+             "history": [{"event": "ADD", "new_memory": f"fact number {i}", "created_at": at}]} for i in range(500)]
+    bad = {**good[0], "id": str(uuid.uuid4()), "history": [{"event": "ADD", "created_at": at, field: value}]}
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [{"memvault": "export", "version": 1}, *good, bad]) + "\n")
+    result = run(data, "import", str(path), code=1)
+    assert result.stderr.strip().startswith(f"error: line 502: history event 1: {message}")
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    e = open_engine(data)
+    try:
+        assert e.list(e.project().id).total == 0
+        assert [b.name for b in e.list_buckets(e.project().id)] == ["General"]
+    finally:
+        e.close()
+
+
+def test_an_id_given_twice_in_one_file_is_refused_naming_both_lines(data: Path, engine: Engine, tmp_path: Path) -> None:
+    seed(engine, "source")
+    out = tmp_path / "export.jsonl"
+    run(data, "export", "-o", str(out), "--project", "source")
+    header, first, second = out.read_text().splitlines()
+    out.write_text("\n".join([header, first, second, first]) + "\n")
+    mid = json.loads(first)["id"]
+    assert run(data, "import", str(out), code=1).stderr.strip() == \
+        f"error: line 4: id {mid} appears more than once (first on line 2)"
+    assert engine.list(engine.project().id).total == 0
+
+
 def test_ids_are_each_projects_own_so_an_import_neither_overwrites_nor_reveals_another_projects(
         data: Path, engine: Engine, tmp_path: Path) -> None:
     [theirs, _] = seed(engine, "theirs")
