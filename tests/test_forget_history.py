@@ -267,3 +267,98 @@ def test_an_inferred_fact_keeps_no_conversation_and_a_plain_add_keeps_its_own_me
     plain = engine.add(pid, [Message("user", f"  {sentence(2)} "), Message("user", sentence(3))], infer=False)
     assert [e.input for e in engine.history(pid, plain[0].memory.id)] == [[{"role": "user", "content": f"  {sentence(2)} "}]]
     assert [e.input for e in engine.history(pid, plain[1].memory.id)] == [[{"role": "user", "content": sentence(3)}]]
+
+
+# a database written before: its conversations are dropped, its ids become per project ---------------------------
+def _old_rows(at: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Two facts inferred from one conversation and one plain memory, as the previous version stored them."""
+    conversation = json.dumps([{"role": "user", "content": f"{sentence(0)}. {sentence(1)}."}])
+    memories = [(str(uuid.uuid4()), sentence(i)) for i in range(3)]
+    history = [(str(uuid.uuid4()), memories[0][0], sentence(0), conversation),
+               (str(uuid.uuid4()), memories[1][0], sentence(1), conversation),
+               (str(uuid.uuid4()), memories[2][0], sentence(2), json.dumps([{"role": "user", "content": sentence(2)}]))]
+    return memories, history
+
+
+def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_project(tmp_path: Path) -> None:
+    import sqlean as sqlite3
+    from importlib import resources
+
+    from memvault.store.sqlite import scope_token
+
+    path, at = tmp_path / "memvault.db", "2026-01-01T00:00:00.000000+00:00"
+    folder = resources.files("memvault.store.migrations").joinpath("sqlite")
+    memories, history = _old_rows(at)
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    for number in (1, 2, 3):  # the schema as version 3 left it
+        script = next(p for p in folder.iterdir() if p.name.startswith(f"000{number}_"))
+        for statement in script.read_text().split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    store = SQLiteStore(tmp_path / "new.db")  # a project and its General bucket, made by the store itself
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "General")
+    store.close()
+    assert bucket is not None
+    conn.execute("INSERT INTO projects VALUES (?, 'p', ?)", (pid, at))
+    conn.execute("INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, 'General', '', ?)",
+                 (pid, bucket.id, at))
+    blob = HashingEmbedder().embed([sentence(0)])[0].tobytes()
+    for mid, text in memories:
+        seq = conn.execute("INSERT INTO memories(id, project_id, text, hash, bucket_id, created_at, updated_at, "
+                           "embedding) VALUES (?, ?, ?, 'h', ?, ?, ?, ?)", (mid, pid, text, bucket.id, at, at, blob)).lastrowid
+        conn.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)", (seq, text, scope_token(pid)))
+    for hid, mid, text, given in history:
+        conn.execute("INSERT INTO history(id, project_id, memory_id, event, new_text, input, created_at) "
+                     "VALUES (?, ?, ?, 'ADD', ?, ?, ?)", (hid, pid, mid, text, given, at))
+    conn.close()
+
+    engine = engine_over(SQLiteStore(path))  # migrates
+    try:
+        assert [e.input for mid, _ in memories for e in engine.history(pid, mid)] == \
+            [None, None, [{"role": "user", "content": sentence(2)}]]
+        assert [m.text for m in engine.store.get(pid, [mid for mid, _ in memories])] == [t for _, t in memories]
+        assert [h.memory.id for h in engine.search(pid, marker(1))][:1] == [memories[1][0]]  # keyword index kept
+        other = engine.project("other").id
+        from memvault.engine import ImportRecord
+        from memvault.models import utcnow
+        now = utcnow()
+        outcome = engine.import_memories(other, [ImportRecord(memories[0][0], "theirs now", now, now)])
+        assert [o.status for o in outcome] == ["added"]
+        assert engine.get(pid, memories[0][0]).text == sentence(0)
+    finally:
+        engine.close()
+
+
+def test_an_older_postgres_database_loses_its_conversations(request: pytest.FixtureRequest) -> None:
+    import psycopg
+
+    from memvault.store import postgres_schema
+    from memvault.store.postgres import PostgresStore
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    try:
+        first = postgres_schema.scripts()[0]
+        memories, history = _old_rows("")
+        with psycopg.connect(url, autocommit=True) as conn:  # the schema as version 1 left it
+            conn.execute(first.sql.encode())
+            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
+                         "applied_at timestamptz NOT NULL DEFAULT now())")
+            conn.execute("INSERT INTO schema_migrations(version, name) VALUES (1, %s)", (first.name,))
+            for hid, mid, text, given in history:
+                conn.execute("INSERT INTO history(project_id, id, memory_id, event, new_text, input, created_at) "
+                             "VALUES ('p', %s, %s, 'ADD', %s, %s::json, now())", (hid, mid, text, given))
+            conn.execute("INSERT INTO history(project_id, id, memory_id, event, new_text, input, created_at) "
+                         "VALUES ('p', 'x', 'y', 'ADD', 'Kyiv', '[{\"role\": \"user\", \"content\": \"Kyiv \"}]', now())")
+        store = PostgresStore(url, migrate=True)
+        try:
+            kept = [[e.input for e in store.history("p", mid)] for _, mid, _, _ in history]
+            assert kept == [[None], [None], [[{"role": "user", "content": sentence(2)}]]]
+            assert [e.input for e in store.history("p", "y")] == [[{"role": "user", "content": "Kyiv "}]]
+        finally:
+            store.close()
+    finally:
+        server.drop_database(name)

@@ -272,9 +272,10 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        known = max(int(p.name.split("_", 1)[0]) for p in scripts)  # numbers may skip: each branch takes its own
-        if version > known:
-            raise RuntimeError(f"{self.path} has schema version {version}, newer than this memvault knows ({known})")
+        if version > len(scripts):
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this memvault knows ({len(scripts)})"
+            )
 
     # meta --------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
