@@ -281,9 +281,12 @@ def _old_rows(at: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
 
 
 def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_project(tmp_path: Path) -> None:
-    import sqlean as sqlite3
     from importlib import resources
 
+    import sqlean as sqlite3
+
+    from memvault.engine import ImportRecord
+    from memvault.models import utcnow
     from memvault.store.sqlite import scope_token
 
     path, at = tmp_path / "memvault.db", "2026-01-01T00:00:00.000000+00:00"
@@ -309,9 +312,9 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
         seq = conn.execute("INSERT INTO memories(id, project_id, text, hash, bucket_id, created_at, updated_at, "
                            "embedding) VALUES (?, ?, ?, 'h', ?, ?, ?, ?)", (mid, pid, text, bucket.id, at, at, blob)).lastrowid
         conn.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)", (seq, text, scope_token(pid)))
-    for hid, mid, text, given in history:
+    for hid, mid, text, said in history:
         conn.execute("INSERT INTO history(id, project_id, memory_id, event, new_text, input, created_at) "
-                     "VALUES (?, ?, ?, 'ADD', ?, ?, ?)", (hid, pid, mid, text, given, at))
+                     "VALUES (?, ?, ?, 'ADD', ?, ?, ?)", (hid, pid, mid, text, said, at))
     conn.close()
 
     engine = engine_over(SQLiteStore(path))  # migrates
@@ -321,8 +324,6 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
         assert [m.text for m in engine.store.get(pid, [mid for mid, _ in memories])] == [t for _, t in memories]
         assert [h.memory.id for h in engine.search(pid, marker(1))][:1] == [memories[1][0]]  # keyword index kept
         other = engine.project("other").id
-        from memvault.engine import ImportRecord
-        from memvault.models import utcnow
         now = utcnow()
         outcome = engine.import_memories(other, [ImportRecord(memories[0][0], "theirs now", now, now)])
         assert [o.status for o in outcome] == ["added"]
@@ -348,9 +349,9 @@ def test_an_older_postgres_database_loses_its_conversations(request: pytest.Fixt
             conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, "
                          "applied_at timestamptz NOT NULL DEFAULT now())")
             conn.execute("INSERT INTO schema_migrations(version, name) VALUES (1, %s)", (first.name,))
-            for hid, mid, text, given in history:
+            for hid, mid, text, said in history:
                 conn.execute("INSERT INTO history(project_id, id, memory_id, event, new_text, input, created_at) "
-                             "VALUES ('p', %s, %s, 'ADD', %s, %s::json, now())", (hid, mid, text, given))
+                             "VALUES ('p', %s, %s, 'ADD', %s, %s::json, now())", (hid, mid, text, said))
             conn.execute("INSERT INTO history(project_id, id, memory_id, event, new_text, input, created_at) "
                          "VALUES ('p', 'x', 'y', 'ADD', 'Kyiv', '[{\"role\": \"user\", \"content\": \"Kyiv \"}]', now())")
         store = PostgresStore(url, migrate=True)
