@@ -272,6 +272,8 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        if version < len(scripts):  # a migration may rewrite a whole table: into the main file now, not at a write
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if version > len(scripts):
             raise RuntimeError(
                 f"{self.path} has schema version {version}, newer than this memvault knows ({len(scripts)})"
