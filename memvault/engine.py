@@ -174,9 +174,10 @@ def own_input(event: str, input: Any, new_text: str | None) -> list[dict[str, An
     if event != "ADD" or new_text is None or not isinstance(input, list) or len(input) != 1:
         return None
     message = input[0]
-    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+            or not isinstance(message.get("content"), str) or message["content"].strip() != new_text:
         return None
-    return [dict(message)] if message["content"].strip() == new_text else None
+    return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
 _IMPORT_EMBED_CHUNK = 256  # texts an import embeds at once (progress is told after each chunk)

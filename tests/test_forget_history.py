@@ -276,7 +276,8 @@ def _old_rows(at: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     memories = [(str(uuid.uuid4()), sentence(i)) for i in range(3)]
     history = [(str(uuid.uuid4()), memories[0][0], sentence(0), conversation),
                (str(uuid.uuid4()), memories[1][0], sentence(1), conversation),
-               (str(uuid.uuid4()), memories[2][0], sentence(2), json.dumps([{"role": "user", "content": sentence(2)}]))]
+               (str(uuid.uuid4()), memories[2][0], sentence(2),  # its own message, with a field it does not need
+                json.dumps([{"role": "user", "content": sentence(2), "name": sentence(5)}]))]
     return memories, history
 
 

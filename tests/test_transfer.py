@@ -137,9 +137,12 @@ def test_a_history_event_of_the_wrong_type_fails_the_whole_import_before_anythin
 def test_an_imported_input_is_kept_only_when_it_is_the_memorys_own_message(engine: Engine, project: str) -> None:
     at = utcnow()
     own = [{"role": "user", "content": " I like tea "}]
+    padded = [{"role": "user", "content": "I like coffee", "name": "My sister owns boats", "extra": {"a": [1]}}]
     conversation = [{"role": "user", "content": "I like tea. My sister owns boats."}]
     a = record("I like tea", history=[ImportEvent("ADD", None, "I like tea", at, own)])
     b = record("My sister owns boats", history=[ImportEvent("ADD", None, "My sister owns boats", at, conversation)])
-    assert [o.status for o in engine.import_memories(project, [a, b])] == ["added", "added"]
+    c = record("I like coffee", history=[ImportEvent("ADD", None, "I like coffee", at, padded)])
+    assert [o.status for o in engine.import_memories(project, [a, b, c])] == ["added", "added", "added"]
     assert [e.input for e in engine.history(project, a.id)] == [own]
+    assert [e.input for e in engine.history(project, c.id)] == [[{"role": "user", "content": "I like coffee"}]]
     assert [e.input for e in engine.history(project, b.id)] == [None]  # it held a sibling's words: not kept

@@ -7,8 +7,13 @@ UPDATE history SET input = NULL
 WHERE input IS NOT NULL AND NOT (
   event = 'ADD' AND new_text IS NOT NULL AND json_valid(input) AND json_type(input) = 'array'
   AND json_array_length(input) = 1 AND json_type(input, '$[0].content') = 'text'
+  AND json_type(input, '$[0].role') = 'text'
   AND trim(json_extract(input, '$[0].content'), ' ' || char(9, 10, 11, 12, 13)) = new_text
 );
+-- A kept message keeps its role and content only (an imported one could carry more).
+UPDATE history SET input = json_array(json_object('role', json_extract(input, '$[0].role'),
+                                                  'content', json_extract(input, '$[0].content')))
+WHERE input IS NOT NULL AND (SELECT count(*) FROM json_each(input, '$[0]')) <> 2;
 -- 2. Memory ids are each project's own (unique per project, as on PostgreSQL): an import that brings an id another
 --    project also holds is imported, and learns nothing about that project. SQLite cannot drop a UNIQUE column
 --    constraint, so the table is made again (same columns, same seq: the keyword index and vector_log key on it).
