@@ -163,7 +163,7 @@ def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
         raise InvalidInput(f"{what} should be a valid UUID") from None
 
 
-def own_input(event: str, input: Any, new_text: str | None) -> list[dict[str, Any]] | None:
+def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str, Any]] | None:
     """The `input` a history event may keep: the one message its memory was made of (an ADD event whose input is
     a single message saying, once stripped, the event's new text), else None.
 
@@ -171,9 +171,9 @@ def own_input(event: str, input: Any, new_text: str | None) -> list[dict[str, An
     own events (in the delete's transaction) leaves its text in no other memory's history. A conversation that
     several facts were inferred from is not kept, nor an imported input that holds more than its memory said.
     """
-    if event != "ADD" or new_text is None or not isinstance(input, list) or len(input) != 1:
+    if event != "ADD" or new_text is None or not isinstance(messages, list) or len(messages) != 1:
         return None
-    message = input[0]
+    message = messages[0]
     if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
             or not isinstance(message.get("content"), str) or message["content"].strip() != new_text:
         return None
