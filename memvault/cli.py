@@ -378,7 +378,8 @@ def import_cmd(
     source: Annotated[str, typer.Argument(help="An export file (JSON Lines); '-' reads stdin.")],
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
-    """Import an export file. Idempotent by id; the whole file is checked before anything is written."""
+    """Import an export file in one transaction. Idempotent by id; the whole file is checked before anything is
+    written, and a bad line (named by number) or a failure commits nothing."""
     import shutil
     import tempfile
 
@@ -386,7 +387,7 @@ def import_cmd(
 
     with contextlib.ExitStack() as stack:
         path = Path(source)
-        if source == "-":  # the file is read twice (check, then write): keep stdin in a temporary file
+        if source == "-":  # the file is read twice on a terminal (count, then import): keep stdin in a file
             spool = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8"))
             shutil.copyfileobj(sys.stdin, spool)
             spool.flush()
@@ -397,13 +398,11 @@ def import_cmd(
         with _session(data_dir, database_url, project) as (engine, pid):
             with _progress("importing", lambda: transfer.validate(path, engine)) as advance:
                 report = transfer.import_from(path, engine, pid, progress=advance)
-    summary = {"added": report.added, "exists": report.exists, "id_taken": report.id_taken,
-               "taken_ids": report.taken_ids}
+    summary = {"added": report.added, "exists": report.exists}
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        typer.echo(f"imported {report.added} memories; {report.exists} already here (unchanged); "
-                   f"{report.id_taken} skipped (id in use outside this project)")
+        typer.echo(f"imported {report.added} memories; {report.exists} already here (unchanged)")
 
 
 @app.command()

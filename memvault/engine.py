@@ -11,7 +11,7 @@ import logging
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,7 +134,7 @@ class ImportRecord:
 @dataclass(frozen=True)
 class ImportOutcome:
     id: str
-    status: str  # "added" | "exists" (already in this project, left as it is) | "id_taken" (used outside it: skipped)
+    status: str  # "added" | "exists" (already in this project: left as it is)
 
 
 def text_hash(text: str) -> str:
@@ -162,6 +162,26 @@ def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
         return str(uuid.UUID(memory_id))
     except ValueError:
         raise InvalidInput(f"{what} should be a valid UUID") from None
+
+
+def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str, Any]] | None:
+    """The `input` a history event may keep: the one message its memory was made of (an ADD event whose input is
+    a single message saying, once stripped, the event's new text), else None.
+
+    This is what makes a delete forget: a memory's history holds that memory's own words only, so blanking its
+    own events (in the delete's transaction) leaves its text in no other memory's history. A conversation that
+    several facts were inferred from is not kept, nor an imported input that holds more than its memory said.
+    """
+    if event != "ADD" or new_text is None or not isinstance(messages, list) or len(messages) != 1:
+        return None
+    message = messages[0]
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+            or not isinstance(message.get("content"), str) or message["content"].strip() != new_text:
+        return None
+    return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
+
+
+_IMPORT_EMBED_CHUNK = 256  # texts an import embeds at once (progress is told after each chunk)
 
 
 class Engine:
@@ -323,14 +343,14 @@ class Engine:
             if not facts:
                 return []
         now = utcnow()
-        log = [{"role": m.role, "content": m.content} for m in messages]
-        # Without inference each memory is one message: its history keeps that message only, so deleting a
-        # memory leaves its words in no sibling's history (and a 100-message add stores 100 inputs, not 100²).
-        own_input: dict[str, list[dict[str, str]]] = {}
+        # A memory's history holds that memory's own words only (`own_input`): without inference its input
+        # is the one message it was made of; an inferred fact keeps no input, because the conversation it came
+        # from also holds its siblings' words, repeats of other memories and words that never became memories.
+        sources: dict[str, list[dict[str, Any]]] = {}
         if not infer:
             for m in reversed(messages):  # the first message of a repeated text wins
                 if m.role != "system":
-                    own_input[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
+                    sources[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
         memories = [
             Memory(
                 id=str(uuid.uuid4()),
@@ -353,7 +373,7 @@ class Engine:
             for fact in facts
         ]
         events = [
-            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, own_input.get(m.text, log), now,
+            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, sources.get(m.text), now,
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]
@@ -644,47 +664,77 @@ class Engine:
 
     def check_import(self, record: ImportRecord) -> None:
         """Raise InvalidInput when `import_memories` would refuse this record; reads and writes nothing."""
-        self._imported(record, "", Bucket("", "", DEFAULT_BUCKET, "", record.created_at))
+        self._imported(record, "", Bucket("", "", DEFAULT_BUCKET, "", utcnow()))
 
-    def import_memories(self, project_id: str, records: Sequence[ImportRecord]) -> list[ImportOutcome]:
-        """Insert memories under their own ids, times and history, in one transaction; one outcome per record.
+    def import_memories(self, project_id: str, records: Sequence[ImportRecord],
+                        progress: Callable[[int], None] | None = None) -> list[ImportOutcome]:
+        """Insert memories under their own ids, times and history, all in one transaction; one outcome per record.
 
-        Idempotent: an id the project already has is left as it is ("exists"); an id used outside the
-        project is skipped ("id_taken") and that memory is neither changed nor read. A record's vector is
-        kept when this engine's embedder made it (same name and dimension), else the text is embedded again.
-        A bucket named by a record is made when the project has none of that name.
+        Every record is checked before anything is written (an InvalidInput names the first bad one, and an id
+        given twice is refused): a bad record, or a failure while writing, commits nothing. Ids are the
+        project's own: an id the project already has is left as it is ("exists"), whatever other projects
+        hold, so an import neither reads nor reveals anything outside its project. A record's vector is kept
+        when this engine's embedder made it (same name and dimension), else the text is embedded again;
+        `progress` is told how many records were made ready (embedded or not), as it goes. A bucket named by
+        a record is made when the project has none of that name (after every check, before the transaction).
+        There is no batch limit: the caller holds the records, and the transaction holds them all.
         """
-        self._batch(records, "memories")
-        ids = [check_uuid(r.id, "id") for r in records]
-        if len(set(ids)) != len(ids):
-            raise InvalidInput("an id appears more than once")
-        for r in records:  # all valid before a bucket is made
-            self.check_import(r)
+        ids: list[str] = []
+        seen: set[str] = set()
+        for number, r in enumerate(records, start=1):
+            try:
+                ids.append(mid := check_uuid(r.id, "id"))
+                if mid in seen:
+                    raise InvalidInput(f"id {mid} appears more than once")
+                seen.add(mid)
+                self.check_import(r)
+            except InvalidInput as exc:
+                raise InvalidInput(f"record {number}: {exc.message}") from None
         buckets: dict[str, Bucket] = {}
         for r in records:
             name = (r.bucket or DEFAULT_BUCKET).strip()
             if name.lower() not in buckets:
                 found = self.store.find_bucket(project_id, name) if r.bucket else self._bucket(project_id, None)
                 buckets[name.lower()] = found or self.create_bucket(project_id, name)
-        built = [self._imported(r, project_id, buckets[(r.bucket or DEFAULT_BUCKET).strip().lower()]) for r in records]
         existing = {m.id for m in self.store.get(project_id, ids)}
-        todo = [(r, m, e) for r, (m, e) in zip(records, built, strict=True) if m.id not in existing]
-        keep = [r.vector is not None and r.embedder == self.embedder.name and len(r.vector) == self.embedder.dim
-                for r, _, _ in todo]
-        fresh = iter(self.embedder.embed([m.text for (_, m, _), k in zip(todo, keep, strict=True) if not k]))
-        vectors = [_unit(r.vector) if k else next(fresh) for (r, _, _), k in zip(todo, keep, strict=True)]
+        kept = [r for r, mid in zip(records, ids, strict=True) if mid not in existing]
+        todo = [self._imported(r, project_id, buckets[(r.bucket or DEFAULT_BUCKET).strip().lower()]) for r in kept]
+        vectors: list[Vectors | None] = [
+            _unit(r.vector) if r.vector is not None and r.embedder == self.embedder.name
+            and len(r.vector) == self.embedder.dim else None
+            for r in kept]
+        if progress:
+            progress(len(records) - len(kept) + sum(v is not None for v in vectors))
+        again = [i for i, v in enumerate(vectors) if v is None]
+        for lo in range(0, len(again), _IMPORT_EMBED_CHUNK):
+            chunk = again[lo:lo + _IMPORT_EMBED_CHUNK]
+            for i, v in zip(chunk, self.embedder.embed([todo[i][0].text for i in chunk]), strict=True):
+                vectors[i] = v
+            if progress:
+                progress(len(chunk))
         added: set[str] = set()
         if todo:
-            added = set(self.store.insert_new([m for _, m, _ in todo], _stack(vectors), [e for _, _, es in todo for e in es]))
-        here = existing | {m.id for m in self.store.get(project_id, [m.id for _, m, _ in todo if m.id not in added])}
-        return [ImportOutcome(i, "added" if i in added else "exists" if i in here else "id_taken") for i in ids]
+            added = set(self.store.insert_new([m for m, _ in todo], _stack([v for v in vectors if v is not None]),
+                                              [e for _, es in todo for e in es]))
+        return [ImportOutcome(i, "added" if i in added else "exists") for i in ids]
 
     def _imported(self, r: ImportRecord, project_id: str, bucket: Bucket) -> tuple[Memory, list[HistoryEvent]]:
+        """The memory and history events a record stands for; InvalidInput names the first field that is wrong."""
         mid = check_uuid(r.id, "id")
         text = self._text(r.text)
+        for what in ("created_at", "updated_at"):
+            if not isinstance(getattr(r, what), datetime):
+                raise InvalidInput(f"{what} must be a date")
+        if r.expiration_date is not None and not isinstance(r.expiration_date, datetime):
+            raise InvalidInput("expiration_date must be a date")
+        if not isinstance(r.owners, Owners):
+            raise InvalidInput("owners must be Owners")
+        for what, value in (*r.owners.__dict__.items(), ("source", r.source)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInput(f"{what} must be a string")
         if r.bucket is not None and len(self._text(r.bucket, "bucket")) > 100:
             raise InvalidInput("bucket is longer than 100 characters")
-        if any(not isinstance(c, str) for c in r.categories):
+        if isinstance(r.categories, str) or any(not isinstance(c, str) for c in r.categories):
             raise InvalidInput("categories must be strings")
         memory = Memory(id=mid, project_id=project_id, text=text, hash=text_hash(text), bucket_id=bucket.id,
                         bucket_name=bucket.name, created_at=r.created_at, updated_at=r.updated_at,
@@ -693,15 +743,37 @@ class Engine:
                         categories=list(r.categories), expiration_date=r.expiration_date, source=r.source)
         history = list(r.history) or [ImportEvent("ADD", None, text, r.created_at)]
         events = []
-        for e in history:
-            if e.event not in ("ADD", "UPDATE", "DELETE"):
-                raise InvalidInput(f"history event must be ADD, UPDATE or DELETE, not {e.event!r}")
-            events.append(HistoryEvent(str(uuid.uuid4()), mid, project_id, e.event, e.old_text, e.new_text,  # type: ignore[arg-type]
-                                       e.input, e.created_at, memory.user_id, memory.agent_id, memory.app_id,
-                                       memory.run_id, e.metadata))
+        for n, e in enumerate(history, start=1):
+            try:
+                events.append(self._imported_event(e, mid, memory))
+            except InvalidInput as exc:
+                raise InvalidInput(f"history event {n}: {exc.message}") from None
         if r.vector is not None and (getattr(r.vector, "ndim", 0) != 1 or not bool(np.isfinite(r.vector).all())):
             raise InvalidInput("embedding must be a list of finite numbers")
         return memory, events
+
+    def _imported_event(self, e: ImportEvent, memory_id: str, memory: Memory) -> HistoryEvent:
+        if not isinstance(e, ImportEvent):
+            raise InvalidInput("must be an ImportEvent")
+        if e.event not in ("ADD", "UPDATE", "DELETE"):
+            raise InvalidInput(f"event must be ADD, UPDATE or DELETE, not {e.event!r}")
+        old = self._text(e.old_text, "old_memory") if e.old_text is not None else None
+        new = self._text(e.new_text, "new_memory") if e.new_text is not None else None
+        if not isinstance(e.created_at, datetime):
+            raise InvalidInput("created_at must be a date")
+        if e.input is not None:
+            if not isinstance(e.input, list) or len(e.input) > self.limits.max_messages:
+                raise InvalidInput(f"input must be a list of at most {self.limits.max_messages} messages")
+            for message in e.input:
+                if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+                        or not isinstance(message.get("content"), str):
+                    raise InvalidInput("input must be a list of messages, each with a string role and content")
+                if len(message["content"]) > self.limits.max_text_chars:
+                    raise InvalidInput(f"an input message is longer than {self.limits.max_text_chars} characters")
+        metadata = self._metadata(e.metadata) if e.metadata is not None else None
+        return HistoryEvent(str(uuid.uuid4()), memory_id, memory.project_id, e.event, old, new,  # type: ignore[arg-type]
+                            own_input(e.event, e.input, new), e.created_at, memory.user_id, memory.agent_id,
+                            memory.app_id, memory.run_id, metadata or None)
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:

@@ -13,10 +13,14 @@ embedder (or no header), is embedded again on import.
 Export streams: the store is read one page at a time (keyset paging by id), so memory use stays flat
 whatever the project's size.
 
-Import validates the whole file first (JSON, fields, limits) and reports the first bad line by number; only
-then does it write, in batches of `batch` memories, each batch one transaction. A failure while writing
-(the database going away) leaves the batches before it written and nothing of the failed one; running the
-same import again is safe: it is idempotent by id (an id the project has is left as it is).
+Import reads and checks the whole file first (JSON, every field of every line and of every history event,
+limits, an id given twice) and reports the first bad line by number; only then does it write, everything in
+one transaction: a bad file or a failure while writing commits nothing. The file's memories are held in
+memory meanwhile (a few KB each). It is idempotent by id: an id the project has is left as it is. Ids are
+each project's own, so an import neither reads nor reveals what other projects hold.
+
+History events keep their texts; an event's `input` is kept only when it is the memory's own message (see
+`engine.own_input`), so an older export's conversations are not brought back.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,12 +83,10 @@ def export_to(out: IO[str], engine: Engine, project_id: str, *, with_embeddings:
 class ImportReport:
     added: int = 0
     exists: int = 0  # already in the project: left as it is
-    id_taken: int = 0  # the id is used outside the project: not imported
-    taken_ids: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return self.added + self.exists + self.id_taken
+        return self.added + self.exists
 
 
 def _date(value: Any, what: str, *, required: bool) -> Any:
@@ -102,16 +104,24 @@ def _optional_str(raw: dict[str, Any], key: str) -> str | None:
     return value
 
 
+def _event(raw: Any, number: int) -> ImportEvent:
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"history event {number} must be an object")
+    if not isinstance(raw.get("event"), str):
+        raise InvalidInput(f"history event {number}: event must be a string")
+    return ImportEvent(raw["event"], raw.get("old_memory"), raw.get("new_memory"),
+                       _date(raw.get("created_at"), f"history event {number}: created_at", required=True),
+                       raw.get("input"), raw.get("metadata"))
+
+
 def parse_line(raw: Any, embedder: str | None) -> ImportRecord:
-    """One memory line of an export (already JSON-decoded) as the engine's ImportRecord."""
+    """One memory line of an export (already JSON-decoded) as the engine's ImportRecord (which the engine checks)."""
     if not isinstance(raw, dict):
         raise InvalidInput("expected a JSON object")
     history = raw.get("history") or []
-    if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
+    if not isinstance(history, list):
         raise InvalidInput("history must be a list of objects")
-    events = [ImportEvent(str(e.get("event")), e.get("old_memory"), e.get("new_memory"),
-                          _date(e.get("created_at"), "history created_at", required=True),
-                          e.get("input"), e.get("metadata")) for e in history]
+    events = [_event(e, n) for n, e in enumerate(history, start=1)]
     categories = raw.get("categories") or []
     if not isinstance(categories, list):
         raise InvalidInput("categories must be a list")
@@ -155,53 +165,45 @@ def _records(lines: Iterable[str]) -> Iterator[tuple[int, ImportRecord]]:
             record = parse_line(raw, embedder)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {number}: not valid JSON ({exc.msg})") from None
-        except InvalidInput as exc:
-            raise InvalidInput(f"line {number}: {exc.message}") from None
+        except (InvalidInput, RecursionError) as exc:
+            message = exc.message if isinstance(exc, InvalidInput) else "nested too deep"
+            raise InvalidInput(f"line {number}: {message}") from None
         yield number, record
+
+
+def read(path: Path, engine: Engine) -> list[ImportRecord]:
+    """Every memory of an export file, each checked as the engine would import it (reads the store nothing, writes
+    nothing); InvalidInput names the line of the first bad one, or of an id seen on an earlier line."""
+    records: list[ImportRecord] = []
+    first: dict[str, int] = {}
+    with path.open(encoding="utf-8", errors="strict") as lines:
+        try:
+            for number, record in _records(lines):
+                try:
+                    engine.check_import(record)
+                    mid = check_uuid(record.id, "id")
+                except InvalidInput as exc:
+                    raise InvalidInput(f"line {number}: {exc.message}") from None
+                if mid in first:
+                    raise InvalidInput(f"line {number}: id {mid} appears more than once (first on line {first[mid]})")
+                first[mid] = number
+                records.append(record)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the file is not UTF-8 text ({exc.reason})") from None
+    return records
 
 
 def validate(path: Path, engine: Engine) -> int:
     """Check every line of an export file without writing; returns how many memories it holds."""
-    count = 0
-    with path.open(encoding="utf-8") as lines:
-        for number, record in _records(lines):
-            try:
-                engine.check_import(record)
-            except InvalidInput as exc:
-                raise InvalidInput(f"line {number}: {exc.message}") from None
-            count += 1
-    return count
+    return len(read(path, engine))
 
 
-def import_from(path: Path, engine: Engine, project_id: str, *, batch: int = 500,
-                progress: Progress | None = None) -> ImportReport:
-    """Validate the whole file, then import it in batches (one transaction each). See the module docstring."""
-    validate(path, engine)
+def import_from(path: Path, engine: Engine, project_id: str, *, progress: Progress | None = None) -> ImportReport:
+    """Check the whole file, then import it in one transaction. See the module docstring."""
     report = ImportReport()
-    pending: list[ImportRecord] = []
-    pending_ids: set[str] = set()
-
-    def flush() -> None:
-        for outcome in engine.import_memories(project_id, pending):
-            if outcome.status == "added":
-                report.added += 1
-            elif outcome.status == "exists":
-                report.exists += 1
-            else:
-                report.id_taken += 1
-                report.taken_ids.append(outcome.id)
-        if progress:
-            progress(len(pending))
-        pending.clear()
-        pending_ids.clear()
-
-    with path.open(encoding="utf-8") as lines:
-        for _, record in _records(lines):
-            key = check_uuid(record.id, "id")
-            if len(pending) >= batch or key in pending_ids:
-                flush()  # a repeated id goes to the next batch, where it finds itself: "exists"
-            pending.append(record)
-            pending_ids.add(key)
-    if pending:
-        flush()
+    for outcome in engine.import_memories(project_id, read(path, engine), progress=progress):
+        if outcome.status == "added":
+            report.added += 1
+        else:
+            report.exists += 1
     return report

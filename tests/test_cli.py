@@ -161,7 +161,7 @@ def test_import_is_idempotent_by_id(data: Path, engine: Engine, tmp_path: Path) 
     pid = engine.project().id
     engine.update(pid, ids[1], text="Bob collects coins")  # changed since the export
     again = json.loads(run(data, "import", str(out), "--json").stdout)
-    assert (again["added"], again["exists"], again["id_taken"]) == (0, 2, 0)
+    assert again == {"added": 0, "exists": 2}
     assert engine.get(pid, ids[1]).text == "Bob collects coins"  # left as it is
     assert engine.list(pid).total == 2
     assert len(engine.history(pid, ids[0])) == 2
@@ -215,7 +215,43 @@ def test_a_broken_line_is_reported_by_number_and_nothing_is_written(data: Path, 
         assert engine.list(engine.project().id).total == 0  # not even the good line before it
 
 
-def test_an_id_used_by_another_project_is_neither_overwritten_nor_revealed(
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("new_memory", {"a": 1}, "new_memory must be a string"),
+    ("input", "hello", "input must be a list"),
+    ("metadata", ["a"], "metadata must be an object"),
+])
+def test_a_bad_line_after_500_good_ones_commits_nothing_and_says_which_line(
+        data: Path, tmp_path: Path, field: str, value: Any, message: str) -> None:
+    at = "2026-01-01T00:00:00+00:00"
+    good = [{"id": str(uuid.uuid4()), "memory": f"fact number {i}", "created_at": at, "bucket": "Imported",
+             "history": [{"event": "ADD", "new_memory": f"fact number {i}", "created_at": at}]} for i in range(500)]
+    bad = {**good[0], "id": str(uuid.uuid4()), "history": [{"event": "ADD", "created_at": at, field: value}]}
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [{"memvault": "export", "version": 1}, *good, bad]) + "\n")
+    result = run(data, "import", str(path), code=1)
+    assert result.stderr.strip().startswith(f"error: line 502: history event 1: {message}")
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    e = open_engine(data)
+    try:
+        assert e.list(e.project().id).total == 0
+        assert [b.name for b in e.list_buckets(e.project().id)] == ["General"]
+    finally:
+        e.close()
+
+
+def test_an_id_given_twice_in_one_file_is_refused_naming_both_lines(data: Path, engine: Engine, tmp_path: Path) -> None:
+    seed(engine, "source")
+    out = tmp_path / "export.jsonl"
+    run(data, "export", "-o", str(out), "--project", "source")
+    header, first, second = out.read_text().splitlines()
+    out.write_text("\n".join([header, first, second, first]) + "\n")
+    mid = json.loads(first)["id"]
+    assert run(data, "import", str(out), code=1).stderr.strip() == \
+        f"error: line 4: id {mid} appears more than once (first on line 2)"
+    assert engine.list(engine.project().id).total == 0
+
+
+def test_ids_are_each_projects_own_so_an_import_neither_overwrites_nor_reveals_another_projects(
         data: Path, engine: Engine, tmp_path: Path) -> None:
     [theirs, _] = seed(engine, "theirs")
     out = tmp_path / "export.jsonl"
@@ -224,19 +260,28 @@ def test_an_id_used_by_another_project_is_neither_overwritten_nor_revealed(
     forged = [{**r, "memory": "overwritten!"} for r in rows]
     out.write_text("\n".join(json.dumps(x) for x in [header, *forged]) + "\n")
 
-    report = json.loads(run(data, "import", str(out), "--project", "mine", "--json").stdout)
-    assert (report["added"], report["id_taken"]) == (0, 2)
-    assert engine.get(engine.project("theirs").id, theirs).text == "Alice moved to Nice"
-    mine = engine.project("mine").id
-    assert engine.list(mine).total == 0
-    assert "overwritten" not in run(data, "import", str(out), "--project", "mine").stdout
+    # The same file into a project of this data dir (where "theirs" holds every id) and into a fresh data dir
+    # (where no project does): the answers cannot be told apart.
+    here = run(data, "import", str(out), "--project", "mine", "--json")
+    fresh = run(tmp_path / "fresh", "import", str(out), "--project", "mine", "--json")
+    assert json.loads(here.stdout) == json.loads(fresh.stdout) == {"added": 2, "exists": 0}
+    assert (here.stdout, here.stderr) == (fresh.stdout, fresh.stderr)
+    mine, their_pid = engine.project("mine").id, engine.project("theirs").id
+    assert engine.get(their_pid, theirs).text == "Alice moved to Nice"  # theirs: untouched
+    assert engine.get(mine, theirs).text == "overwritten!"  # mine: its own memory under the same id
+    assert [e.event for e in engine.history(their_pid, theirs)] == ["ADD", "UPDATE"]
+    engine.delete(mine, theirs)  # one project's delete leaves the other's memory of that id alone
+    assert engine.get(their_pid, theirs).text == "Alice moved to Nice"
+    assert [e.new_text for e in engine.history(their_pid, theirs)] == ["Alice moved to Lyon", "Alice moved to Nice"]
+    again = run(data, "import", str(out), "--project", "mine", "--json")  # idempotent within the project only
+    assert json.loads(again.stdout) == {"added": 1, "exists": 1}
 
 
 def test_import_reads_stdin(data: Path, engine: Engine, tmp_path: Path) -> None:
     seed(engine, "a")
     exported = run(data, "export", "--project", "a").stdout
     report = json.loads(run(data, "import", "-", "--project", "b", "--json", stdin=exported).stdout)
-    assert report["added"] == 0 and report["id_taken"] == 2  # same data dir: the ids are project a's
+    assert report == {"added": 2, "exists": 0}  # ids are each project's own: project a's play no part
     fresh = tmp_path / "fresh"
     assert json.loads(run(fresh, "import", "-", "--json", stdin=exported).stdout)["added"] == 2
 

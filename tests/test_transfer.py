@@ -56,7 +56,8 @@ def test_import_memories_reports_each_outcome(engine: Engine, project: str) -> N
     theirs = engine.add_text(engine.project("other").id, "someone else's")
     new = record("a new one", bucket="Imported", owners=Owners(user_id="u1"), categories=["x"])
     outcomes = engine.import_memories(project, [new, record(id=existing.id), record("forged", id=theirs.id)])
-    assert [(o.id, o.status) for o in outcomes] == [(new.id, "added"), (existing.id, "exists"), (theirs.id, "id_taken")]
+    assert [(o.id, o.status) for o in outcomes] == [(new.id, "added"), (existing.id, "exists"), (theirs.id, "added")]
+    assert engine.get(project, theirs.id).text == "forged"  # ids are each project's own
     stored = engine.get(project, new.id)
     assert (stored.text, stored.bucket_name, stored.user_id, stored.categories) == ("a new one", "Imported", "u1", ["x"])
     assert [(e.event, e.new_text) for e in engine.history(project, new.id)] == [("ADD", "a new one")]
@@ -99,9 +100,49 @@ def test_jsonl_round_trip_through_streams(engine: Engine, project: str, tmp_path
     other = engine.project("copy").id
     seen: list[int] = []
     report = transfer.import_from(path, engine, other, progress=seen.append)
-    assert (report.added, report.exists, report.id_taken) == (0, 0, 1)  # same store: the id is taken
-    assert seen == [1]
-    # a repeated line (same id) in one file: the first wins, the second "exists"
+    assert (report.added, report.exists) == (1, 0)  # same store, another project: ids are each project's own
+    assert sum(seen) == 1
+    # a repeated line (same id) in one file is refused, naming both lines
     path.write_text(buffer.getvalue() + buffer.getvalue().splitlines()[1] + "\n")
-    report = transfer.import_from(path, engine, project)
-    assert (report.added, report.exists) == (0, 2)
+    with pytest.raises(InvalidInput, match="line 3: id .* appears more than once \\(first on line 2\\)"):
+        transfer.import_from(path, engine, engine.project("third").id)
+    assert engine.list(engine.project("third").id).total == 0
+
+
+BAD_EVENTS = [
+    ({"new_text": {"a": 1}}, "history event 1: new_memory must be a string"),
+    ({"old_text": 7}, "history event 1: old_memory must be a string"),
+    ({"input": "hello"}, "history event 1: input must be a list"),
+    ({"input": [{"role": "user"}]}, "history event 1: input must be a list of messages"),
+    ({"input": [["user", "hi"]]}, "history event 1: input must be a list of messages"),
+    ({"metadata": ["a", "b"]}, "history event 1: metadata must be an object"),
+    ({"event": 3}, "history event 1: event must be ADD, UPDATE or DELETE"),
+    ({"created_at": "yesterday"}, "history event 1: created_at must be a date"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_EVENTS, ids=[m for _, m in BAD_EVENTS])
+def test_a_history_event_of_the_wrong_type_fails_the_whole_import_before_anything_is_written(
+        engine: Engine, project: str, change: dict[str, Any], message: str) -> None:
+    at = utcnow()
+    good = [record(f"fact number {i}", bucket="Imported") for i in range(500)]
+    fields = {"event": "ADD", "old_text": None, "new_text": "the bad one", "created_at": at, **change}
+    bad = record("the bad one", history=[ImportEvent(**fields)])
+    with pytest.raises(InvalidInput, match=f"record 501: {message}"):
+        engine.import_memories(project, [*good, bad])
+    assert engine.list(project).total == 0
+    assert [b.name for b in engine.list_buckets(project)] == ["General"]  # not even a bucket
+
+
+def test_an_imported_input_is_kept_only_when_it_is_the_memorys_own_message(engine: Engine, project: str) -> None:
+    at = utcnow()
+    own = [{"role": "user", "content": " I like tea "}]
+    padded = [{"role": "user", "content": "I like coffee", "name": "My sister owns boats", "extra": {"a": [1]}}]
+    conversation = [{"role": "user", "content": "I like tea. My sister owns boats."}]
+    a = record("I like tea", history=[ImportEvent("ADD", None, "I like tea", at, own)])
+    b = record("My sister owns boats", history=[ImportEvent("ADD", None, "My sister owns boats", at, conversation)])
+    c = record("I like coffee", history=[ImportEvent("ADD", None, "I like coffee", at, padded)])
+    assert [o.status for o in engine.import_memories(project, [a, b, c])] == ["added", "added", "added"]
+    assert [e.input for e in engine.history(project, a.id)] == [own]
+    assert [e.input for e in engine.history(project, c.id)] == [[{"role": "user", "content": "I like coffee"}]]
+    assert [e.input for e in engine.history(project, b.id)] == [None]  # it held a sibling's words: not kept

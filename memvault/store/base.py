@@ -115,8 +115,9 @@ class Store(Protocol):
         ...
 
     def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
-        """Like `insert`, but a memory whose id is already used (in any project) is left out, with its events,
-        and the row holding that id is neither read nor changed. Returns the ids inserted. One transaction."""
+        """Like `insert`, but a memory whose id its project already has is left out, with its events, and the row
+        holding that id is not changed. Ids are unique per project: another project's ids play no part. Returns
+        the ids inserted. One transaction, whatever the number of memories."""
         ...
 
     def scan(self, project_id: str, after: str | None, limit: int,

@@ -407,23 +407,14 @@ class PostgresStore:
         def fn(c: psycopg.Connection) -> list[str]:
             for project_id in sorted({m.project_id for m in memories}):
                 self._lock_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
-            taken: set[str] = set()
-            if skip_taken:
-                ids = sorted({m.id for m in memories})
-                # Serialize imports of the same id across tenants, then leave out ids already in use anywhere.
-                c.execute("SELECT pg_advisory_xact_lock(hashtextextended(i, 0)) FROM unnest(%s::text[]) AS i",
-                          (ids,))
-                taken = {r[0] for r in _rows(c, "SELECT id FROM memories WHERE id = ANY(%s)", (ids,))}
             done: list[str] = []
             for memory, vector in zip(memories, vectors, strict=True):
-                if memory.id in taken:
-                    continue
                 row = _row(
                     c,
                     "INSERT INTO memories(project_id, id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
                     "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)"
-                    + (" ON CONFLICT DO NOTHING" if skip_taken else "") + " RETURNING id",
+                    + (" ON CONFLICT (project_id, id) DO NOTHING" if skip_taken else "") + " RETURNING id",
                     (
                         memory.project_id, memory.id, memory.text, memory.hash, memory.user_id, memory.agent_id,
                         memory.app_id, memory.run_id, memory.bucket_id, Jsonb(memory.metadata),

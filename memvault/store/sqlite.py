@@ -347,6 +347,8 @@ class SQLiteStore:
                 raise
             conn.execute("COMMIT")
         known = max((int(p.name.split("_", 1)[0]) for p in scripts), default=0)
+        if version < known:  # a migration may rewrite a whole table: into the main file now, not at a write
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if version > known:
             raise RuntimeError(f"{self.path} has schema version {version}, newer than this memvault knows ({known})")
 
@@ -516,7 +518,7 @@ class SQLiteStore:
                     "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
                     "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    + (" ON CONFLICT(id) DO NOTHING" if skip_taken else ""),
+                    + (" ON CONFLICT(id, project_id) DO NOTHING" if skip_taken else ""),
                     (
                         memory.id, memory.project_id, memory.text, memory.hash, memory.user_id, memory.agent_id,
                         memory.app_id, memory.run_id, memory.bucket_id, json.dumps(memory.metadata),
@@ -525,7 +527,7 @@ class SQLiteStore:
                     ),
                 )
                 if cur.rowcount == 0:
-                    continue  # skip_taken: the id is in use
+                    continue  # skip_taken: the project has this id
                 seq = cur.lastrowid
                 c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
                           (seq, memory.text, scope_token(memory.project_id)))

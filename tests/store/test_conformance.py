@@ -271,7 +271,7 @@ def test_scan_pages_by_id_with_or_without_vectors(store: Store, pid: str, other:
     assert store.scan(pid, made[-1].id, 10) == []
 
 
-def test_insert_new_skips_ids_in_use_anywhere_and_leaves_them_untouched(store: Store, pid: str, other: str) -> None:
+def test_insert_new_skips_ids_the_project_has_and_ids_are_each_projects_own(store: Store, pid: str, other: str) -> None:
     theirs = put(store, other, "their text", vec(1))
     mine = put(store, pid, "my text", vec(2))
     at = utcnow()
@@ -279,12 +279,17 @@ def test_insert_new_skips_ids_in_use_anywhere_and_leaves_them_untouched(store: S
                    created_at=at, updated_at=at)
     clash = [Memory(**{**fresh.__dict__, "id": i, "text": "forged"}) for i in (theirs.id, mine.id)]
     events = [HistoryEvent(str(uuid.uuid4()), m.id, pid, "ADD", None, m.text, None, at) for m in [fresh, *clash]]
-    assert store.insert_new([fresh, *clash], np.stack([vec(3)] * 3), events) == [fresh.id]
+    assert store.insert_new([fresh, *clash], np.stack([vec(3)] * 3), events) == [fresh.id, theirs.id]
+    assert store.get(other, [theirs.id])[0].text == "their text"  # the other project's memory of that id: untouched
+    assert [e.new_text for e in store.history(other, theirs.id)] == ["their text"]
+    assert store.get(pid, [mine.id])[0].text == "my text"  # this project's own: left as it is
+    assert store.get(pid, [theirs.id])[0].text == "forged"  # the same id, this project's own memory
+    assert [e.new_text for e in store.history(pid, theirs.id)] == ["forged"]
+    assert [e.new_text for e in store.history(pid, fresh.id)] == ["new"]
+    assert store.delete(pid, [theirs.id], at) == [theirs.id]  # a delete in one project leaves the other's alone
     assert store.get(other, [theirs.id])[0].text == "their text"
     assert [e.new_text for e in store.history(other, theirs.id)] == ["their text"]
-    assert store.get(pid, [mine.id])[0].text == "my text" and store.get(pid, [theirs.id]) == []
-    assert [e.new_text for e in store.history(pid, fresh.id)] == ["new"]
-    assert store.vector_search(pid, vec(3), None, 1)[0][0] == fresh.id
+    assert [h[0] for h in store.vector_search(other, vec(1), None, 1)] == [theirs.id]
 
 
 def test_compact_after_deletes_keeps_every_live_memory(store: Store, pid: str) -> None:
