@@ -23,6 +23,7 @@ from ..embed.base import Vectors
 from ..errors import Conflict, NotFound
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ..validate import name_key
 from . import keyword
 from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
@@ -250,6 +251,7 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         conn = self._conn()
+        conn.create_function("memvault_name_key", 1, name_key, deterministic=True)  # for 0004_bucket_name_key
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         scripts = sorted(
             (p for p in resources.files("memvault.store.migrations").joinpath("sqlite").iterdir()
@@ -296,8 +298,9 @@ class SQLiteStore:
             project = Project(str(uuid.uuid4()), name, utcnow())
             c.execute("INSERT INTO projects VALUES (?, ?, ?)", (project.id, project.name, ts(project.created_at)))
             c.execute(
-                "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
-                (project.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", ts(project.created_at)),
+                "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (project.id, str(uuid.uuid4()), DEFAULT_BUCKET, name_key(DEFAULT_BUCKET), "Default bucket",
+                 ts(project.created_at)),
             )
             return project
 
@@ -365,7 +368,7 @@ class SQLiteStore:
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
         row = self._conn().execute(
-            self._BUCKET_SQL + " AND lower(b.name) = lower(?)", (project_id, name)
+            self._BUCKET_SQL + " AND b.name_key = ?", (project_id, name_key(name))
         ).fetchone()
         return self._bucket(row) if row else None
 
@@ -373,8 +376,9 @@ class SQLiteStore:
         try:
             with self._tx() as c:
                 c.execute(
-                    "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (bucket.project_id, bucket.id, bucket.name, bucket.description, ts(bucket.created_at)),
+                    "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (bucket.project_id, bucket.id, bucket.name, name_key(bucket.name), bucket.description,
+                     ts(bucket.created_at)),
                 )
         except sqlite3.IntegrityError:
             raise Conflict(f"a bucket named {bucket.name!r} already exists") from None
@@ -384,8 +388,9 @@ class SQLiteStore:
         try:
             with self._tx() as c:
                 cur = c.execute(
-                    "UPDATE buckets SET name = ?, description = coalesce(?, description) WHERE project_id = ? AND id = ?",
-                    (name, description, project_id, bucket_id),
+                    "UPDATE buckets SET name = ?, name_key = ?, description = coalesce(?, description) "
+                    "WHERE project_id = ? AND id = ?",
+                    (name, name_key(name), description, project_id, bucket_id),
                 )
                 if cur.rowcount == 0:
                     raise NotFound("Bucket not found")
