@@ -531,6 +531,8 @@ class Engine:
         self._batch(ids, "memory ids")
         if any(not isinstance(i, str) for i in ids):
             raise InvalidInput("memory ids must be strings")
+        for i in ids:  # an id that is not valid text could not be answered back as "invalid_id"
+            V.text(i, "a memory id")
         distinct = list(dict.fromkeys(ids))
         valid: dict[str, str] = {}
         for raw in distinct:
@@ -619,6 +621,9 @@ class Engine:
         if not ids:
             raise InvalidInput("memoryIds must not be empty")
         self._batch(ids, "memoryIds")
+        for i in ids:  # a rejected id is answered back: it must be valid text
+            if isinstance(i, str):
+                V.text(i, "a memory id")
         target = self._bucket(project_id, bucket)
         valid = []
         rejected = []

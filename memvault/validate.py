@@ -92,6 +92,8 @@ def name(value: Any, what: str, max_chars: int) -> str:
         raise InvalidInput(f"{what} must not be empty")
     if any(unicodedata.category(ch) in _INVISIBLE for ch in value):
         raise InvalidInput(f"{what} must not contain invisible or control characters (zero-width, bidi controls...)")
+    if len(name_key(value)) > 4 * max_chars:  # NFKC can expand a character up to 18 times; the key is indexed
+        raise InvalidInput(f"{what} is too long once case-folded")
     return value
 
 

@@ -77,6 +77,8 @@ def test_a_lone_surrogate_in_any_field_of_any_call_is_refused(engine: Engine, pr
         lambda: engine.create_bucket(project, "Work", "about " + BAD),
         lambda: engine.delete_entity(project, "user", BAD),
         lambda: engine.project("p" + BAD),
+        lambda: engine.delete_many(project, [kept.id, BAD]),  # an invalid id is answered back: it must be text
+        lambda: engine.move_memories(project, [BAD], "General"),
     ]
     for call in calls:
         refused(call, "lone surrogate")
@@ -156,6 +158,7 @@ def test_owner_ids_categories_sources_and_bucket_fields_are_bounded(engine: Engi
     refused(lambda: engine.update(project, ok.id, categories=["c"] * 3000), "at most 50")
     refused(lambda: engine.add_text(project, "x", source="s" * 256), "source is longer than 255")
     refused(lambda: engine.create_bucket(project, "b" * 101), "longer than 100")
+    refused(lambda: engine.create_bucket(project, "\ufdfa" * 100), "too long once case-folded")  # 18 characters each
     refused(lambda: engine.create_bucket(project, "Work", "d" * 1001), "longer than 1000")
     work = engine.create_bucket(project, "Work", "d" * 1000)
     refused(lambda: engine.rename_bucket(project, work.id, description="d" * 3_500_000), "longer than 1000")

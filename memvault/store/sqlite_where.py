@@ -109,6 +109,10 @@ def _metadata(c: Cond, params: list[Any]) -> str:
     op, value = c.op, c.value
     if op == "exists":
         return f"coalesce({typ} <> 'null', 0)"
+    if op in ("eq", "ne") and kind(value) != "bool":
+        params.append(value)
+        sql = f"({typ} IN {_JSON_TYPES[kind(value)]} AND {col} = ?)"
+        return sql if op == "eq" else _not(sql)
     if op in ("in", "nin", "eq", "ne"):
         values = list(value) if op in ("in", "nin") else [value]
         parts = []

@@ -94,6 +94,8 @@ def memoryplugin_requests(http: httpx.Client) -> None:
         ("POST", "/buckets", {"name": "\u202egnp.exe"}, 400),
         ("POST", "/buckets", {"name": "Work", "description": "d" * 100_000}, 400),
         ("POST", "/buckets", {"name": SURROGATE}, 400),
+        ("POST", "/memories/bulk-delete", {"memoryIds": ["\ud800"]}, 400),
+        ("POST", "/v2/memory/update", {"memoryIds": ["\udfff"], "bucketId": "Émile"}, 400),
         ("POST", "/buckets", {"name": "émile"}, 409),
         ("POST", "/buckets", {"name": "ÉMILE"}, 409),
     ]
