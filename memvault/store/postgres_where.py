@@ -58,9 +58,15 @@ def _not(sql: str) -> str:
     return "(NOT coalesce(" + sql + ", FALSE))"  # NULL (no value) is not a match, so its negation is
 
 
-def like(value: str) -> str:
-    """An ILIKE pattern matching `value` anywhere, with its wildcards escaped (backslash is the default escape)."""
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ASCII_LOWER = str.maketrans(_UPPER, _LOWER)
+
+
+def _icontains(expr: str, value: str, p: _Params) -> str:
+    """`value` in `expr`, ignoring the case of ASCII letters only, as SQLite's LIKE does: ILIKE would follow the
+    database's locale (Unicode-aware under C.UTF-8, ASCII-only under C) and answer differently."""
+    return f"strpos(translate({expr}, '{_UPPER}', '{_LOWER}'), {p(value.translate(_ASCII_LOWER))}) > 0"
 
 
 def _cond(c: Cond, p: _Params) -> str:
@@ -86,7 +92,7 @@ def _scalar_op(col: Callable[[], str], c: Cond, p: _Params) -> str:
     if op == "contains":
         return f"strpos({col()}, {p(str(value))}) > 0"
     if op == "icontains":
-        return f"{col()} ILIKE {p(like(str(value)))}"
+        return _icontains(col(), str(value), p)
     if op == "ne":
         return _not(f"{col()} = {p(value)}")
     collate = ' COLLATE "C"' if op in ORDERED and kind(value) == "string" else ""
@@ -133,7 +139,7 @@ def _categories(c: Cond, p: _Params) -> str:
     if op == "nin":
         return f"NOT EXISTS ({each}cat.v = ANY({p(list(value))}))"
     if op == "icontains":
-        return f"EXISTS ({each}cat.v ILIKE {p(like(value))})"
+        return f"EXISTS ({each}{_icontains('cat.v', value, p)})"
     sql = f"EXISTS ({each}cat.v = {p(value)})"  # eq, contains: one of the categories is this one
     return f"NOT {sql}" if op == "ne" else sql
 

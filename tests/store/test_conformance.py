@@ -332,7 +332,7 @@ def test_a_term_in_more_memories_than_the_budget_is_left_out(store: Store, pid: 
 # Every operator against every kind of value, on one set of memories: both stores must give these exact answers.
 _KINDS = {  # name: (metadata, user_id, categories, bucket, day of January 2024)
     "s1": ({"v": "apple", "n": 1}, "alice", ["food"], "General", 1),
-    "s2": ({"v": "Banana"}, "bob", ["travel"], "Émile", 2),
+    "s2": ({"v": "Banana", "w": "Émile"}, "bob", ["travel", "Été"], "Émile", 2),
     "s5": ({"v": "5"}, "alice", [], "Émile", 3),
     "n5": ({"v": 5}, None, ["food", "travel"], "General", 4),
     "n9": ({"v": 9.5}, "Zoe", [], "General", 5),
@@ -381,6 +381,9 @@ _HAS_V = _ALL - {"z", "none"}
         ({"metadata": {"v": {"contains": "5"}}}, {"s5"}),  # strings only: not the number 5
         ({"metadata": {"v": {"icontains": "APP"}}}, {"s1"}),
         ({"metadata": {"v": {"icontains": "tru"}}}, set()),  # not the bool
+        ({"metadata": {"w": {"icontains": "ÉMILE"}}}, {"s2"}),  # ASCII letters fold, É stays É (any locale)
+        ({"metadata": {"w": {"icontains": "émile"}}}, set()),
+        ({"metadata": {"w": {"icontains": "%"}}}, set()),  # wildcards are plain characters
         ({"metadata": {"v": "*"}}, _HAS_V),
         ({"metadata": {"v": {"exists": True}}}, _HAS_V),
         ({"metadata": {"v": {"exists": False}}}, {"z", "none"}),
@@ -398,6 +401,7 @@ _HAS_V = _ALL - {"z", "none"}
         ({"user_id": {"gte": "bob", "lte": "bob"}}, {"s2"}),
         ({"user_id": {"contains": "li"}}, {"s1", "s5"}),
         ({"user_id": {"icontains": "ZO"}}, {"n9"}),
+        ({"user_id": {"icontains": "_"}}, set()),
         ({"user_id": {"exists": True}}, {"s1", "s2", "s5", "n9"}),
         ({"user_id": {"exists": False}}, _ALL - {"s1", "s2", "s5", "n9"}),
         ({"user_id": None}, _ALL - {"s1", "s2", "s5", "n9"}),
@@ -407,6 +411,8 @@ _HAS_V = _ALL - {"z", "none"}
         ({"categories": {"ne": "food"}}, _ALL - {"s1", "n5"}),
         ({"categories": {"nin": ["food", "travel"]}}, _ALL - {"s1", "s2", "n5"}),
         ({"categories": {"icontains": "TRAV"}}, {"s2", "n5"}),
+        ({"categories": {"icontains": "éT"}}, set()),
+        ({"categories": {"icontains": "Ét"}}, {"s2"}),
         ({"categories": {"exists": False}}, _ALL - {"s1", "s2", "n5"}),
         # bucket: by name (case-folded) or id
         ({"bucket": "émile"}, {"s2", "s5"}),
