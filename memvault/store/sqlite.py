@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..embed.base import Vectors
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from ..validate import name_key
@@ -33,6 +33,36 @@ if TYPE_CHECKING:
     import sqlite3
 else:  # the `sqlite3` API over one known SQLite (3.50, FTS5 built in) on every platform, whatever Python links
     import sqlean as sqlite3
+
+# What SQLite says when a statement or a value is too large for it: the input is the cause, so a 400, not a 500.
+# (The door in memvault/validate.py bounds every input below these; this is the net under it.)
+_TOO_LARGE = ("too many SQL variables", "Expression tree is too large", "LIKE or GLOB pattern too complex",
+              "string or blob too big", "too many terms in compound SELECT")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements turn SQLite's "too large" refusals into InvalidInput."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with _input_errors():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with _input_errors():
+            return super().executemany(sql, parameters)
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.DataError, OverflowError) as exc:  # a value SQLite cannot hold (e.g. an integer over 64 bits)
+        raise InvalidInput(f"a value is too large to store: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        if any(reason in str(exc) for reason in _TOO_LARGE):
+            raise InvalidInput(f"the request is too large for the database: {exc}") from None
+        raise
+
 
 _MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
@@ -136,7 +166,8 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
+                                   factory=_Connection)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -211,3 +211,20 @@ def test_bucket_names_from_before_their_unicode_keys_get_them_on_open(tmp_path: 
         assert {b.name for b in store.list_buckets(pid)} == {"General", "Émile", "émile", "Straße"}
     finally:
         store.close()
+
+
+def test_a_statement_too_large_for_sqlite_is_invalid_input_and_the_store_goes_on(tmp_path: Path) -> None:
+    """The engine bounds filters below this; a tree built past the bound gets a 400-kind error, not a crash."""
+    from memvault import filters as F
+    from memvault.errors import InvalidInput
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        pid = store.ensure_project("p").id
+        fill(store, pid, ["still here"])
+        huge = F.Or(tuple(F.eq("user_id", f"u{i}") for i in range(1001)))  # deeper than SQLite's 1,000 levels
+        with pytest.raises(InvalidInput, match="too large for the database"):
+            store.list(pid, huge, 10)
+        assert [m.text for m in store.list(pid, None, 10).items] == ["still here"]
+    finally:
+        store.close()
