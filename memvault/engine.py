@@ -703,6 +703,9 @@ class Engine:
                         run_id=r.owners.run_id, metadata=dict(self._metadata(r.metadata)),
                         categories=categories, expiration_date=r.expiration_date, source=source)
         history = list(r.history) or [ImportEvent("ADD", None, text, r.created_at)]
+        for e in history:  # the door for what history events hold (their shape is checked below and by transfer)
+            V.json_value([e.old_text, e.new_text, e.input, e.metadata], "a history event")
+            V.date(e.created_at, "a history event's created_at")
         events = []
         for e in history:
             if e.event not in ("ADD", "UPDATE", "DELETE"):

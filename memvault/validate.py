@@ -145,14 +145,15 @@ def metadata(value: Any, max_bytes: int) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput("metadata must be an object")
-    _json(value, "metadata", 1)
+    json_value(value, "metadata")
     size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     if size > max_bytes:
         raise InvalidInput(f"metadata is larger than {max_bytes} bytes")
     return value
 
 
-def _json(value: Any, what: str, depth: int) -> None:
+def json_value(value: Any, what: str, depth: int = 1) -> None:
+    """Any JSON value within the rules of metadata: valid strings and keys, depth, finite 64-bit numbers."""
     if isinstance(value, dict):
         if depth > MAX_METADATA_DEPTH:
             raise InvalidInput(f"{what} is nested deeper than {MAX_METADATA_DEPTH} levels")
@@ -160,12 +161,12 @@ def _json(value: Any, what: str, depth: int) -> None:
             if not isinstance(key, str):
                 raise InvalidInput(f"{what}: keys must be strings")
             identifier(key, f"a {what} key", MAX_KEY_CHARS)
-            _json(item, what, depth + 1)
+            json_value(item, what, depth + 1)
     elif isinstance(value, list):
         if depth > MAX_METADATA_DEPTH:
             raise InvalidInput(f"{what} is nested deeper than {MAX_METADATA_DEPTH} levels")
         for item in value:
-            _json(item, what, depth + 1)
+            json_value(item, what, depth + 1)
     elif isinstance(value, str):
         text(value, f"a {what} value")
     elif isinstance(value, bool) or value is None:

@@ -262,3 +262,16 @@ def test_an_import_record_goes_through_the_same_door(engine: Engine, project: st
     assert [o.status for o in engine.import_memories(project, [good])] == ["added"]
     reads_work(engine, project)
 
+
+
+def test_imported_history_goes_through_the_door_too(engine: Engine, project: str) -> None:
+    from memvault.engine import ImportEvent
+
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    mid = "6f1c1a9e-7a4e-4f55-9a34-3b8d3b7f2a10"
+    for event in (ImportEvent("ADD", None, "t" + BAD, at), ImportEvent("ADD", None, "t", at, input=[{"content": BAD}]),
+                  ImportEvent("ADD", None, "t", at, metadata={"k\x00": 1}),
+                  ImportEvent("ADD", None, "t", datetime(999, 1, 1, tzinfo=UTC))):
+        refused(lambda event=event: engine.import_memories(project, [ImportRecord(mid, "t", at, at, history=[event])]))
+    assert engine.list(project, None).total == 0
+    reads_work(engine, project)
