@@ -21,6 +21,7 @@ import numpy as np
 
 from . import filters as F
 from . import ranking
+from . import validate as V
 from .embed.base import Embedder, Vectors
 from .embed.batching import embed_query
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
@@ -57,6 +58,8 @@ class Limits:
     max_top_k: int = 1000
     max_page_size: int = 1000
     max_metadata_bytes: int = 16_384
+    max_message_chars: int = 50_000  # one message of an add, checked before any extraction
+    max_content_chars: int = 200_000  # all the messages of one add together
     near_duplicate: float = 0.95  # cosine at which an inferred fact repeats a stored one
 
 
@@ -221,7 +224,7 @@ class Engine:
 
     # projects and keys ---------------------------------------------------------
     def project(self, name: str | None = None) -> Project:
-        name = (name or DEFAULT_PROJECT).strip()
+        name = V.identifier(name or DEFAULT_PROJECT, "project name").strip()
         if not name:
             raise InvalidInput("project name must not be empty")
         return self.store.ensure_project(name)
@@ -251,10 +254,11 @@ class Engine:
         return key.project_id
 
     # validation helpers ----------------------------------------------------------
+    # Every argument passes one of these (rules in memvault/validate.py), whatever face it came through.
     def _text(self, text: Any, what: str = "text") -> str:
         if not isinstance(text, str):
             raise InvalidInput(f"{what} must be a string")
-        text = text.strip()
+        text = V.text(text, what).strip()
         if not text:
             raise InvalidInput(f"{what} must not be empty")
         if len(text) > self.limits.max_text_chars:
@@ -262,19 +266,32 @@ class Engine:
         return text
 
     def _metadata(self, metadata: Any) -> dict[str, Any]:
-        if metadata is None:
-            return {}
-        if not isinstance(metadata, dict):
-            raise InvalidInput("metadata must be an object")
-        import json
+        return V.metadata(metadata, self.limits.max_metadata_bytes)
 
-        try:
-            size = len(json.dumps(metadata))
-        except (TypeError, ValueError):
-            raise InvalidInput("metadata must be plain JSON") from None
-        if size > self.limits.max_metadata_bytes:
-            raise InvalidInput(f"metadata is larger than {self.limits.max_metadata_bytes} bytes")
-        return metadata
+    @staticmethod
+    def _owners(owners: Owners) -> Owners:
+        for f, v in owners.__dict__.items():
+            V.optional_identifier(v, f)
+        return owners
+
+    @staticmethod
+    def _where(where: F.Node | None) -> F.Node | None:
+        return F.check(where)
+
+    def _messages(self, messages: Sequence[Message]) -> None:
+        """The messages of an add, bounded one by one and together before anything reads them."""
+        if not messages:
+            raise InvalidInput("messages must not be empty")
+        if len(messages) > self.limits.max_messages:
+            raise InvalidInput(f"messages: at most {self.limits.max_messages} per request")
+        total = 0
+        for m in messages:
+            V.identifier(m.role, "a message role", V.MAX_ROLE_CHARS)
+            V.optional_identifier(m.name, "a message name")
+            V.string(m.content, "message content", self.limits.max_message_chars)
+            total += len(m.content)
+        if total > self.limits.max_content_chars:
+            raise InvalidInput(f"messages hold more than {self.limits.max_content_chars} characters in all")
 
     def _batch(self, items: Sequence[Any], what: str) -> None:
         if len(items) > self.limits.max_batch:
@@ -291,6 +308,7 @@ class Engine:
             return found
         if not isinstance(bucket, str) or not bucket.strip():
             raise InvalidInput("bucket must be a non-empty string")
+        V.string(bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
         found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
         if found is None:
             raise NotFound("Bucket not found")
@@ -323,12 +341,12 @@ class Engine:
         source: str | None = None,
         expiration_date: datetime | None = None,
     ) -> list[AddResult]:
-        if not messages:
-            raise InvalidInput("messages must not be empty")
-        if len(messages) > self.limits.max_messages:
-            raise InvalidInput(f"messages: at most {self.limits.max_messages} per request")
+        self._messages(messages)
+        self._owners(owners)
         metadata = self._metadata(metadata)
-        cats = [c for c in (categories or []) if isinstance(c, str) and c.strip()]
+        cats = V.categories(categories)
+        source = V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS)
+        expiration_date = V.date(expiration_date, "expiration_date")
         target = self._bucket(project_id, bucket)
         if infer:
             facts = [self._text(f) for f in self.extractor.extract(list(messages)) if f and f.strip()]
@@ -430,6 +448,7 @@ class Engine:
                options: SearchOptions | None = None) -> list[SearchHit]:
         opts = options or SearchOptions()
         query = self._text(query, "query")
+        where = self._where(where)
         if not 1 <= opts.top_k <= self.limits.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
@@ -517,6 +536,9 @@ class Engine:
                 raise InvalidInput("nothing to update: give text, metadata, categories, bucket or expiration_date")
         texts = [self._text(i.text) if i.text is not None else None for i in items]
         metadata = [self._metadata(i.metadata) if i.metadata is not None else None for i in items]
+        categories = [V.categories(i.categories) if i.categories is not None else None for i in items]
+        expiries = [V.date(i.expiration_date, "expiration_date") if i.expiration_date is not None else None
+                    for i in items]
         buckets = [self._bucket(project_id, i.bucket).id if i.bucket is not None else None for i in items]
         to_embed = [t for t in texts if t is not None]
         vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
@@ -524,12 +546,12 @@ class Engine:
         changes = [
             MemoryChange(
                 mid, str(uuid.uuid4()), now, text=text, hash=text_hash(text) if text is not None else None,
-                vector=next(vectors) if text is not None else None, metadata=meta,
-                categories=[c for c in item.categories if isinstance(c, str)] if item.categories is not None else None,
-                bucket_id=bucket_id, expiration_date=None if item.clear_expiration else item.expiration_date,
+                vector=next(vectors) if text is not None else None, metadata=meta, categories=cats,
+                bucket_id=bucket_id, expiration_date=None if item.clear_expiration else expiry,
                 clear_expiration=item.clear_expiration,
             )
-            for item, mid, text, meta, bucket_id in zip(items, ids, texts, metadata, buckets, strict=True)
+            for item, mid, text, meta, cats, expiry, bucket_id
+            in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
         ]
         return self.store.update(project_id, changes)
 
@@ -547,6 +569,8 @@ class Engine:
         self._batch(ids, "memory ids")
         if any(not isinstance(i, str) for i in ids):
             raise InvalidInput("memory ids must be strings")
+        for i in ids:  # an id that is not valid text could not be answered back as "invalid_id"
+            V.text(i, "a memory id")
         distinct = list(dict.fromkeys(ids))
         valid: dict[str, str] = {}
         for raw in distinct:
@@ -572,6 +596,7 @@ class Engine:
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
+        where = self._where(where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
         return len(self.store.delete_where(project_id, where, utcnow()))
@@ -580,6 +605,7 @@ class Engine:
         column = ENTITY_TYPES.get(entity_type)
         if column is None:
             raise InvalidInput(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
+        V.identifier(name, "entity name")
         if not name:
             raise InvalidInput("entity name must not be empty")
         deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
@@ -599,11 +625,9 @@ class Engine:
         return self._bucket(project_id, bucket)
 
     def create_bucket(self, project_id: str, name: Any, description: Any = "") -> Bucket:
-        name = self._text(name, "name")
-        if len(name) > 100:
-            raise InvalidInput("name is longer than 100 characters")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput("description must be a string")
+        name = V.name(name, "name", V.MAX_BUCKET_NAME_CHARS)
+        if description is not None:
+            V.string(description, "description", V.MAX_BUCKET_DESCRIPTION_CHARS)
         self._bucket(project_id, None)
         bucket = Bucket(str(uuid.uuid4()), project_id, name, description or "", utcnow())
         return self.store.create_bucket(bucket)
@@ -613,13 +637,11 @@ class Engine:
         target = self._bucket(project_id, bucket)
         if name is None and description is None:
             raise InvalidInput("nothing to update: give name or description")
-        name = target.name if name is None else self._text(name, "name")
-        if len(name) > 100:
-            raise InvalidInput("name is longer than 100 characters")
-        if target.name.lower() == DEFAULT_BUCKET.lower() and name.lower() != DEFAULT_BUCKET.lower():
+        name = target.name if name is None else V.name(name, "name", V.MAX_BUCKET_NAME_CHARS)
+        if V.name_key(target.name) == V.name_key(DEFAULT_BUCKET) and V.name_key(name) != V.name_key(DEFAULT_BUCKET):
             raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be renamed")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput("description must be a string")
+        if description is not None:
+            V.string(description, "description", V.MAX_BUCKET_DESCRIPTION_CHARS)
         return self.store.rename_bucket(project_id, target.id, name, description)
 
     def delete_bucket(self, project_id: str, bucket: str, memories: str) -> int:
@@ -627,7 +649,7 @@ class Engine:
         if memories not in ("move", "delete"):
             raise InvalidInput('say what to do with the bucket\'s memories: "move" (to General) or "delete"')
         target = self._bucket(project_id, bucket)
-        if target.name.lower() == DEFAULT_BUCKET.lower():
+        if V.name_key(target.name) == V.name_key(DEFAULT_BUCKET):
             raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be deleted")
         general = self._bucket(project_id, None)
         return self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
@@ -637,6 +659,9 @@ class Engine:
         if not ids:
             raise InvalidInput("memoryIds must not be empty")
         self._batch(ids, "memoryIds")
+        for i in ids:  # a rejected id is answered back: it must be valid text
+            if isinstance(i, str):
+                V.text(i, "a memory id")
         target = self._bucket(project_id, bucket)
         valid = []
         rejected = []
@@ -693,12 +718,12 @@ class Engine:
         buckets: dict[str, Bucket] = {}
         for r in records:
             name = (r.bucket or DEFAULT_BUCKET).strip()
-            if name.lower() not in buckets:
+            if V.name_key(name) not in buckets:
                 found = self.store.find_bucket(project_id, name) if r.bucket else self._bucket(project_id, None)
-                buckets[name.lower()] = found or self.create_bucket(project_id, name)
+                buckets[V.name_key(name)] = found or self.create_bucket(project_id, name)
         existing = {m.id for m in self.store.get(project_id, ids)}
         kept = [r for r, mid in zip(records, ids, strict=True) if mid not in existing]
-        todo = [self._imported(r, project_id, buckets[(r.bucket or DEFAULT_BUCKET).strip().lower()]) for r in kept]
+        todo = [self._imported(r, project_id, buckets[V.name_key((r.bucket or DEFAULT_BUCKET).strip())]) for r in kept]
         vectors: list[Vectors | None] = [
             _unit(r.vector) if r.vector is not None and r.embedder == self.embedder.name
             and len(r.vector) == self.embedder.dim else None
@@ -732,16 +757,27 @@ class Engine:
         for what, value in (*r.owners.__dict__.items(), ("source", r.source)):
             if value is not None and not isinstance(value, str):
                 raise InvalidInput(f"{what} must be a string")
-        if r.bucket is not None and len(self._text(r.bucket, "bucket")) > 100:
-            raise InvalidInput("bucket is longer than 100 characters")
-        if isinstance(r.categories, str) or any(not isinstance(c, str) for c in r.categories):
-            raise InvalidInput("categories must be strings")
+        if isinstance(r.categories, str):
+            raise InvalidInput("categories must be a list of strings")
+        if r.bucket is not None:
+            V.name(r.bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
+        self._owners(r.owners)
+        for at, what in ((r.created_at, "created_at"), (r.updated_at, "updated_at"),
+                         (r.expiration_date, "expiration_date")):
+            V.date(at, what)
+        categories = V.categories(r.categories)
+        source = V.optional_identifier(r.source, "source", V.MAX_SOURCE_CHARS)
         memory = Memory(id=mid, project_id=project_id, text=text, hash=text_hash(text), bucket_id=bucket.id,
                         bucket_name=bucket.name, created_at=r.created_at, updated_at=r.updated_at,
                         user_id=r.owners.user_id, agent_id=r.owners.agent_id, app_id=r.owners.app_id,
                         run_id=r.owners.run_id, metadata=dict(self._metadata(r.metadata)),
-                        categories=list(r.categories), expiration_date=r.expiration_date, source=r.source)
+                        categories=categories, expiration_date=r.expiration_date, source=source)
         history = list(r.history) or [ImportEvent("ADD", None, text, r.created_at)]
+        for e in history:  # the door for what history events hold (their shape is checked below and by transfer)
+            if not isinstance(e, ImportEvent):
+                raise InvalidInput("history events must be ImportEvents")
+            V.json_value([e.old_text, e.new_text, e.input, e.metadata], "a history event")
+            V.date(e.created_at, "a history event's created_at")
         events = []
         for n, e in enumerate(history, start=1):
             try:
@@ -756,7 +792,7 @@ class Engine:
         if not isinstance(e, ImportEvent):
             raise InvalidInput("must be an ImportEvent")
         if e.event not in ("ADD", "UPDATE", "DELETE"):
-            raise InvalidInput(f"event must be ADD, UPDATE or DELETE, not {e.event!r}")
+            raise InvalidInput("event must be ADD, UPDATE or DELETE")
         old = self._text(e.old_text, "old_memory") if e.old_text is not None else None
         new = self._text(e.new_text, "new_memory") if e.new_text is not None else None
         if not isinstance(e.created_at, datetime):
@@ -781,4 +817,4 @@ class Engine:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(where), limit, offset)
+        return self.store.list(project_id, self._live(self._where(where)), limit, offset)

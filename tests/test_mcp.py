@@ -177,3 +177,38 @@ def test_http_revoked_key_is_401(server: Server, engine: Engine) -> None:
     engine.revoke_key(key.id)
     answer = httpx.post(server.url + "/mcp", json={}, headers={"Authorization": f"Bearer {clear}"})
     assert answer.status_code == 401
+
+
+def test_http_bad_arguments_are_tool_errors_and_every_read_still_works(server: Server, engine: Engine) -> None:
+    """The door holds for MCP as for REST: a clear tool error that never repeats the bad value, nothing stored."""
+
+    async def main() -> None:
+        async with http_session(server.url, server.key("door")) as session:
+            kept = (await call(session, "add_memory", text="Alice likes green tea", user_id="alice"))["results"][0]
+            deep: dict[str, Any] = {}
+            for _ in range(40):
+                deep = {"k": deep}
+            refusals = [
+                ("add_memory", {"text": "ok", "user_id": "u" * 100_000}, "longer than 255"),
+                ("add_memory", {"text": "ok", "user_id": "alice", "metadata": deep}, "deeper than 32"),
+                ("add_memory", {"text": "ok", "user_id": "alice", "metadata": {"k\u0000": 1}}, "NUL"),
+                ("add_memory", {"text": "I like tea" + "." * 60_000, "infer": True}, "longer than 50000"),
+                ("search_memories", {"query": "tea", "filters": {"OR": []}}, "at least one condition"),
+                ("search_memories", {"query": "tea", "filters": {"OR": [{"user_id": str(i)} for i in range(1001)]}},
+                 "at most 100 conditions"),
+                ("create_bucket", {"name": "zero\u200bwidth"}, "invisible"),
+                ("create_bucket", {"name": "Work", "description": "d" * 5000}, "longer than 1000"),
+            ]
+            for tool, arguments, words in refusals:
+                message = await fails(session, tool, **arguments)
+                assert words in message and len(message) < 500, (tool, message[:300])
+            no_topic = await call(session, "search_memories", query="tea", user_id="alice",
+                                  filters={"metadata": {"topic": {"exists": False}}})
+            assert [h["id"] for h in no_topic["results"]] == [kept["id"]]
+            assert [m["id"] for m in (await call(session, "list_memories", user_id="alice"))["results"]] == [kept["id"]]
+            assert (await call(session, "get_memory", id=kept["id"]))["memory"] == "Alice likes green tea"
+            assert [b["name"] for b in (await call(session, "list_buckets"))["buckets"]] == ["General"]
+
+    anyio.run(main)
+    assert engine.list(engine.project("door").id).total == 1
+

@@ -37,6 +37,7 @@ from ..embed.base import Vectors
 from ..errors import Conflict, InvalidInput, NotFound, Unavailable
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ..validate import name_key
 from . import keyword, postgres_schema
 from .base import MemoryChange, Neighbour
 from .postgres_where import compile_where
@@ -265,8 +266,10 @@ class PostgresStore:
             )
             if made:
                 c.execute(
-                    "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, %s, %s)",
-                    (new.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", new.created_at),
+                    "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (new.id, str(uuid.uuid4()), DEFAULT_BUCKET, name_key(DEFAULT_BUCKET), "Default bucket",
+                     new.created_at),
                 )
                 return new
             row = _row(c, "SELECT id, name, created_at FROM projects WHERE name = %s", (name,))
@@ -318,14 +321,16 @@ class PostgresStore:
         return _bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND lower(b.name) = lower(%s)", (project_id, name)))
+        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND b.name_key = %s", (project_id, name_key(name))))
         return _bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
         try:
             self._write(lambda c: c.execute(
-                "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, %s, %s)",
-                (bucket.project_id, bucket.id, bucket.name, bucket.description, bucket.created_at),
+                "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (bucket.project_id, bucket.id, bucket.name, name_key(bucket.name), bucket.description,
+                 bucket.created_at),
             ))
         except pg_errors.UniqueViolation:
             raise Conflict(f"a bucket named {bucket.name!r} already exists") from None
@@ -334,8 +339,9 @@ class PostgresStore:
     def rename_bucket(self, project_id: str, bucket_id: str, name: str, description: str | None) -> Bucket:
         def fn(c: psycopg.Connection) -> None:
             cur = c.execute(
-                "UPDATE buckets SET name = %s, description = coalesce(%s, description) WHERE project_id = %s AND id = %s",
-                (name, description, project_id, bucket_id),
+                "UPDATE buckets SET name = %s, name_key = %s, description = coalesce(%s, description) "
+                "WHERE project_id = %s AND id = %s",
+                (name, name_key(name), description, project_id, bucket_id),
             )
             if cur.rowcount == 0:
                 raise NotFound("Bucket not found")

@@ -14,11 +14,14 @@ Policy (what `PostgresStore(url, migrate=...)` does at start-up):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 
 import psycopg
+
+from ..validate import name_key
 
 LOCK = 0x6D656D7661756C74  # "memvault": the advisory lock taken while migrating
 
@@ -44,6 +47,26 @@ def scripts() -> list[Script]:
     found.sort(key=lambda s: s.version)
     assert [s.version for s in found] == list(range(1, len(found) + 1)), "migrations must be numbered 1, 2, 3..."
     return found
+
+
+def _fill_bucket_name_keys(conn: psycopg.Connection) -> None:
+    """After 0002: each bucket's name key, computed in Python. Names an older version let coexist under one key:
+    the oldest keeps it, the others get a key no name can have (a newline and their id)."""
+    seen: set[tuple[str, str]] = set()
+    keys = []
+    for project_id, bucket_id, name in conn.execute(
+            "SELECT project_id, id, name FROM buckets ORDER BY project_id, created_at, id").fetchall():
+        key = name_key(name)
+        if (project_id, key) in seen:
+            key += "\n" + bucket_id
+        seen.add((project_id, key))
+        keys.append((key, project_id, bucket_id))
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE buckets SET name_key = %s WHERE project_id = %s AND id = %s", keys)
+    conn.execute("ALTER TABLE buckets ALTER COLUMN name_key SET NOT NULL")
+
+
+AFTER: dict[int, Callable[[psycopg.Connection], None]] = {2: _fill_bucket_name_keys}  # Python steps of a script
 
 
 def latest() -> int:
@@ -92,6 +115,8 @@ def apply(conn: psycopg.Connection) -> int:
             done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (script.version,)).fetchone()
             if done is None:  # another worker may have applied it while we waited for the lock
                 conn.execute(script.sql.encode())
+                if script.version in AFTER:
+                    AFTER[script.version](conn)
                 conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)",
                              (script.version, script.name))
         version = script.version

@@ -1,7 +1,8 @@
 """Compile the filter tree (memvault.filters) to a PostgreSQL WHERE clause over `memories m`, with psycopg params.
 
-Every value is a bound parameter (`%s`); no user text is ever written into the SQL. The semantics follow
-sqlite_where.py: a NULL (missing) value never matches, except under `ne`/`nin`, which it satisfies.
+Every value is a bound parameter (`%s`); no user text is ever written into the SQL. Only SQL is written here:
+what a condition means is decided in filters.py, and sqlite_where.py writes the same meaning for SQLite. Text is
+ordered with COLLATE "C" (by code point, as SQLite's BINARY), whatever the database's default collation.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..filters import DATE_FIELDS, And, Cond, Node, Not, Or
+from ..filters import ORDERED, And, Cond, Node, Not, Or, kind
+from ..validate import name_key
 
 _COLUMNS = {
     "id": "m.id",
@@ -24,7 +26,6 @@ _COLUMNS = {
     "updated_at": "m.updated_at",
     "expiration_date": "m.expiration_date",
 }
-_TEXT_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 _CMP = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -49,13 +50,23 @@ def _node(node: Node, p: _Params) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(_node(n, p) for n in node.items) + ")"
     if isinstance(node, Not):
-        return "(NOT coalesce(" + _node(node.item, p) + ", FALSE))"  # NULL (no value) is not a match
+        return _not(_node(node.item, p))
     return _cond(node, p)
 
 
-def like(value: str) -> str:
-    """An ILIKE pattern matching `value` anywhere, with its wildcards escaped (backslash is the default escape)."""
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _not(sql: str) -> str:
+    return "(NOT coalesce(" + sql + ", FALSE))"  # NULL (no value) is not a match, so its negation is
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_ASCII_LOWER = str.maketrans(_UPPER, _LOWER)
+
+
+def _icontains(expr: str, value: str, p: _Params) -> str:
+    """`value` in `expr`, ignoring the case of ASCII letters only, as SQLite's LIKE does: ILIKE would follow the
+    database's locale (Unicode-aware under C.UTF-8, ASCII-only under C) and answer differently."""
+    return f"strpos(translate({expr}, '{_UPPER}', '{_LOWER}'), {p(value.translate(_ASCII_LOWER))}) > 0"
 
 
 def _cond(c: Cond, p: _Params) -> str:
@@ -65,11 +76,7 @@ def _cond(c: Cond, p: _Params) -> str:
         return _bucket(c, p)
     if c.field == "metadata":
         return _metadata(c, p)
-    if c.field not in _COLUMNS:
-        raise ValueError(f"unknown filter field: {c.field}")
     col = _COLUMNS[c.field]
-    if c.field in DATE_FIELDS and c.op in ("contains", "icontains"):
-        col = _TEXT_TIME.format(col)  # a substring of the time as SQLite stores it
     return _scalar_op(lambda: col, c, p)
 
 
@@ -81,19 +88,20 @@ def _scalar_op(col: Callable[[], str], c: Cond, p: _Params) -> str:
     if op == "in":
         return f"{col()} = ANY({p(list(value))})"
     if op == "nin":
-        return f"({col()} IS NULL OR NOT {col()} = ANY({p(list(value))}))"
+        return _not(f"{col()} = ANY({p(list(value))})")
     if op == "contains":
         return f"strpos({col()}, {p(str(value))}) > 0"
     if op == "icontains":
-        return f"{col()} ILIKE {p(like(str(value)))}"
+        return _icontains(col(), str(value), p)
     if op == "ne":
-        return f"({col()} IS NULL OR {col()} <> {p(value)})"
-    return f"{col()} {_CMP[op]} {p(value)}"
+        return _not(f"{col()} = {p(value)}")
+    collate = ' COLLATE "C"' if op in ORDERED and kind(value) == "string" else ""
+    return f"{col()}{collate} {_CMP[op]} {p(value)}"
 
 
 def _metadata(c: Cond, p: _Params) -> str:
-    """A metadata value is a jsonb scalar, compared as jsonb: numbers as numbers, strings as strings, and a value
-    of one type never orders against a value of another. contains/icontains look at the scalar as text."""
+    """A metadata value is a jsonb scalar: equality is jsonb equality (of one type only: 5 is not "5"); ordered
+    comparisons only between values of one kind; contains/icontains look at string values as text."""
     op, value = c.op, c.value
 
     def col() -> str:
@@ -102,20 +110,23 @@ def _metadata(c: Cond, p: _Params) -> str:
     def text() -> str:
         return f"(m.metadata ->> {p(c.key)}::text)"
 
+    def typ() -> str:
+        return f"jsonb_typeof({col()})"
+
     if op == "exists":
-        return f"coalesce(jsonb_typeof({col()}) <> 'null', FALSE)"
+        return f"coalesce({typ()} <> 'null', FALSE)"
     if op in ("contains", "icontains"):
-        return _scalar_op(text, c, p)
-    if op == "in":
-        return f"{col()} IN (SELECT jsonb_array_elements({p(Jsonb(list(value)))}::jsonb))"
-    if op == "nin":
-        return f"({col()} IS NULL OR {col()} NOT IN (SELECT jsonb_array_elements({p(Jsonb(list(value)))}::jsonb)))"
-    if op == "eq":
-        return f"{col()} = {p(Jsonb(value))}::jsonb"
-    if op == "ne":
-        return f"({col()} IS NULL OR {col()} <> {p(Jsonb(value))}::jsonb)"
-    return (f"({col()} {_CMP[op]} {p(Jsonb(value))}::jsonb "
-            f"AND jsonb_typeof({col()}) = jsonb_typeof({p(Jsonb(value))}::jsonb))")
+        return f"({typ()} = 'string' AND {_scalar_op(text, c, p)})"
+    if op in ("in", "nin"):
+        sql = f"{col()} IN (SELECT jsonb_array_elements({p(Jsonb(list(value)))}::jsonb))"
+        return sql if op == "in" else _not(sql)
+    if op in ("eq", "ne"):
+        sql = f"{col()} = {p(Jsonb(value))}::jsonb"
+        return sql if op == "eq" else _not(sql)
+    assert op in ORDERED
+    if kind(value) == "string":
+        return f"({typ()} = 'string' AND {text()} COLLATE \"C\" {_CMP[op]} {p(value)})"
+    return f"({typ()} = 'number' AND {col()} {_CMP[op]} {p(Jsonb(value))}::jsonb)"
 
 
 def _categories(c: Cond, p: _Params) -> str:
@@ -127,22 +138,19 @@ def _categories(c: Cond, p: _Params) -> str:
         return f"EXISTS ({each}cat.v = ANY({p(list(value))}))"
     if op == "nin":
         return f"NOT EXISTS ({each}cat.v = ANY({p(list(value))}))"
-    if op in ("eq", "contains"):
-        return f"EXISTS ({each}cat.v = {p(value)})"
     if op == "icontains":
-        return f"EXISTS ({each}cat.v ILIKE {p(like(value))})"
-    if op == "ne":
-        return f"NOT EXISTS ({each}cat.v = {p(value)})"
-    return f"EXISTS ({each}cat.v {_CMP[op]} {p(value)})"
+        return f"EXISTS ({each}{_icontains('cat.v', value, p)})"
+    sql = f"EXISTS ({each}cat.v = {p(value)})"  # eq, contains: one of the categories is this one
+    return f"NOT {sql}" if op == "ne" else sql
 
 
 def _bucket(c: Cond, p: _Params) -> str:
-    """A bucket is named by its id or by its name (ignoring case)."""
+    """A bucket is named by its id or by its name (compared by validate.name_key)."""
     if c.op == "exists":
         return "TRUE"
     names = [str(n) for n in (c.value if c.op in ("in", "nin") else [c.value])]
     sql = (
         "m.bucket_id IN (SELECT b.id FROM buckets b WHERE b.project_id = m.project_id AND "
-        f"(lower(b.name) = ANY({p([n.lower() for n in names])}) OR b.id = ANY({p(names)})))"
+        f"(b.name_key = ANY({p([name_key(n) for n in names])}) OR b.id = ANY({p(names)})))"
     )
     return f"NOT {sql}" if c.op in ("ne", "nin") else sql

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..embed.base import Vectors
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..filters import Node
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ..validate import name_key
 from . import keyword
 from .base import MemoryChange, Neighbour
 from .sqlite_where import compile_where, from_ts, ts
@@ -33,6 +34,36 @@ if TYPE_CHECKING:
     import sqlite3
 else:  # the `sqlite3` API over one known SQLite (3.50, FTS5 built in) on every platform, whatever Python links
     import sqlean as sqlite3
+
+# What SQLite says when a statement or a value is too large for it: the input is the cause, so a 400, not a 500.
+# (The door in memvault/validate.py bounds every input below these; this is the net under it.)
+_TOO_LARGE = ("too many SQL variables", "Expression tree is too large", "LIKE or GLOB pattern too complex",
+              "string or blob too big", "too many terms in compound SELECT")
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose statements turn SQLite's "too large" refusals into InvalidInput."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with _input_errors():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with _input_errors():
+            return super().executemany(sql, parameters)
+
+
+@contextmanager
+def _input_errors() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.DataError, OverflowError) as exc:  # a value SQLite cannot hold (e.g. an integer over 64 bits)
+        raise InvalidInput(f"a value is too large to store: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        if any(reason in str(exc) for reason in _TOO_LARGE):
+            raise InvalidInput(f"the request is too large for the database: {exc}") from None
+        raise
+
 
 _MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
@@ -201,7 +232,8 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
+                                   factory=_Connection)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -324,6 +356,7 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         conn = self._conn()
+        conn.create_function("memvault_name_key", 1, name_key, deterministic=True)  # for 0004_bucket_name_key
         version = _one(conn, "PRAGMA user_version")
         scripts = sorted(
             (p for p in resources.files("memvault.store.migrations").joinpath("sqlite").iterdir()
@@ -371,8 +404,9 @@ class SQLiteStore:
             project = Project(str(uuid.uuid4()), name, utcnow())
             c.execute("INSERT INTO projects VALUES (?, ?, ?)", (project.id, project.name, ts(project.created_at)))
             c.execute(
-                "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
-                (project.id, str(uuid.uuid4()), DEFAULT_BUCKET, "Default bucket", ts(project.created_at)),
+                "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (project.id, str(uuid.uuid4()), DEFAULT_BUCKET, name_key(DEFAULT_BUCKET), "Default bucket",
+                 ts(project.created_at)),
             )
             return project
 
@@ -435,15 +469,16 @@ class SQLiteStore:
         return self._bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = _row(self._conn(), self._BUCKET_SQL + " AND lower(b.name) = lower(?)", (project_id, name))
+        row = _row(self._conn(), self._BUCKET_SQL + " AND b.name_key = ?", (project_id, name_key(name)))
         return self._bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
         try:
             with self._tx() as c:
                 c.execute(
-                    "INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (bucket.project_id, bucket.id, bucket.name, bucket.description, ts(bucket.created_at)),
+                    "INSERT INTO buckets(project_id, id, name, name_key, description, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (bucket.project_id, bucket.id, bucket.name, name_key(bucket.name), bucket.description,
+                     ts(bucket.created_at)),
                 )
         except sqlite3.IntegrityError:
             raise Conflict(f"a bucket named {bucket.name!r} already exists") from None
@@ -453,8 +488,9 @@ class SQLiteStore:
         try:
             with self._tx() as c:
                 cur = c.execute(
-                    "UPDATE buckets SET name = ?, description = coalesce(?, description) WHERE project_id = ? AND id = ?",
-                    (name, description, project_id, bucket_id),
+                    "UPDATE buckets SET name = ?, name_key = ?, description = coalesce(?, description) "
+                    "WHERE project_id = ? AND id = ?",
+                    (name, name_key(name), description, project_id, bucket_id),
                 )
                 if cur.rowcount == 0:
                     raise NotFound("Bucket not found")

@@ -1,4 +1,8 @@
-"""Compile the filter tree (memvault.filters) to an SQLite WHERE clause over `memories m`."""
+"""Compile the filter tree (memvault.filters) to an SQLite WHERE clause over `memories m`.
+
+Only SQL is written here: what a condition means (kinds, null, missing) is decided in filters.py, and
+postgres_where.py writes the same meaning for PostgreSQL. SQLite compares text by code point (BINARY).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..filters import DATE_FIELDS, And, Cond, Node, Not, Or
+from ..filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
+from ..validate import name_key
 
 _COLUMNS = {
     "id": "m.id",
@@ -49,8 +54,12 @@ def _node(node: Node, params: list[Any]) -> str:
     if isinstance(node, Or):
         return "(" + " OR ".join(_node(n, params) for n in node.items) + ")"
     if isinstance(node, Not):
-        return "(NOT coalesce(" + _node(node.item, params) + ", 0))"  # NULL (no value) is not a match
+        return _not(_node(node.item, params))
     return _cond(node, params)
+
+
+def _not(sql: str) -> str:
+    return "(NOT coalesce(" + sql + ", 0))"  # NULL (no value) is not a match, so its negation is
 
 
 def _like(value: str) -> str:
@@ -69,12 +78,8 @@ def _cond(c: Cond, params: list[Any]) -> str:
     if c.field == "bucket":
         return _bucket(c, params)
     if c.field == "metadata":
-        # The path is a quoted literal, not a parameter: ne/nin use `col` twice but bind once.
-        path = ("$." + json.dumps(c.key)).replace("'", "''")
-        col = f"json_extract(m.metadata, '{path}')"
-        return _scalar_op(col, c, params)
-    col = _COLUMNS.get(c.field, "x_col")
-    return _scalar_op(col, c, params)
+        return _metadata(c, params)
+    return _scalar_op(_COLUMNS[c.field], c, params)
 
 
 def _scalar_op(col: str, c: Cond, params: list[Any]) -> str:
@@ -84,7 +89,7 @@ def _scalar_op(col: str, c: Cond, params: list[Any]) -> str:
     if op in ("in", "nin"):
         params.append(json.dumps([_value(c.field, v) for v in value]))
         sql = f"{col} IN (SELECT value FROM json_each(?))"
-        return sql if op == "in" else f"({col} IS NULL OR NOT {sql})"
+        return sql if op == "in" else _not(sql)
     if op == "contains":
         params.append(value)
         return f"instr({col}, ?) > 0"
@@ -93,8 +98,44 @@ def _scalar_op(col: str, c: Cond, params: list[Any]) -> str:
         return f"{col} LIKE ? ESCAPE '\\'"
     params.append(_value(c.field, value))
     if op == "ne":
-        return f"({col} IS NULL OR {col} != ?)"
+        return _not(f"{col} = ?")
     return f"{col} {_CMP[op]} ?"
+
+
+# The JSON types (json_type) a metadata value of each kind has: a value only meets values of its own kind.
+_JSON_TYPES = {"string": "('text')", "number": "('integer', 'real')"}
+
+
+def _metadata(c: Cond, params: list[Any]) -> str:
+    # The path is a quoted literal, not a parameter: a condition uses it more than once but binds it nowhere.
+    path = ("$." + json.dumps(c.key)).replace("'", "''")
+    col = f"json_extract(m.metadata, '{path}')"
+    typ = f"json_type(m.metadata, '{path}')"
+    op, value = c.op, c.value
+    if op == "exists":
+        return f"coalesce({typ} <> 'null', 0)"
+    if op in ("eq", "ne") and kind(value) != "bool":
+        params.append(value)
+        sql = f"({typ} IN {_JSON_TYPES[kind(value)]} AND {col} = ?)"
+        return sql if op == "eq" else _not(sql)
+    if op in ("in", "nin", "eq", "ne"):
+        values = list(value) if op in ("in", "nin") else [value]
+        parts = []
+        for k in ("string", "number"):
+            same = [v for v in values if kind(v) == k]
+            if same:
+                params.append(json.dumps(same))
+                parts.append(f"({typ} IN {_JSON_TYPES[k]} AND {col} IN (SELECT value FROM json_each(?)))")
+        parts += [f"{typ} = '{b}'" for b in ("true", "false") if any(v is (b == "true") for v in values)]
+        sql = "(" + " OR ".join(parts) + ")"
+        return sql if op in ("in", "eq") else _not(sql)
+    if op in ("contains", "icontains"):
+        params.append(value if op == "contains" else _like(value))
+        test = f"instr({col}, ?) > 0" if op == "contains" else f"{col} LIKE ? ESCAPE '\\'"
+        return f"({typ} = 'text' AND {test})"
+    assert op in ORDERED
+    params.append(value)
+    return f"({typ} IN {_JSON_TYPES[kind(value)]} AND {col} {_CMP[op]} ?)"
 
 
 def _categories(c: Cond, params: list[Any]) -> str:
@@ -105,28 +146,23 @@ def _categories(c: Cond, params: list[Any]) -> str:
         params.append(json.dumps(list(c.value)))
         sql = f"EXISTS ({each}cat.value IN (SELECT value FROM json_each(?)))"
         return sql if c.op == "in" else f"NOT {sql}"
-    if c.op in ("eq", "contains"):
-        params.append(c.value)
-        return f"EXISTS ({each}cat.value = ?)"
     if c.op == "icontains":
         params.append(_like(c.value))
         return f"EXISTS ({each}cat.value LIKE ? ESCAPE '\\')"
-    if c.op == "ne":
-        params.append(c.value)
-        return f"NOT EXISTS ({each}cat.value = ?)"
     params.append(c.value)
-    return f"EXISTS ({each}cat.value {_CMP[c.op]} ?)"
+    sql = f"EXISTS ({each}cat.value = ?)"  # eq, contains: one of the categories is this one
+    return f"NOT {sql}" if c.op == "ne" else sql
 
 
 def _bucket(c: Cond, params: list[Any]) -> str:
-    """A bucket is named by its id or by its name (ignoring case)."""
+    """A bucket is named by its id or by its name (compared by validate.name_key)."""
     if c.op == "exists":
         return "1"
-    names = list(c.value) if c.op in ("in", "nin") else [c.value]
-    params.append(json.dumps([str(n).lower() for n in names]))
-    params.append(json.dumps([str(n) for n in names]))
+    names = [str(n) for n in (c.value if c.op in ("in", "nin") else [c.value])]
+    params.append(json.dumps([name_key(n) for n in names]))
+    params.append(json.dumps(names))
     sql = (
         "m.bucket_id IN (SELECT b.id FROM buckets b WHERE b.project_id = m.project_id AND "
-        "(lower(b.name) IN (SELECT value FROM json_each(?)) OR b.id IN (SELECT value FROM json_each(?))))"
+        "(b.name_key IN (SELECT value FROM json_each(?)) OR b.id IN (SELECT value FROM json_each(?))))"
     )
     return f"NOT {sql}" if c.op in ("ne", "nin") else sql

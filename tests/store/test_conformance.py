@@ -13,7 +13,7 @@ import pytest
 from conftest import BACKENDS, STORE_FACTORIES
 
 from memvault import filters as F
-from memvault.errors import Conflict
+from memvault.errors import Conflict, InvalidInput
 from memvault.models import Bucket, HistoryEvent, Memory, utcnow
 from memvault.store.base import MemoryChange, Store
 from memvault.store.sqlite import SQLiteStore
@@ -334,3 +334,143 @@ def test_a_term_in_more_memories_than_the_budget_is_left_out(store: Store, pid: 
     rare = put(store, pid, "a common heron", vec(1))
     assert store.keyword_search(pid, ["common"], None, 10) == []  # a near stop word in this scope
     assert [h[0] for h in store.keyword_search(pid, ["common", "heron"], None, 10)] == [rare.id]
+
+
+# Every operator against every kind of value, on one set of memories: both stores must give these exact answers.
+_KINDS = {  # name: (metadata, user_id, categories, bucket, day of January 2024)
+    "s1": ({"v": "apple", "n": 1}, "alice", ["food"], "General", 1),
+    "s2": ({"v": "Banana", "w": "Émile"}, "bob", ["travel", "Été"], "Émile", 2),
+    "s5": ({"v": "5"}, "alice", [], "Émile", 3),
+    "n5": ({"v": 5}, None, ["food", "travel"], "General", 4),
+    "n9": ({"v": 9.5}, "Zoe", [], "General", 5),
+    "one": ({"v": 1}, None, [], "General", 6),
+    "t": ({"v": True}, None, [], "General", 7),
+    "f": ({"v": False}, None, [], "General", 8),
+    "z": ({"v": None}, None, [], "General", 9),
+    "arr": ({"v": [1, "apple"]}, None, [], "General", 10),
+    "none": ({}, None, [], "General", 11),
+}
+_ALL = set(_KINDS)
+_HAS_V = _ALL - {"z", "none"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # metadata: strings, numbers (int and float), bools, null; a value never meets one of another kind
+        ({"metadata": {"v": "apple"}}, {"s1"}),
+        ({"metadata": {"v": 5}}, {"n5"}),
+        ({"metadata": {"v": "5"}}, {"s5"}),
+        ({"metadata": {"v": 9.5}}, {"n9"}),
+        ({"metadata": {"v": 1}}, {"one"}),
+        ({"metadata": {"v": 1.0}}, {"one"}),
+        ({"metadata": {"v": True}}, {"t"}),
+        ({"metadata": {"v": False}}, {"f"}),
+        ({"metadata": {"v": {"eq": "apple"}, "n": 1}}, {"s1"}),
+        ({"metadata": {"v": {"ne": 5}}}, _ALL - {"n5"}),
+        ({"metadata": {"v": {"ne": "5"}}}, _ALL - {"s5"}),
+        ({"metadata": {"v": {"ne": True}}}, _ALL - {"t"}),
+        ({"metadata": {"v": ["apple", 5]}}, {"s1", "n5"}),
+        ({"metadata": {"v": {"in": [True, "5", 9.5]}}}, {"t", "s5", "n9"}),
+        ({"metadata": {"v": {"in": [1]}}}, {"one"}),
+        ({"metadata": {"v": {"nin": [5, "apple"]}}}, _ALL - {"n5", "s1"}),
+        ({"metadata": {"v": {"nin": [False]}}}, _ALL - {"f"}),
+        ({"metadata": {"v": {"gt": 4}}}, {"n5", "n9"}),
+        ({"metadata": {"v": {"gte": 5}}}, {"n5", "n9"}),
+        ({"metadata": {"v": {"lt": 5}}}, {"one"}),
+        ({"metadata": {"v": {"lte": 1.0}}}, {"one"}),
+        ({"metadata": {"v": {"lt": "5"}}}, set()),  # a string never orders against a number
+        ({"metadata": {"v": {"gte": "5"}}}, {"s1", "s2", "s5"}),
+        ({"metadata": {"v": {"lt": "b"}}}, {"s1", "s2", "s5"}),  # by code point: "B" < "b"
+        ({"metadata": {"v": {"gt": "a"}}}, {"s1"}),
+        ({"metadata": {"v": {"gt": 4, "lt": 9}}}, {"n5"}),
+        ({"metadata": {"v": {"contains": "an"}}}, {"s2"}),
+        ({"metadata": {"v": {"contains": "5"}}}, {"s5"}),  # strings only: not the number 5
+        ({"metadata": {"v": {"icontains": "APP"}}}, {"s1"}),
+        ({"metadata": {"v": {"icontains": "tru"}}}, set()),  # not the bool
+        ({"metadata": {"w": {"icontains": "ÉMILE"}}}, {"s2"}),  # ASCII letters fold, É stays É (any locale)
+        ({"metadata": {"w": {"icontains": "émile"}}}, set()),
+        ({"metadata": {"w": {"icontains": "%"}}}, set()),  # wildcards are plain characters
+        ({"metadata": {"v": "*"}}, _HAS_V),
+        ({"metadata": {"v": {"exists": True}}}, _HAS_V),
+        ({"metadata": {"v": {"exists": False}}}, {"z", "none"}),
+        ({"metadata": {"v": None}}, {"z", "none"}),  # null is the same as missing
+        ({"metadata": {"v": {"ne": None}}}, _HAS_V),
+        ({"metadata": {"nope": {"exists": False}}}, _ALL),
+        ({"NOT": [{"metadata": {"v": {"exists": True}}}]}, {"z", "none"}),
+        # owner fields (text): every operator, exists both ways, null
+        ({"user_id": "alice"}, {"s1", "s5"}),
+        ({"user_id": {"ne": "alice"}}, _ALL - {"s1", "s5"}),
+        ({"user_id": {"in": ["bob", "Zoe"]}}, {"s2", "n9"}),
+        ({"user_id": {"nin": ["bob", "Zoe"]}}, _ALL - {"s2", "n9"}),
+        ({"user_id": {"gt": "alice"}}, {"s2"}),  # by code point: "Zoe" < "alice"
+        ({"user_id": {"lt": "b"}}, {"s1", "s5", "n9"}),
+        ({"user_id": {"gte": "bob", "lte": "bob"}}, {"s2"}),
+        ({"user_id": {"contains": "li"}}, {"s1", "s5"}),
+        ({"user_id": {"icontains": "ZO"}}, {"n9"}),
+        ({"user_id": {"icontains": "_"}}, set()),
+        ({"user_id": {"exists": True}}, {"s1", "s2", "s5", "n9"}),
+        ({"user_id": {"exists": False}}, _ALL - {"s1", "s2", "s5", "n9"}),
+        ({"user_id": None}, _ALL - {"s1", "s2", "s5", "n9"}),
+        ({"user_id": {"ne": None}}, {"s1", "s2", "s5", "n9"}),
+        # categories
+        ({"categories": "food"}, {"s1", "n5"}),
+        ({"categories": {"ne": "food"}}, _ALL - {"s1", "n5"}),
+        ({"categories": {"nin": ["food", "travel"]}}, _ALL - {"s1", "s2", "n5"}),
+        ({"categories": {"icontains": "TRAV"}}, {"s2", "n5"}),
+        ({"categories": {"icontains": "éT"}}, set()),
+        ({"categories": {"icontains": "Ét"}}, {"s2"}),
+        ({"categories": {"exists": False}}, _ALL - {"s1", "s2", "n5"}),
+        # bucket: by name (case-folded) or id
+        ({"bucket": "émile"}, {"s2", "s5"}),
+        ({"bucket": "ÉMILE"}, {"s2", "s5"}),
+        ({"bucket": {"ne": "general"}}, {"s2", "s5"}),
+        ({"bucket": {"in": ["GENERAL"]}}, _ALL - {"s2", "s5"}),
+        ({"bucket": {"nin": ["Émile", "nothing"]}}, _ALL - {"s2", "s5"}),
+        ({"bucket": {"exists": True}}, _ALL),
+        ({"bucket": {"exists": False}}, set()),
+        # dates
+        ({"created_at": "2024-01-04T00:00:00Z"}, {"n5"}),
+        ({"created_at": {"ne": "2024-01-04T00:00:00Z"}}, _ALL - {"n5"}),
+        ({"created_at": {"in": ["2024-01-01", "2024-01-02T01:00:00+01:00"]}}, {"s1", "s2"}),
+        ({"created_at": {"nin": ["2024-01-01"]}}, _ALL - {"s1"}),
+        ({"created_at": {"gt": "2024-01-09"}}, {"arr", "none"}),
+        ({"created_at": {"gte": "2024-01-09", "lt": 1704844800}}, {"z"}),
+        ({"created_at": {"lte": "2024-01-01T00:00:00Z"}}, {"s1"}),
+        ({"created_at": {"exists": True}}, _ALL),
+        ({"expiration_date": {"exists": False}}, _ALL),
+        ({"expiration_date": {"exists": True}}, set()),
+        # logic
+        ({"OR": [{"metadata": {"v": 5}}, {"user_id": "bob"}]}, {"n5", "s2"}),
+        ({"AND": [{"bucket": "general"}, {"NOT": {"metadata": {"v": {"exists": True}}}}]}, {"z", "none"}),
+    ],
+)
+def test_every_operator_on_every_kind_means_the_same_on_every_store(store: Store, pid: str, raw: dict,
+                                                                     expected: set[str]) -> None:
+    emile = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Émile", "", utcnow()))
+    for i, (name, (metadata, user, cats, bucket, day)) in enumerate(_KINDS.items()):
+        at = datetime(2024, 1, day, tzinfo=UTC)
+        m = Memory(str(uuid.uuid4()), pid, f"{name} text", name, emile.id if bucket == "Émile" else general(store, pid).id,
+                   at, at, user_id=user, metadata=metadata, categories=cats)
+        store.insert([m], vec(i % DIM)[None, :], [])
+    where = F.parse(raw)
+    assert {m.text.split()[0] for m in store.list(pid, where, 100).items} == expected
+    hits = {store.get(pid, [i])[0].text.split()[0] for i, _ in store.vector_search(pid, vec(0), where, 20)}
+    assert hits == expected
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        lambda: F.Cond("nope", "eq", "x"),  # an unknown field is refused before any store sees it
+        lambda: F.Cond("metadata", "gt", True, "v"),  # bools do not order
+        lambda: F.Cond("metadata", "eq", "x"),  # a metadata condition names its key
+        lambda: F.Cond("bucket", "gt", "a"),
+        lambda: F.Cond("created_at", "eq", "2024-01-01"),  # a date field compares dates
+        lambda: F.Cond("metadata", "eq", "k\x00", "k"),
+        lambda: F.Cond("metadata", "eq", "x", "k\x00"),
+    ],
+)
+def test_a_condition_no_store_could_read_the_same_way_is_refused_when_made(node: object) -> None:
+    with pytest.raises(InvalidInput):
+        node()  # type: ignore[operator]

@@ -197,3 +197,28 @@ def test_a_selective_filter_is_scored_exactly_and_a_wide_one_walks_the_index(emp
     exact = [ids[i] for i in sorted(wanted, key=lambda i: -float(vectors[i] @ q))[:10]]
     assert [h for h, _ in store.vector_search(pid, q, red, 10)] == exact
     store.close()
+
+
+def test_bucket_names_from_before_their_unicode_keys_get_them_when_migrated(empty_url: str) -> None:
+    """0002: names an older version compared with lower() get their case-folded key, filled in Python; of two that
+    now share a key, the older keeps the name and the other stays reachable by id."""
+    store = PostgresStore(empty_url)
+    pid = store.ensure_project("p").id
+    store.close()
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # back to schema 1, with names it allowed
+        conn.execute("DELETE FROM schema_migrations WHERE version = 2")
+        conn.execute("DROP INDEX buckets_name_key")
+        conn.execute("ALTER TABLE buckets DROP COLUMN name_key")
+        conn.execute("CREATE UNIQUE INDEX buckets_name ON buckets (project_id, (name))")  # as a C-locale lower() did
+        for i, name in enumerate(["Émile", "émile", "Straße"]):
+            conn.execute("INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (%s, %s, %s, '', %s)",
+                         (pid, f"b{i}", name, datetime(2024, 1, i + 1, tzinfo=UTC)))
+    store = PostgresStore(empty_url, migrate=True)
+    try:
+        found = store.find_bucket(pid, "ÉMILE")
+        assert found is not None and found.id == "b0"
+        assert store.get_bucket(pid, "b1") is not None and store.find_bucket(pid, "STRASSE").id == "b2"  # type: ignore[union-attr]
+        assert {b.name for b in store.list_buckets(pid)} == {"General", "Émile", "émile", "Straße"}
+        assert versions(empty_url) == [1, 2]
+    finally:
+        store.close()

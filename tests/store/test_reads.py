@@ -74,7 +74,7 @@ def test_rows_older_versions_wrote_with_short_years_read_back_and_sort_in_time_o
     assert got.expiration_date == datetime(999, 6, 1, tzinfo=UTC)
     store.close()
     with closing(sqlite3.connect(store.path)) as conn:  # an older schema version: the migration rewrites the row
-        conn.execute("PRAGMA user_version = 3")
+        conn.execute("PRAGMA user_version = 4")  # before 0005_four_digit_years
     store = SQLiteStore(tmp_path / "memvault.db")
     with closing(sqlite3.connect(store.path)) as conn:
         assert conn.execute("SELECT expiration_date FROM memories").fetchall() == [("0999-06-01T00:00:00.000000Z",)]

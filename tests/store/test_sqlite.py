@@ -135,6 +135,9 @@ def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Pa
         conn.execute("CREATE INDEX memories_user ON memories (project_id, user_id, created_at)")
         conn.execute("DROP INDEX memories_run")
         conn.execute("CREATE INDEX memories_run ON memories (project_id, run_id)")
+        conn.execute("DROP INDEX buckets_name_key")
+        conn.execute("ALTER TABLE buckets DROP COLUMN name_key")
+        conn.execute("CREATE UNIQUE INDEX buckets_name ON buckets (project_id, lower(name))")
         conn.execute("PRAGMA user_version = 2")
         conn.commit()
     SQLiteStore(path).close()
@@ -180,5 +183,48 @@ def test_run_neighbours_are_read_from_the_run_index_whatever_the_filter(tmp_path
         (sql,) = [s for s in statements if s.startswith("WITH a AS")]
         around = [str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql) if "created_at" in str(row[-1])]
         assert len(around) == 2 and all("INDEX memories_run (project_id=? AND run_id=?" in p for p in around)
+    finally:
+        store.close()
+
+
+def test_bucket_names_from_before_their_unicode_keys_get_them_on_open(tmp_path: Path) -> None:
+    """0004: names an older version compared with ASCII lower() get their case-folded key; of two that now share
+    a key, the older keeps the name and the other stays reachable by id."""
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path)
+    pid = store.ensure_project("p").id
+    store.close()
+    with closing(sqlite3.connect(str(path))) as conn:  # put the database back to schema 3, with names it allowed
+        conn.execute("DROP INDEX buckets_name_key")
+        conn.execute("ALTER TABLE buckets DROP COLUMN name_key")
+        conn.execute("CREATE UNIQUE INDEX buckets_name ON buckets (project_id, lower(name))")
+        for i, name in enumerate(["Émile", "émile", "Straße"]):
+            conn.execute("INSERT INTO buckets(project_id, id, name, description, created_at) VALUES (?, ?, ?, '', ?)",
+                         (pid, f"b{i}", name, f"2024-01-0{i + 1}T00:00:00.000000Z"))
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+    store = SQLiteStore(path)
+    try:
+        found = store.find_bucket(pid, "ÉMILE")
+        assert found is not None and found.id == "b0"
+        assert store.get_bucket(pid, "b1") is not None and store.find_bucket(pid, "STRASSE").id == "b2"  # type: ignore[union-attr]
+        assert {b.name for b in store.list_buckets(pid)} == {"General", "Émile", "émile", "Straße"}
+    finally:
+        store.close()
+
+
+def test_a_statement_too_large_for_sqlite_is_invalid_input_and_the_store_goes_on(tmp_path: Path) -> None:
+    """The engine bounds filters below this; a tree built past the bound gets a 400-kind error, not a crash."""
+    from memvault import filters as F
+    from memvault.errors import InvalidInput
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        pid = store.ensure_project("p").id
+        fill(store, pid, ["still here"])
+        huge = F.Or(tuple(F.eq("user_id", f"u{i}") for i in range(1001)))  # deeper than SQLite's 1,000 levels
+        with pytest.raises(InvalidInput, match="too large for the database"):
+            store.list(pid, huge, 10)
+        assert [m.text for m in store.list(pid, None, 10).items] == ["still here"]
     finally:
         store.close()
