@@ -9,6 +9,7 @@ import uuid
 import numpy as np
 
 from memvault import filters as F
+from memvault import validate as V
 from memvault.engine import Engine, ImportRecord, Owners, UpdateItem
 from memvault.models import HistoryEvent, Memory, utcnow
 
@@ -50,7 +51,7 @@ def test_store_calls_with_more_ids_than_a_statement_can_bind(engine: Engine, pro
     many = [str(uuid.uuid4()) for _ in range(MANY)] + ids
     assert {m.id for m in store.get(project, many)} == set(ids)
     assert store.existing_hashes(project, [f"h{i}" for i in range(MANY)], None) == {"h0", "h1", "h2"}
-    users = [f"u{i}" for i in range(MANY)]
+    users = tuple(f"u{i}" for i in range(V.MAX_FILTER_VALUES))  # the most a filter list may hold
     assert store.list(project, F.Cond("user_id", "in", users), 10).total == 3
     general = store.find_bucket(project, "General")
     assert general is not None

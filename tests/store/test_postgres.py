@@ -206,7 +206,7 @@ def test_bucket_names_from_before_their_unicode_keys_get_them_when_migrated(empt
     pid = store.ensure_project("p").id
     store.close()
     with psycopg.connect(empty_url, autocommit=True) as conn:  # back to schema 1, with names it allowed
-        conn.execute("DELETE FROM schema_migrations WHERE version = 2")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 2")
         conn.execute("DROP INDEX buckets_name_key")
         conn.execute("ALTER TABLE buckets DROP COLUMN name_key")
         conn.execute("CREATE UNIQUE INDEX buckets_name ON buckets (project_id, (name))")  # as a C-locale lower() did
@@ -219,6 +219,6 @@ def test_bucket_names_from_before_their_unicode_keys_get_them_when_migrated(empt
         assert found is not None and found.id == "b0"
         assert store.get_bucket(pid, "b1") is not None and store.find_bucket(pid, "STRASSE").id == "b2"  # type: ignore[union-attr]
         assert {b.name for b in store.list_buckets(pid)} == {"General", "Émile", "émile", "Straße"}
-        assert versions(empty_url) == [1, 2]
+        assert versions(empty_url) == list(range(1, postgres_schema.latest() + 1))
     finally:
         store.close()

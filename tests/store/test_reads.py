@@ -169,6 +169,9 @@ def _leaky_reads(path: Path) -> list[str]:
             scope = parents[scope]
         if isinstance(scope, ast.FunctionDef) and scope.name in ("_rows", "_row"):
             continue
+        owner = parents.get(scope)
+        if isinstance(owner, ast.ClassDef) and owner.name == "_Connection":
+            continue  # the connection's own execute, which only maps errors and hands the cursor on
         if isinstance(up, ast.Expr):  # a write: nothing is read from it
             continue
         if isinstance(up, ast.Assign) and [t.id for t in up.targets if isinstance(t, ast.Name)] == ["cur"]:
