@@ -36,7 +36,7 @@ router = APIRouter(prefix="/api", tags=["memoryplugin"])
 
 # The engine words some messages the Mem0 way; MemoryPlugin clients see MemoryPlugin's words.
 _WORDING = {"Memory not found!": "Memory not found"}
-register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)})
+register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)}, scheme="Bearer")
 
 SEARCH_TOP = 5  # GET /api/memory?query= answers the five most relevant memories
 MOVE_MAX = 100  # ids in one move request
