@@ -7,7 +7,8 @@ One set of tools serves both transports; only where the project comes from diffe
   one: 401), and the key's project, which the door leaves in the ASGI scope, scopes every call.
 
 Errors are mapped once, in `_tool`: a memvault error becomes an MCP tool error (`isError`) whose text says
-what was wrong; the server keeps running.
+what was wrong; arguments outside a tool's schema (a `top_k` over 100) are worded the same way, by `_Server`
+("invalid argument: top_k: Input should be less than or equal to 100"); the server keeps running.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
@@ -72,9 +73,25 @@ WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
+class _Server(MCPServer):
+    """Arguments that break a tool's schema are answered like any invalid argument: which argument and why,
+    without the validator's internals (error types, input echo, links to its documentation)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            reasons = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
+                                for error in cause.errors(include_url=False, include_input=False)[:5])
+            raise ToolError(f"Error executing tool {name}: invalid argument: {reasons}") from cause
+
+
 def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     """The MCP server with memvault's tools; `project_of` tells each call's project."""
-    server: MCPServer = MCPServer("memvault", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+    server: MCPServer = _Server("memvault", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
 
     @server.tool(annotations=WRITE)
     @_tool
