@@ -9,13 +9,18 @@ import socket
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from conftest import Server
 
-from memvault.engine import Engine
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine, Limits
+from memvault.extract.llm import LLMExtractor
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.base import Store
+from memvault.testing.openai_server import FakeOpenAIServer
 
 T = TypeVar("T")
 
@@ -204,3 +209,57 @@ def test_an_unknown_path_without_a_key_is_401_not_404(server: Server) -> None:
     """Only the public paths are open: the door does not tell a caller without a key which routes exist."""
     assert httpx.get(server.url + "/v1/nothing-here/").status_code == 401
     assert httpx.get(server.url + "/v1/nothing-here/", headers={"Authorization": f"Token {server.key()}"}).status_code == 404
+
+
+# the event loop stays free ------------------------------------------------------------------
+def test_health_answers_while_an_add_waits_on_a_slow_extraction_model(store: Store) -> None:
+    """Extraction runs off the event loop: while an add waits on its model, the server answers other requests."""
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_model(request: dict[str, Any]) -> str:
+        entered.set()
+        release.wait(60)
+        return json.dumps({"facts": ["I like green tea"]})
+
+    with FakeOpenAIServer(chat_handler=slow_model) as model:
+        engine = Engine(store, HashingEmbedder(), LLMExtractor(model.base_url, "fake", timeout=60))
+        with Server(engine) as srv:
+            key = srv.key()
+            answers: list[httpx.Response] = []
+            add = threading.Thread(target=lambda: answers.append(httpx.post(
+                srv.url + "/v1/memories/", json={"messages": "I like green tea", "user_id": "alice"},
+                headers={"Authorization": f"Token {key}"}, timeout=90)))
+            add.start()
+            try:
+                assert entered.wait(30), "the add never reached the model"
+                assert httpx.get(srv.url + "/healthz", timeout=5).status_code == 200
+                assert httpx.get(srv.url + "/v1/ping/", headers={"Authorization": f"Token {key}"},
+                                 timeout=5).status_code == 200
+                assert add.is_alive() and not answers  # the add is still waiting on its model
+            finally:
+                release.set()
+                add.join(90)
+            assert answers[0].status_code == 200, answers[0].text
+            assert [m.text for m in engine.list(engine.project("test").id).items] == ["I like green tea"]
+
+
+def test_health_answers_while_an_add_extracts_a_pathological_text(store: Store) -> None:
+    """The offline extractor on a run of punctuation (issue 12: 27 s holding the interpreter for 40,000 dots):
+    /healthz keeps answering within 5 s, and the add answers. The engine's text limit is raised so that the
+    text reaches the extractor whatever size checks come before it."""
+    engine = Engine(store, HashingEmbedder(), OfflineExtractor(), limits=Limits(max_text_chars=200_000))
+    with Server(engine) as srv:
+        key = srv.key()
+        answers: list[httpx.Response] = []
+        add = threading.Thread(target=lambda: answers.append(httpx.post(
+            srv.url + "/v1/memories/", json={"messages": "I like tea" + "." * 100_000 + "x", "user_id": "alice"},
+            headers={"Authorization": f"Token {key}"}, timeout=60)))
+        add.start()
+        try:
+            while True:
+                assert httpx.get(srv.url + "/healthz", timeout=5).status_code == 200
+                if not add.is_alive():
+                    break
+        finally:
+            add.join(60)
+        assert answers and answers[0].status_code < 500, answers
