@@ -71,7 +71,7 @@ _authorization = APIKeyHeader(name="Authorization", auto_error=False,
                               description="`Token <key>` (Mem0) or `Bearer <key>` (MemoryPlugin)")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -79,9 +79,9 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def current_project(request: Request, authorization: Annotated[str | None, Depends(_authorization)]) -> str:
-    """The project of the request's key, checked once by the `Door` before the body was read.
-    (`authorization` only documents the header in the OpenAPI schema.)"""
+async def current_project(request: Request, authorization: Annotated[str | None, Depends(_authorization)]) -> str:
+    """The project of the request's key, checked once by the `Door` before the body was read (async: it only
+    reads the scope, so no worker thread is taken for it). `authorization` documents the header in the schema."""
     project: str | None = request.scope.get(auth.PROJECT_SCOPE_KEY)
     if project is None:  # an app without its door: refuse rather than serve
         raise Unauthorized("Missing API key")
