@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,12 +32,14 @@ STATUS: dict[type[MemvaultError], int] = {
 }
 
 ErrorShape = Callable[[int, str], dict[str, Any]]
-_shapes: list[tuple[str, ErrorShape]] = []
+_shapes: list[tuple[str, ErrorShape, str]] = []
 
 
-def register_error_shape(path_prefix: str, shape: ErrorShape) -> None:
-    """A dialect says how its errors look for paths under `path_prefix` (longest prefix wins)."""
-    _shapes.append((path_prefix, shape))
+def register_error_shape(path_prefix: str, shape: ErrorShape, *, scheme: str = "Token") -> None:
+    """A dialect says how its errors look for paths under `path_prefix` (longest prefix wins), and which
+    `Authorization` scheme its documentation gives (named when a key is missing)."""
+    _shapes[:] = [entry for entry in _shapes if entry[0] != path_prefix]
+    _shapes.append((path_prefix, shape, scheme))
     _shapes.sort(key=lambda p: -len(p[0]))
 
 
@@ -43,9 +47,16 @@ def _default_shape(status: int, message: str) -> dict[str, Any]:
     return {"error": message, "detail": message}
 
 
-def error_response(path: str, status: int, message: str) -> JSONResponse:
-    shape = next((s for prefix, s in _shapes if path.startswith(prefix)), _default_shape)
-    return JSONResponse(shape(status, message), status_code=status)
+register_error_shape("/mcp", _default_shape, scheme="Bearer")  # streamable-HTTP MCP, mounted by create_app
+
+
+def _face(path: str) -> tuple[ErrorShape, str]:
+    return next(((shape, scheme) for prefix, shape, scheme in _shapes if path.startswith(prefix)),
+                (_default_shape, "Token"))
+
+
+def error_response(path: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(_face(path)[0](status, message), status_code=status, headers=headers)
 
 
 def status_of(exc: MemvaultError) -> int:
@@ -60,7 +71,7 @@ _authorization = APIKeyHeader(name="Authorization", auto_error=False,
                               description="`Token <key>` (Mem0) or `Bearer <key>` (MemoryPlugin)")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -68,8 +79,13 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def current_project(engine: EngineDep, authorization: Annotated[str | None, Depends(_authorization)]) -> str:
-    return auth.project_from_header(engine, authorization)
+async def current_project(request: Request, authorization: Annotated[str | None, Depends(_authorization)]) -> str:
+    """The project of the request's key, checked once by the `Door` before the body was read (async: it only
+    reads the scope, so no worker thread is taken for it). `authorization` documents the header in the schema."""
+    project: str | None = request.scope.get(auth.PROJECT_SCOPE_KEY)
+    if project is None:  # an app without its door: refuse rather than serve
+        raise Unauthorized("Missing API key")
+    return project
 
 
 ProjectDep = Annotated[str, Depends(current_project)]
@@ -85,27 +101,52 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
-class BodyLimit:
-    """Refuses request bodies over `limit` bytes with 413 before they reach a handler."""
+class Door:
+    """Every HTTP request passes here before any handler, in this order:
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    1. framing: `Content-Length` together with `Transfer-Encoding`, or a `Content-Length` that is no single
+       number, is a 400 (a request must have one unambiguous length);
+    2. the key: on every path but the `public` ones, the `Authorization` header is checked once, off the
+       event loop (401 in the face's error shape, naming its scheme), and the key's project is handed to the
+       handlers in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is read;
+    3. the body: a declared `Content-Length` over `limit` is a 413 at once; then the body is read by the bytes
+       actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
+       `limit` plus one chunk is ever held). The handlers get the body whole.
+
+    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted.
+    """
+
+    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str]) -> None:
+        self.app, self.engine, self.limit, self.public = app, engine, limit, frozenset(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
+        path: str = scope["path"]
+        headers = Headers(scope=scope)
+        lengths = headers.getlist("content-length")
+        if lengths and "transfer-encoding" in headers:
+            await self._refuse(scope, receive, send, 400, "A request must not carry both Content-Length and Transfer-Encoding")
+            return
+        if lengths and (len(lengths) > 1 or not (lengths[0].isascii() and lengths[0].isdigit())):
+            await self._refuse(scope, receive, send, 400, "Content-Length must be one number")
+            return
+        if path not in self.public:
+            scheme = _face(path)[1]
+            try:
+                project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine,
+                                                         headers.get("authorization"), scheme)
+            except MemvaultError as exc:
+                status = status_of(exc)
+                extra = {"WWW-Authenticate": scheme} if status == 401 else None
+                await self._refuse(scope, receive, send, status, exc.message, extra)
+                return
+            scope = {**scope, auth.PROJECT_SCOPE_KEY: project}
         too_big = f"Request body is larger than {self.limit} bytes"
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await error_response(scope["path"], 413, too_big)(scope, receive, send)
+        if lengths and int(lengths[0]) > self.limit:
+            await self._refuse(scope, receive, send, 413, too_big)
             return
-        if length is not None:  # the server holds the client to its Content-Length
-            await self.app(scope, receive, send)
-            return
-        # A streamed body: read it (up to the limit) before the app does, so an oversized one gets a 413
-        # here rather than a parse error from inside the framework, which swallows exceptions from receive.
         chunks: list[bytes] = []
         seen, more = 0, True
         while more:
@@ -115,20 +156,30 @@ class BodyLimit:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.limit:
-                await error_response(scope["path"], 413, too_big)(scope, receive, send)
+                chunks.clear()
+                await self._refuse(scope, receive, send, 413, too_big)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        replayed = False
+        body, replayed = b"".join(chunks), False
+        chunks.clear()
 
         async def replay() -> Message:
-            nonlocal replayed
+            nonlocal replayed, body
             if replayed:
-                return await receive()
+                return await receive()  # after the body: the disconnect, when it comes
             replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            message: Message = {"type": "http.request", "body": body, "more_body": False}
+            body = b""
+            return message
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
+                      headers: Mapping[str, str] | None = None) -> None:
+        """Answer without reading (more of) the body; the server discards the rest or closes the connection."""
+        await error_response(scope["path"], status, message, headers)(scope, receive, send)
 
 
 def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
@@ -165,5 +216,6 @@ def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> Fast
     app.include_router(mem0.router)
     app.include_router(memoryplugin.router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
     return app

@@ -2,11 +2,13 @@
 
 One set of tools serves both transports; only where the project comes from differs:
 - stdio (`memvault mcp`): a local process is trusted and works in the data dir's default project;
-- streamable HTTP at `/mcp` (mounted by `create_app`): `Authorization: Bearer <key>` is checked before
-  the MCP layer sees the request (no key or a bad one: 401), and the key's project scopes every call.
+- streamable HTTP at `/mcp` (mounted by `create_app`): `Authorization: Bearer <key>` is checked by the
+  server's door (`memvault.http.Door`) before the MCP layer sees the request or its body (no key or a bad
+  one: 401), and the key's project, which the door leaves in the ASGI scope, scopes every call.
 
 Errors are mapped once, in `_tool`: a memvault error becomes an MCP tool error (`isError`) whose text says
-what was wrong; the server keeps running.
+what was wrong; arguments outside a tool's schema (a `top_k` over 100) are worded the same way, by `_Server`
+("invalid argument: top_k: Input should be less than or equal to 100"); the server keeps running.
 """
 
 from __future__ import annotations
@@ -16,14 +18,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from pydantic import Field
-from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from pydantic import Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
@@ -73,9 +73,25 @@ WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
+class _Server(MCPServer):
+    """Arguments that break a tool's schema are answered like any invalid argument: which argument and why,
+    without the validator's internals (error types, input echo, links to its documentation)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            reasons = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
+                                for error in cause.errors(include_url=False, include_input=False)[:5])
+            raise ToolError(f"Error executing tool {name}: invalid argument: {reasons}") from cause
+
+
 def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     """The MCP server with memvault's tools; `project_of` tells each call's project."""
-    server: MCPServer = MCPServer("memvault", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
+    server: MCPServer = _Server("memvault", instructions=INSTRUCTIONS, version="0.1.0", log_level="WARNING")
 
     @server.tool(annotations=WRITE)
     @_tool
@@ -188,36 +204,12 @@ def run_stdio(engine: Engine, project: str | None = None) -> None:
 
 
 # streamable HTTP --------------------------------------------------------------------
-_SCOPE_KEY = "memvault.project"
-
-
 def _project_from_request(ctx: Context) -> str:
     request = ctx.request_context.request
-    project: str | None = getattr(request, "scope", {}).get(_SCOPE_KEY)
-    if project is None:  # the gate below always sets it; a request that skipped it is refused
+    project: str | None = getattr(request, "scope", {}).get(auth.PROJECT_SCOPE_KEY)
+    if project is None:  # the server's door always sets it; a request that skipped it is refused
         raise Unauthorized("Missing API key")
     return project
-
-
-class KeyGate:
-    """Lets a request through to MCP only with a valid `Authorization: Bearer <key>`; else 401.
-    The key's project rides along in the ASGI scope, where the tools read it."""
-
-    def __init__(self, app: ASGIApp, engine: Engine) -> None:
-        self.app, self.engine = app, engine
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        header = Headers(scope=scope).get("authorization")
-        try:
-            project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine, header)
-        except Unauthorized as exc:
-            body = {"error": exc.message, "detail": exc.message}
-            await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-            return
-        await self.app({**scope, _SCOPE_KEY: project}, receive, send)
 
 
 def http_transport(engine: Engine) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
@@ -238,4 +230,14 @@ def http_transport(engine: Engine) -> tuple[ASGIApp, Callable[[], AbstractAsyncC
         async with manager.run():
             yield
 
-    return KeyGate(manager.handle_request, engine), lifespan
+    return _Transport(manager), lifespan
+
+
+class _Transport:
+    """The session manager as a plain ASGI app (a bound method would be mounted as a GET-only endpoint)."""
+
+    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.manager.handle_request(scope, receive, send)

@@ -153,12 +153,12 @@ def dates(text: str) -> list[tuple[int, int, int]]:
     """The dates written in a text as (year, month, day), day 0 when only the month is given. Understands
     "8 May, 2023", "May 8th 2023", "2023-05-08" and "May 2023"."""
     out: list[tuple[int, int, int]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where an earlier form found a date: one pass per form, however many dates
     for pattern, (y, mo, d) in _DATE_FORMS:
         for m in pattern.finditer(text):
-            if any(a < m.end() and m.start() < b for a, b in taken):
+            if any(taken[m.start() : m.end()]):
                 continue
-            taken.append(m.span())
+            taken[m.start() : m.end()] = b"\1" * (m.end() - m.start())
             try:
                 found = date(int(m.group(y)), _month(m.group(mo)), int(m.group(d)) if d else 1)
             except ValueError:

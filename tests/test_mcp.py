@@ -212,3 +212,19 @@ def test_http_bad_arguments_are_tool_errors_and_every_read_still_works(server: S
     anyio.run(main)
     assert engine.list(engine.project("door").id).total == 1
 
+
+def test_arguments_out_of_the_schema_get_a_clean_message(server: Server) -> None:
+    """Which argument and why, like any invalid argument: no validator internals, no external links."""
+
+    async def main() -> None:
+        async with http_session(server.url, server.key()) as session:
+            too_many = await fails(session, "search_memories", query="tea", top_k=101)
+            assert too_many == ("Error executing tool search_memories: invalid argument: "
+                                "top_k: Input should be less than or equal to 100")
+            wrong_type = await fails(session, "list_memories", limit="many")
+            assert wrong_type.startswith("Error executing tool list_memories: invalid argument: limit: ")
+            for text in (too_many, wrong_type):
+                assert "http" not in text and "pydantic" not in text and "input_value" not in text
+            assert (await call(session, "search_memories", query="tea", top_k=100))["results"] == []
+
+    anyio.run(main)

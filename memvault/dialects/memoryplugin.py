@@ -9,6 +9,9 @@ Choices where MemoryPlugin's pages leave room:
   does not filter, so a ChatGPT action still sees memories saved from the browser.
 - `GET /api/memory`'s `count` in the answer is the total number of matching memories (every page), so a
   client can page with `skip`; with `query` it is the number of hits returned.
+- `all=true` answers every memory from `skip` up to the engine's page size (1,000 by default), newest first:
+  one answer stays bounded however large the project. To read more, ask again with `skip` raised by the
+  number received, until `count` (the total) is reached, or, on `/api/v2/memory`, until fewer come back.
 - Memory ids are opaque strings to a MemoryPlugin client. `DELETE /api/memories/{id}` answers 404
   "Memory not found" alike for an unknown id, another project's id and a string that is no id at all,
   just as bulk delete counts all three as `failed`. (`POST /api/v2/memory/update` with a malformed
@@ -36,7 +39,7 @@ router = APIRouter(prefix="/api", tags=["memoryplugin"])
 
 # The engine words some messages the Mem0 way; MemoryPlugin clients see MemoryPlugin's words.
 _WORDING = {"Memory not found!": "Memory not found"}
-register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)})
+register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)}, scheme="Bearer")
 
 SEARCH_TOP = 5  # GET /api/memory?query= answers the five most relevant memories
 MOVE_MAX = 100  # ids in one move request
@@ -103,12 +106,8 @@ def _read(engine: Engine, project: str, where: F.Node | None, *, query: str | No
     if not every:
         page = engine.list(project, where, limit=count, offset=skip)
         return page.items, page.total
-    items: list[Memory] = []
-    while True:
-        page = engine.list(project, where, limit=engine.limits.max_page_size, offset=skip + len(items))
-        items += page.items
-        if not page.items or skip + len(items) >= page.total:
-            return items, page.total
+    page = engine.list(project, where, limit=engine.limits.max_page_size, offset=skip)  # bounded: see the docstring
+    return page.items, page.total
 
 
 # memories ---------------------------------------------------------------------------
@@ -122,7 +121,8 @@ def add_memory(body: AddMemory, engine: EngineDep, project: ProjectDep) -> dict[
 def get_memories(
     engine: EngineDep, project: ProjectDep,
     query: Annotated[str | None, Query(description="Search; answers the 5 most relevant memories.")] = None,
-    all: Annotated[bool, Query(description="Every memory (from `skip`).")] = False,
+    all: Annotated[bool, Query(description="Every memory from `skip`, at most the page size (1,000) per answer; "
+                                           "page with `skip` until `count`.")] = False,
     latest: Annotated[bool, Query(description="Newest first: the default order.")] = False,
     count: Annotated[int, Query(description="How many memories (newest first).")] = 10,
     skip: Annotated[int, Query(description="How many to skip, for paging.")] = 0,
@@ -137,7 +137,10 @@ def get_memories(
 def get_memories_v2(
     engine: EngineDep, project: ProjectDep,
     bucketId: Annotated[str | None, Query(description="Only this bucket's memories (id or name).")] = None,
-    query: str | None = None, all: bool = False, latest: bool = False, count: int = 10, skip: int = 0,
+    query: str | None = None,
+    all: Annotated[bool, Query(description="Every memory from `skip`, at most the page size (1,000) per answer; "
+                                           "page with `skip` until fewer come back.")] = False,
+    latest: bool = False, count: int = 10, skip: int = 0,
     includeIds: Annotated[bool, Query(description="Memories as {id, text, metadata} instead of text.")] = False,
     source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
 ) -> dict[str, Any]:

@@ -40,8 +40,11 @@ Answer with JSON only, in this shape: {"facts": ["...", "..."]}
 If there is nothing worth remembering, answer {"facts": []}"""
 
 _CONVERSATION_ROLES = ("user", "assistant")
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_FENCED = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
+# Linear in the answer, whatever it holds: reasoning blocks are cut by plain search (a regex would read
+# the rest of the answer again after every unclosed "<think>"), and the fence's info string is taken whole.
+_THINK_OPEN = re.compile(re.escape("<think>"), re.IGNORECASE)
+_THINK_CLOSE = re.compile(re.escape("</think>"), re.IGNORECASE)
+_FENCED = re.compile(r"```[\w-]*+[ \t]*+\n?+(.*?)```", re.DOTALL)
 _ITEM_KEYS = ("fact", "text", "content", "memory")
 
 
@@ -116,7 +119,7 @@ def parse_facts(content: str) -> list[str]:
 
     An empty list is a valid answer. See the module docstring for the shapes accepted.
     """
-    text = _THINKING.sub("", content).strip()
+    text = _without_thinking(content).strip()
     fenced = _FENCED.search(text)
     if fenced is not None:
         text = fenced.group(1).strip()
@@ -137,10 +140,24 @@ def parse_facts(content: str) -> list[str]:
     return facts
 
 
+def _without_thinking(text: str) -> str:
+    """The text without its ``<think>...</think>`` blocks (any case); an unclosed block is kept."""
+    kept: list[str] = []
+    position = 0
+    while (opened := _THINK_OPEN.search(text, position)) is not None:
+        closed = _THINK_CLOSE.search(text, opened.end())
+        if closed is None:
+            break
+        kept.append(text[position : opened.start()])
+        position = closed.end()
+    kept.append(text[position:])
+    return "".join(kept)
+
+
 def _load_json(text: str) -> object:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
         pass
     starts = [index for index in (text.find("{"), text.find("[")) if index >= 0]
     if starts:
@@ -149,7 +166,7 @@ def _load_json(text: str) -> object:
         if end > start:
             try:
                 return json.loads(text[start : end + 1])
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
     raise ValueError(f"the answer is not JSON: {text[:80]!r}")
 

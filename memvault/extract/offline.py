@@ -45,20 +45,27 @@ import re
 from memvault.extract.base import Message
 
 _MIN_WORDS = 2
+_LONGEST_ABBREVIATION = 40  # characters: a longer word before a '.' is no abbreviation (bounds the look back)
 
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt vs approx dept est fig inc ltd co corp no e.g i.e a.m p.m".split()
 )
 
+# Every pattern below runs in time linear in its input, whatever the input: no two unbounded repetitions
+# can share characters (a run is taken whole, possessively, and only from its first character), and no
+# pattern is tried again on what an earlier attempt already read. tests/extract/test_linear_time.py holds
+# the extractors to it.
+
 # A sentence end: terminal punctuation and any closing quotes or brackets, before whitespace or,
-# in hasty typing, right before the next sentence's capital ("I work at Acme.I love it").
-_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*(?=\s|[A-Z][a-z]|I\b)")
+# in hasty typing, right before the next sentence's capital ("I work at Acme.I love it"). Only the
+# first character of a run starts a match, and the run is taken whole.
+_SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]++[\"')\]]*+(?=\s|[A-Z][a-z]|I\b)")
 _INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
-_BULLET = re.compile(r"^(?:[-*•>]+|\d{1,3}[.)])\s+")
+_BULLET = re.compile(r"^(?:[-*•>]++|\d{1,3}[.)])\s++")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-_TRAILING = re.compile(r"[\s.,;:!?…\-–—]+$")
+_TRAILING_PUNCTUATION = ".,;:!?…-–—"
 _LOWER_I = re.compile(r"(?<![\w.'])i(?=$|[\s,;:!?')]|'(?:m|ve|d|ll)\b)")
-_CLAUSE_SEPARATOR = re.compile(r"\s*;\s*|,?\s+and\s+", re.IGNORECASE)
+_CLAUSE_SEPARATOR = re.compile(r";\s*+|(?<!\s)\s++;\s*+|,?(?<!\s)\s++and\s++", re.IGNORECASE)
 
 _INTERJECTION = (
     r"hi|hello|hey|heya|yo|ok|okay|oh|ah|well|so|yes|yeah|yep|no|nope|sure|alright|right|um|uh|hmm"
@@ -66,18 +73,19 @@ _INTERJECTION = (
     r"you know|i mean|good morning|good evening|good afternoon|great|cool"
 )
 # An interjection is removed when punctuation, a first-person subject or another interjection
-# follows it; a greeting also takes the name or "there" after it ("hi Anna, ...").
+# follows it; a greeting also takes the name or "there" after it ("hi Anna, ..."). This and
+# _ANNOUNCEMENT are matched at a position (`pattern.match(text, pos)`), at the start of what is left.
 _LEADING_INTERJECTION = re.compile(
-    rf"^(?:(?:hi|hello|hey|dear)\s+[^\W\d_]+(?:\s+[^\W\d_]+)?\s*[,!:]\s*"
+    rf"(?:(?:hi|hello|hey|dear)\s+[^\W\d_]+(?:\s+[^\W\d_]+)?\s*[,!:]\s*"
     rf"|(?:{_INTERJECTION})(?:\s+(?:so|very)\s+much|\s+a\s+lot)?"
-    rf"(?:\s*[,!.:;\-–—]+\s*|\s+(?=(?:i|i'm|i've|i'd|i'll|im|ive|we|my|our|{_INTERJECTION})\b)))",
+    rf"(?:\s*+[,!.:;\-–—]++\s*+|\s+(?=(?:i|i'm|i've|i'd|i'll|im|ive|we|my|our|{_INTERJECTION})\b)))",
     re.IGNORECASE,
 )
 _ANNOUNCEMENT = re.compile(
-    r"^(?:please\s+)?(?:"
+    r"(?:please\s+)?(?:"
     r"(?:remember|note|keep in mind|don't forget|do not forget|bear in mind)\s+that\s+"
-    r"|(?:remember|note|keep in mind|don't forget|do not forget)[\s:,]+(?=(?:i|i'm|i've|my|we|our)\b)"
-    r"|(?:fyi|for your information|for the record|just so you know|so you know|just fyi)[\s:,]+"
+    r"|(?:remember|note|keep in mind|don't forget|do not forget)[\s:,]++(?=(?:i|i'm|i've|my|we|our)\b)"
+    r"|(?:fyi|for your information|for the record|just so you know|so you know|just fyi)[\s:,]++"
     r")",
     re.IGNORECASE,
 )
@@ -262,12 +270,24 @@ def _sentences(text: str) -> list[str]:
         line = _BULLET.sub("", " ".join(line.split()))
         start = 0
         for match in _SENTENCE_END.finditer(line):
-            if match.group() == "." and _is_abbreviation(line[start : match.start()]):
+            if match.group() == "." and _is_abbreviation(_word_before(line, start, match.start())):
                 continue
             sentences.append(line[start : match.end()].strip())
             start = match.end()
         sentences.append(line[start:].strip())
     return [sentence for sentence in sentences if sentence]
+
+
+def _word_before(line: str, start: int, end: int) -> str:
+    """The last word of line[start:end], or "" when it is longer than any abbreviation.
+
+    Only the last _LONGEST_ABBREVIATION characters are read, so a line of many abbreviations is read once.
+    """
+    low = max(start, end - _LONGEST_ABBREVIATION - 1)
+    space = line.rfind(" ", low, end)
+    if space < 0 and low > start:
+        return ""
+    return line[max(space + 1, low) : end]
 
 
 def _is_abbreviation(text: str, *, initials: bool = True) -> bool:
@@ -282,13 +302,16 @@ def _statement(sentence: str) -> str | None:
     """The sentence without leading filler, or None when it is no statement at all."""
     if sentence.rstrip("\"')]").endswith("?"):
         return None
-    previous = None
-    while previous != sentence:
-        previous = sentence
-        sentence = _LEADING_INTERJECTION.sub("", sentence, count=1)
-        sentence = _ANNOUNCEMENT.sub("", sentence, count=1)
+    start, previous = 0, -1
+    while start != previous:  # by position: "ok, ok, ok, ..." is read once, not copied once per "ok"
+        previous = start
+        for prefix in (_LEADING_INTERJECTION, _ANNOUNCEMENT):
+            found = prefix.match(sentence, start)
+            if found is not None:
+                start = found.end()
+    sentence = sentence[start:]
     words = _words(sentence)
-    if _is_question(words) or _SOCIAL.search(sentence) or _REQUEST.search(sentence) or _is_filler(words):
+    if _is_question(words) or _SOCIAL.match(sentence) or _REQUEST.match(sentence) or _is_filler(words):
         return None
     return sentence
 
@@ -318,25 +341,32 @@ def _clauses(statement: str) -> list[str]:
     pieces = _CLAUSE_SEPARATOR.split(statement)
     separators = _CLAUSE_SEPARATOR.findall(statement)
     clauses: list[str] = []
-    current = pieces[0]
+    current = [pieces[0]]
+    words = _words(pieces[0])
+    is_clause, last = _is_clause(words), words[-1:]
     for separator, piece in zip(separators, pieces[1:], strict=True):
-        if _is_clause(current) and _opens_clause(piece):
-            clauses.append(current)
-            current = piece
+        if is_clause and _opens_clause(piece):
+            clauses.append("".join(current))
+            current = [piece]
+            words = _words(piece)
+            is_clause, last = _is_clause(words), words[-1:]
         else:
-            current += separator + piece
-    clauses.append(current)
+            # Whether the grown text is a clause, from the new words and the one word before them (a subject
+            # needs the word after it): a long statement that never splits is read once, not once per separator.
+            current += [separator, piece]
+            words = last + _words(separator + piece)
+            is_clause, last = is_clause or _is_clause(words), words[-1:]
+    clauses.append("".join(current))
     return clauses
 
 
-def _is_clause(text: str) -> bool:
-    """Whether the text has a subject and a predicate somewhere (any person)."""
-    words = _words(text)
+def _is_clause(words: list[str]) -> bool:
+    """Whether the words have a subject and a predicate somewhere (any person)."""
     for index, word in enumerate(words):
-        rest = words[index + 1 :]
-        if word in _ANY_PERSON_CONTRACTED and rest:
+        has_next = index + 1 < len(words)
+        if word in _ANY_PERSON_CONTRACTED and has_next:
             return True
-        if word in _ANY_PERSON and rest and rest[0] not in _NOT_A_PREDICATE:
+        if word in _ANY_PERSON and has_next and words[index + 1] not in _NOT_A_PREDICATE:
             return True
         if _is_verb(word) and index > 0:
             return True
@@ -347,8 +377,10 @@ def _opens_clause(text: str) -> bool:
     """Whether the text opens with a first-person or named subject followed by its predicate."""
     original = _WORD.findall(text)
     words = [word.lower() for word in original]
-    while words and words[0] in _LEADING_ADVERBS:
-        original, words = original[1:], words[1:]
+    skip = 0
+    while skip < len(words) and words[skip] in _LEADING_ADVERBS:
+        skip += 1
+    original, words = original[skip:], words[skip:]
     if len(words) < 2:
         return False
     first = words[0]
@@ -369,7 +401,10 @@ def _is_verb(word: str) -> bool:
 
 def _clean(clause: str) -> str | None:
     clause = clause.strip()
-    fact = _TRAILING.sub("", clause)
+    end = len(clause)
+    while end and (clause[end - 1].isspace() or clause[end - 1] in _TRAILING_PUNCTUATION):
+        end -= 1
+    fact = clause[:end]
     if clause[len(fact) :].startswith(".") and _is_abbreviation(fact, initials=False):
         fact += "."  # "I live in the U.S." keeps its last dot
     fact = _LOWER_I.sub("I", fact)

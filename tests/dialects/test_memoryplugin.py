@@ -22,6 +22,11 @@ from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures
     project_fixture,
 )
 
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine, Limits
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.base import Store
+
 server = module_server  # one server for this module: each test below works in projects of its own
 
 
@@ -100,6 +105,28 @@ def test_list_all_gives_every_memory(mp: MP, twelve: list[str]) -> None:
     assert body["count"] == 12
     tail = mp.http.get("/memory", params={"all": "true", "skip": 10}).json()
     assert [m["id"] for m in tail["data"]] == twelve[::-1][10:]
+
+
+def test_list_all_is_bounded_by_the_page_size_and_pages_with_skip(store: Store) -> None:
+    """`all=true` answers at most the engine's page size; `skip` reads on, and `count` says how many there are."""
+    engine = Engine(store, HashingEmbedder(), OfflineExtractor(), limits=Limits(max_page_size=5))
+    with Server(engine) as small:
+        client = MP(small, small.key())
+        try:
+            added = [client.add(f"bounded fact {i:02d}") for i in range(12)]
+            newest_first = added[::-1]
+            seen: list[str] = []
+            while True:
+                body = client.http.get("/memory", params={"all": "true", "skip": len(seen)}).json()
+                assert body["count"] == 12 and len(body["data"]) <= 5
+                if not body["data"]:
+                    break
+                seen += [m["id"] for m in body["data"]]
+            assert seen == newest_first
+            v2 = client.http.get("/v2/memory", params={"all": "true", "skip": 5, "includeIds": "true"}).json()
+            assert [m["id"] for m in v2["memories"]] == newest_first[5:10]
+        finally:
+            client.close()
 
 
 def test_query_gives_the_five_most_relevant(mp: MP, twelve: list[str]) -> None:
