@@ -777,7 +777,6 @@ class Engine:
             if not isinstance(e, ImportEvent):
                 raise InvalidInput("history events must be ImportEvents")
             V.json_value([e.old_text, e.new_text, e.input, e.metadata], "a history event")
-            V.date(e.created_at, "a history event's created_at")
         events = []
         for n, e in enumerate(history, start=1):
             try:
@@ -797,6 +796,7 @@ class Engine:
         new = self._text(e.new_text, "new_memory") if e.new_text is not None else None
         if not isinstance(e.created_at, datetime):
             raise InvalidInput("created_at must be a date")
+        V.date(e.created_at, "created_at")
         if e.input is not None:
             if not isinstance(e.input, list) or len(e.input) > self.limits.max_messages:
                 raise InvalidInput(f"input must be a list of at most {self.limits.max_messages} messages")

@@ -3,11 +3,9 @@ delete removed fail with NotFound("Bucket not found") instead of leaving a memor
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,27 +15,16 @@ from memvault.errors import NotFound
 from memvault.extract.base import Message
 from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store.base import MemoryChange, Store
+from memvault.testing.concurrency import together
 
 ROUNDS = 15
+GONE = (NotFound,)  # the bucket was gone: the only error allowed
 
 
 @pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(2) as executor:
         yield executor
-
-
-def together(pool: ThreadPoolExecutor, *calls: Callable[[], Any]) -> list[Any]:
-    start = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        start.wait()
-        try:
-            return call()
-        except NotFound as exc:  # the bucket was gone: the only error allowed
-            return exc
-
-    return [f.result() for f in [pool.submit(run, call) for call in calls]]
 
 
 def orphans(store: Store, project: str) -> list[str]:
@@ -63,7 +50,7 @@ def test_adds_racing_a_bucket_delete_leave_no_memory_without_a_bucket(engine: En
         name = f"temp {n}"
         engine.create_bucket(project, name)
         together(pool, lambda name=name: add_many(engine, project, name, 8),
-                 lambda name=name: engine.delete_bucket(project, name, "delete"))
+                 lambda name=name: engine.delete_bucket(project, name, "delete"), allowed=GONE)
     assert orphans(engine.store, project) == []
 
 
@@ -76,11 +63,11 @@ def test_moves_and_bucket_updates_racing_a_bucket_delete_leave_no_memory_without
         alive = [m.id for m, _ in engine.store.scan(project, None, 1000) if m.id in ids]
         moved, updated = alive[:len(alive) // 2], alive[len(alive) // 2:]
         together(pool, lambda name=name, moved=moved: engine.move_memories(project, moved, name),
-                 lambda name=name: engine.delete_bucket(project, name, "move"))
+                 lambda name=name: engine.delete_bucket(project, name, "move"), allowed=GONE)
         engine.create_bucket(project, name + " again")
         together(pool, lambda name=name, updated=updated: engine.batch_update(
                      project, [UpdateItem(mid, bucket=name + " again") for mid in updated]),
-                 lambda name=name: engine.delete_bucket(project, name + " again", "move"))
+                 lambda name=name: engine.delete_bucket(project, name + " again", "move"), allowed=GONE)
     assert orphans(engine.store, project) == []
 
 

@@ -4,12 +4,10 @@ text that committed. Real threads against both stores."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -18,6 +16,7 @@ from memvault.errors import NotFound
 from memvault.extract.base import Message
 from memvault.models import utcnow
 from memvault.store.base import MemoryChange
+from memvault.testing.concurrency import together
 
 ROUNDS = 25
 BATCH = 10  # memories per update call: the calls overlap for longer
@@ -27,20 +26,6 @@ BATCH = 10  # memories per update call: the calls overlap for longer
 def pool() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(2) as executor:
         yield executor
-
-
-def together(pool: ThreadPoolExecutor, *calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment, one per thread; each result, or the exception it raised."""
-    start = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        start.wait()
-        try:
-            return call()
-        except Exception as exc:  # noqa: BLE001 - the caller asserts which errors are allowed
-            return exc
-
-    return [f.result() for f in [pool.submit(run, call) for call in calls]]
 
 
 def add(engine: Engine, project: str, text: str) -> str:
