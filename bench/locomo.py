@@ -14,16 +14,19 @@ Latency is the wall time of each ``Engine.search`` call (query embedding include
 
     python bench/locomo.py [--conversations 26,30,41] [--mode full|hybrid|dense|all] [--embedder minilm]
                            [--reranker-url http://localhost:8080/v1 --reranker-model NAME]
+    python bench/locomo.py --cv    # the cross-validated figure (see `cross_validate`)
 
 With a reranker (any service answering ``POST {url}/rerank`` the Cohere/Jina way), the full mode reads the best
 30 candidates of each search again with it, as ``MEMVAULT_RERANKER=http`` does in the server.
 
-Turn embeddings are cached under /tmp (``--cache``), so a second run only embeds the questions.
+Turn embeddings are cached under /tmp (``--cache``), so a second run only embeds the questions (with ``--cv``
+the questions too: it measures recall, not latency).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from memvault import filters as F
+from memvault import ranking
 from memvault.embed import build_embedder
 from memvault.embed.base import Embedder, Vectors
 from memvault.engine import Engine, Owners, SearchOptions
@@ -200,11 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--reranker-url", default=None, help="a rerank service's base URL (POST {url}/rerank)")
     parser.add_argument("--reranker-model", default=None)
+    parser.add_argument("--cv", action="store_true", help="leave one conversation out: the honest recall@10")
     parser.add_argument("--reranker-api-key", default=None)
     args = parser.parse_args(argv)
     reranker = build_reranker("http", base_url=args.reranker_url, model=args.reranker_model,
                               api_key=args.reranker_api_key) if args.reranker_url else None
     ids = args.conversations.split(",") if args.conversations else sorted(p.stem for p in DATA.glob("*.json"))
+    if args.cv:
+        return cross_validate(ids, args.embedder, args.cache)
     modes = list(MODES) if args.mode == "all" else [args.mode]
     results = run(ids, modes, args.embedder, args.cache, reranker)
     if args.json:
@@ -215,6 +222,128 @@ def main(argv: list[str] | None = None) -> int:
         for cid, s in per_conv.items():
             print(f"{mode:8} {cid:5} {s['n']:4d} {s['r@5']:6.3f} {s['r@10']:6.3f} {s['r@20']:6.3f} "
                   f"{s['p50_ms']:7.1f} {s['p95_ms']:7.1f}")
+    return 0
+
+
+# cross-validation ------------------------------------------------------------------------------------------
+# Every weight and budget of ranking.Tuning is chosen on all conversations but one and scored on the one left
+# out, for each in turn. Searching the engine once per setting would take hours, so each question's store
+# answers are read once with the largest pools of the grid (the vector search is exact at this size, BM25 is
+# sorted, neighbours come nearest first: a smaller pool or radius is a prefix of them) and the ranking is
+# replayed from them with ranking.fuse, as Engine.search calls it. The replay of the default tuning must give
+# the engine's own figure; the script checks it.
+GRID: dict[str, tuple[Any, ...]] = {  # a coarse grid around the defaults, each value a round number
+    "semantic": (0.4, 0.5, 0.6, 0.7, 0.8),
+    "speaker": (0.0, 0.25, 0.5, 0.75),
+    "date": (0.0, 0.25, 0.5, 0.75),
+    "context": (0.0, 0.2, 0.35, 0.5),
+    "decay": (0.5, 0.8, 1.0),
+    "radius": (1, 2, 3),
+    "candidates": (50, 100),
+    "anchors": (10, 20, 40),
+}
+TOP_K = 10  # the SDK's default
+
+
+class Asked:
+    """One question and what the store answered for it, with the largest pools of the grid."""
+
+    def __init__(self, question: str, evidence: set[str], dense: list[tuple[str, float]],
+                 sparse: list[tuple[str, float]], exact: dict[str, ranking.Candidate],
+                 around: dict[str, list[ranking.Candidate]]) -> None:
+        self.question, self.evidence, self.dense, self.sparse = question, evidence, dense, sparse
+        self.exact, self.around = exact, around
+
+    def ranked(self, t: ranking.Tuning) -> list[str]:
+        """The ids Engine.search would answer with this tuning (first tier, rerank on, no reranker)."""
+        dense, sparse = self.dense[: t.candidates], self.sparse[: t.candidates]
+        near = [self.exact[i] for i in dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])]
+        first = ranking.fuse(dense, sparse, near, rerank=False, t=t)
+        for s in first[: t.anchors]:
+            near += [n for n in self.around.get(s.id, ()) if abs(n.offset) <= t.radius]
+        scored = ranking.fuse(dense, sparse, near, query=self.question, t=t)
+        return [s.id for s in scored[:TOP_K]]
+
+
+def collect(engine: Engine, project: str, cid: str, by_memory: dict[str, str],
+            questions: list[dict[str, Any]]) -> list[Asked]:
+    pool, radius = max(GRID["candidates"]), max(GRID["radius"])
+    where = engine._live(F.eq("user_id", cid))
+    out = []
+    for q in questions:
+        vector = engine.embedder.embed([q["question"]])[0]
+        dense = engine.store.vector_search(project, vector, where, pool)
+        sparse = engine.store.keyword_search(project, ranking.query_terms(q["question"]), where, pool)
+        ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
+        exact = {c.id: c for c in engine._near(project, ids, vector, where, 0)}
+        around: dict[str, list[ranking.Candidate]] = {}
+        for c in engine._near(project, ids, vector, where, radius):
+            if c.offset:
+                around.setdefault(c.anchor, []).append(c)
+        evidence = {m for m, d in by_memory.items() if d in evidence_ids(q["evidence"])}
+        out.append(Asked(q["question"], evidence, dense, sparse, exact, around))
+    return out
+
+
+def recall(asked: list[Asked], t: ranking.Tuning) -> list[float]:
+    return [len(a.evidence & set(a.ranked(t))) / len(a.evidence) for a in asked]
+
+
+def fit(asked: list[Asked], start: ranking.Tuning, memo: dict[ranking.Tuning, list[float]]) -> ranking.Tuning:
+    """The best tuning on these questions (pooled recall@10), by coordinate search over GRID from `start`:
+    one parameter at a time, the best of its values, until a whole pass changes nothing. Ties keep the
+    current value."""
+    def score(t: ranking.Tuning) -> float:
+        if t not in memo:
+            memo[t] = recall(asked, t)
+        return statistics.fmean(memo[t])
+
+    best, changed = start, True
+    while changed:
+        changed = False
+        for name, values in GRID.items():
+            for v in values:
+                t = dataclasses.replace(best, **{name: v})
+                if score(t) > score(best) + 1e-9:
+                    best, changed = t, True
+    return best
+
+
+def cross_validate(conv_ids: list[str], embedder_name: str, cache: Path) -> int:
+    inner = build_embedder(embedder_name)
+    embedder = CachedEmbedder(inner, cache / f"{inner.name}.npz")
+    asked: dict[str, list[Asked]] = {}
+    with tempfile.TemporaryDirectory(prefix="memvault-locomo-") as tmp:
+        engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), embedder, OfflineExtractor())
+        project = engine.project("locomo").id
+        for cid in conv_ids:
+            conv = json.loads((DATA / f"{cid}.json").read_text())
+            by_memory = load(engine, project, cid, conv)
+            stored = set(by_memory.values())
+            questions = [q for q in conv["qa"] if q.get("category") in (1, 2, 3, 4)
+                         and evidence_ids(q.get("evidence", [])) & stored]
+            asked[cid] = collect(engine, project, cid, by_memory, questions)
+            # the replay of the defaults is the engine's own answer
+            for a in asked[cid][:20]:
+                hits = engine.search(project, a.question, F.eq("user_id", cid), SearchOptions(top_k=TOP_K))
+                assert [h.memory.id for h in hits] == a.ranked(ranking.DEFAULT), a.question
+        embedder.save()
+        engine.close()
+    print(f"{'conversation':12} {'n':>4} {'in-sample':>9} {'held out':>9}  tuning chosen on the others")
+    held, inside = [], []
+    for cid in conv_ids:
+        others = [a for c in conv_ids if c != cid for a in asked[c]]
+        chosen = fit(others, ranking.DEFAULT, {})
+        r_in = statistics.fmean(recall(asked[cid], ranking.DEFAULT))
+        r_out = statistics.fmean(recall(asked[cid], chosen))
+        inside.append(r_in)
+        held.append(r_out)
+        diff = {k: v for k, v in dataclasses.asdict(chosen).items() if getattr(ranking.DEFAULT, k) != v}
+        print(f"{cid:12} {len(asked[cid]):4d} {r_in:9.3f} {r_out:9.3f}  {diff or 'the defaults'}")
+    everyone = [a for c in conv_ids for a in asked[c]]
+    print(f"recall@{TOP_K}, mean of the conversations: held out (cross-validated) {statistics.fmean(held):.3f}; "
+          f"in-sample (the defaults, chosen on all of them) {statistics.fmean(inside):.3f}; "
+          f"pooled over the {len(everyone)} questions, in-sample {statistics.fmean(recall(everyone, ranking.DEFAULT)):.3f}")
     return 0
 
 
