@@ -395,8 +395,9 @@ class Engine:
         # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.
         hits: list[ranking.Scored] = []
         vector: Vectors | None = None
-        for tier in ranking.tiers(ranking.DEFAULT):
-            scored, vector, complete = self._tier(project_id, query, vector, terms, where, opts, tier)
+        t = ranking.DEFAULT
+        for tier in ranking.tiers(t):
+            scored, vector, complete = self._tier(project_id, query, vector, terms, where, opts, t, tier)
             given = {s.id for s in hits}
             fresh = [s for s in scored if s.id not in given][: tier.depth - len(hits)]
             below = next((n for n, s in enumerate(fresh) if opts.threshold is not None and s.score < opts.threshold),
@@ -409,7 +410,7 @@ class Engine:
         return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
 
     def _tier(self, project_id: str, query: str, vector: Vectors | None, terms: list[str], where: F.Node | None,
-              opts: SearchOptions, tier: ranking.Tier) -> tuple[list[ranking.Scored], Vectors, bool]:
+              opts: SearchOptions, t: ranking.Tuning, tier: ranking.Tier) -> tuple[list[ranking.Scored], Vectors, bool]:
         """One tier's ranking of its candidates, the query's vector, and whether the candidates were every
         memory either search could find (a larger tier would find nothing new)."""
         pool = tier.candidates
@@ -430,15 +431,15 @@ class Engine:
             near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),
                               vector, where, 0)
         if opts.rerank:  # the run neighbours of the best candidates only: context lifts what is next to them
-            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False)
+            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False, t=t)
             best = [s.id for s in first[: tier.anchors]]
-            near += self._near(project_id, best, vector, where, ranking.DEFAULT.radius)
-        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query)
+            near += self._near(project_id, best, vector, where, t.radius)
+        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query, t=t)
         if opts.rerank and self.reranker is not None:
-            scored = self._reranked(query, scored, near, tier.depth)
+            scored = self._reranked(query, scored, near, t, tier.depth)
         return scored, vector, complete
 
-    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate],
+    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate], t: ranking.Tuning,
                   depth: int) -> list[ranking.Scored]:
         """The best `depth` scores read again by the reranker. Only texts the search already admitted are sent. If
         the reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
@@ -452,7 +453,7 @@ class Engine:
         except Unavailable as exc:
             log.warning("search ranked without the reranker: %s", exc.message)
             return scored
-        return ranking.reranked(pool, relevance)
+        return ranking.reranked(pool, relevance, t)
 
     def _near(self, project_id: str, ids: list[str], vector: Any, where: F.Node | None,
               radius: int) -> list[ranking.Candidate]:

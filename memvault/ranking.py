@@ -2,12 +2,13 @@
 
 A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
 stemmed), then asks the store for the exact cosine, text and metadata of every candidate and, with rerank on, for
-the run neighbours (the memories said just before and after in the same run_id) of the best
-`context_pool(top_k)` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
+the run neighbours (the memories said just before and after in the same run_id, up to `radius` on each side) of
+the best `anchors` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
+(the names are the fields of `Tuning`; `t` is the tuning in use, `DEFAULT` unless a benchmark says otherwise)
 
     semantic = cosine to the query, clipped to 0..1
     keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
-    base     = SEMANTIC_WEIGHT * semantic + KEYWORD_WEIGHT * keyword      (= semantic with keyword off)
+    base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
 
 and, with rerank on, two signals that only ever lower the score and the context, each in 0..1:
 
@@ -15,19 +16,25 @@ and, with rerank on, two signals that only ever lower the score and the context,
                Name). Only when the query names the speaker of at least one candidate; else absent.
     date     = 1 if a date in the query (day, or month and year) is a date in one of the memory's metadata
                values, else 0. Only when the query has a date that at least one candidate carries; else absent.
-    own      = base * (1 - SPEAKER_WEIGHT * (1 - speaker))
-    context  = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * base(n)
-    score    = ((1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context) * (1 - DATE_WEIGHT * (1 - date))
+    own      = base * (1 - t.speaker * (1 - speaker))
+    context  = max over neighbours n at distance d <= t.radius of t.decay ** (d - 1) * base(n)
+    score    = ((1 - t.context) * own + t.context * context) * (1 - t.date * (1 - date))
 
-With rerank on and a reranker configured (memvault.rerank), the best `rerank_pool(top_k)` of those scores
-are read again together with the query by the reranker, which gives each a relevance in 0..1:
+With rerank on and a reranker configured (memvault.rerank), the best `depth` of those scores are read again
+together with the query by the reranker, which gives each a relevance in 0..1:
 
-    score    = (1 - RERANK_WEIGHT) * score + RERANK_WEIGHT * rerank
+    score    = (1 - t.rerank) * score + t.rerank * rerank
 
 With rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
 is found through the turn it answers; the context takes the neighbour's `base`, not its `own`, because
 the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
 threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
+
+Pools. No pool depends on top_k, so the first k hits of a search are the first k of any longer answer of the
+same search. An answer is filled in tiers (`tiers`): the first tier answers up to `depth` hits from `candidates`
+memories of each search and the neighbours of `anchors` of them; if more hits are asked, the next tier, every
+pool twice as large, adds the hits it ranks best that the answer does not hold yet, up to twice the depth;
+and so on. A search asking at most `depth` hits (the SDK asks 10) runs one tier.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ def test_the_first_hits_do_not_depend_on_top_k(engine: Engine, runs: list[list[s
         answers = {k: engine.search(project, q, F.eq("user_id", "u"), SearchOptions(top_k=k, **mode))
                    for k in sorted(sizes)}
         longest = answers[max(sizes)]
+        assert len(longest) == min(max(sizes), sum(len(r) for r in runs))  # more tiers when more hits are asked
         for k, hits in answers.items():
             assert len(hits) == min(k, len(longest))
             assert [(h.memory.id, h.score) for h in hits] == [(h.memory.id, h.score) for h in longest[:k]], (q, k)
