@@ -28,12 +28,12 @@ modes = st.sampled_from([{}, {"rerank": False}, {"keyword": False}, {"keyword": 
 
 
 # No shrinking: an example is a whole corpus, and a failing one is readable as it is.
-@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(runs=corpus, queries=st.lists(query, min_size=2, max_size=4),
-       sizes=st.lists(st.integers(1, 140), min_size=2, max_size=4, unique=True), mode=modes)
+@given(runs=corpus, queries=st.lists(query, min_size=3, max_size=6),
+       sizes=st.tuples(st.integers(1, 30), st.integers(31, 140), st.integers(1, 140)).map(set), mode=modes)
 def test_the_first_hits_do_not_depend_on_top_k(engine: Engine, runs: list[list[str]], queries: list[str],
-                                                sizes: list[int], mode: dict[str, bool]) -> None:
+                                                sizes: set[int], mode: dict[str, bool]) -> None:
     project = engine.project(f"prefix-{uuid.uuid4().hex[:8]}").id
     for n, texts in enumerate(runs):
         for text in texts:  # one at a time, in order: a run's neighbours are its turns before and after
