@@ -454,42 +454,62 @@ class Engine:
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
         where = self._live(where)
-        pool = ranking.candidate_pool(opts.top_k)
         terms = ranking.query_terms(query) if opts.keyword else []
+        # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
+        # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.
+        hits: list[ranking.Scored] = []
+        vector: Vectors | None = None
+        t = ranking.DEFAULT
+        for tier in ranking.tiers(t):
+            scored, vector, complete = self._tier(project_id, query, vector, terms, where, opts, t, tier)
+            given = {s.id for s in hits}
+            fresh = [s for s in scored if s.id not in given][: tier.depth - len(hits)]
+            below = next((n for n, s in enumerate(fresh) if opts.threshold is not None and s.score < opts.threshold),
+                         None)
+            hits += fresh[:below]
+            if len(hits) >= opts.top_k or below is not None or (complete and len(hits) < tier.depth):
+                break
+        hits = hits[: opts.top_k]  # load only the memories answered, not the whole candidate pool
+        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in hits])}
+        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+
+    def _tier(self, project_id: str, query: str, vector: Vectors | None, terms: list[str], where: F.Node | None,
+              opts: SearchOptions, t: ranking.Tuning, tier: ranking.Tier) -> tuple[list[ranking.Scored], Vectors, bool]:
+        """One tier's ranking of its candidates, the query's vector, and whether the candidates were every
+        memory either search could find (a larger tier would find nothing new)."""
+        pool = tier.candidates
         # The keyword search needs no vector: it runs while the query is embedded and the vectors are searched.
         keyword = self._beside().submit(self.store.keyword_search, project_id, terms, where, pool) if terms else None
         try:
-            vector = embed_query(self.embedder, query)[0]
+            if vector is None:
+                vector = embed_query(self.embedder, query)[0]
             dense = self.store.vector_search(project_id, vector, where, pool)
         except BaseException:
             if keyword is not None and not keyword.cancel():
                 wait([keyword])  # never leave it running on the store behind a failed search
             raise
         sparse = keyword.result() if keyword is not None else []
+        complete = len(dense) < pool and len(sparse) < pool
         near: list[ranking.Candidate] = []
         if sparse or opts.rerank:  # exact cosine, text and metadata of every candidate
             near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),
                               vector, where, 0)
         if opts.rerank:  # the run neighbours of the best candidates only: context lifts what is next to them
-            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False)
-            best = [s.id for s in first[: ranking.context_pool(opts.top_k)]]
-            near += self._near(project_id, best, vector, where, ranking.CONTEXT_RADIUS)
-        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query)
+            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False, t=t)
+            best = [s.id for s in first[: tier.anchors]]
+            near += self._near(project_id, best, vector, where, t.radius)
+        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query, t=t)
         if opts.rerank and self.reranker is not None:
-            scored = self._reranked(query, scored, near, opts.top_k)
-        if opts.threshold is not None:
-            scored = [s for s in scored if s.score >= opts.threshold]
-        scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool
-        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
-        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
+            scored = self._reranked(query, scored, near, t, tier.depth)
+        return scored, vector, complete
 
-    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate],
-                  top_k: int) -> list[ranking.Scored]:
-        """The best scores read again by the reranker. Only texts the search already admitted are sent. If the
-        reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
+    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate], t: ranking.Tuning,
+                  depth: int) -> list[ranking.Scored]:
+        """The best `depth` scores read again by the reranker. Only texts the search already admitted are sent. If
+        the reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
         assert self.reranker is not None
         texts = {c.id: c.text for c in near}
-        pool = [s for s in scored[: ranking.rerank_pool(top_k)] if s.id in texts]
+        pool = [s for s in scored[:depth] if s.id in texts]
         try:
             relevance = self.reranker.rerank(query, [texts[s.id] for s in pool])
             if len(relevance) != len(pool):
@@ -497,7 +517,7 @@ class Engine:
         except Unavailable as exc:
             log.warning("search ranked without the reranker: %s", exc.message)
             return scored
-        return ranking.reranked(pool, relevance)
+        return ranking.reranked(pool, relevance, t)
 
     def _near(self, project_id: str, ids: list[str], vector: Any, where: F.Node | None,
               radius: int) -> list[ranking.Candidate]:
