@@ -16,6 +16,7 @@ The promises `Probe.check` holds the server to, in the project the hostile reque
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -110,6 +111,24 @@ def check_answer(response: httpx.Response, what: str) -> Any:
     return body
 
 
+def check_mcp_answer(response: httpx.Response, what: str) -> Any:
+    """A JSON-RPC answer, never a 5xx; a failed tool call says why. (The MCP SDK words an exception the tool did not
+    map as a bare "Error executing tool <name>": that is a crash the caller cannot act on.)"""
+    if response.status_code >= 500:
+        time.sleep(1.0)  # see check_answer
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
+    assert response.headers.get("content-type", "").startswith("application/json"), f"{what}: {response.text[:200]}"
+    body = response.json()
+    if "error" in body:
+        assert body["error"]["code"] != -32603, f"{what}: internal error {body['error']}"
+        return body
+    result = body["result"]
+    if result.get("isError"):
+        text = " ".join(c.get("text", "") for c in result.get("content", []))
+        assert not re.fullmatch(r"Error executing tool \w+", text.strip()), f"{what}: the tool crashed ({text})"
+    return body
+
+
 @dataclass
 class Probe:
     """A real server, a project with a key, the known memories, and a second handle on the same database."""
@@ -143,7 +162,7 @@ class Probe:
     # requests -------------------------------------------------------------------------
     def headers(self, path: str, key: str | None = None) -> dict[str, str]:
         scheme = "Token" if is_mem0(path) else "Bearer"
-        return {"Authorization": f"{scheme} {key or self.key}", "Content-Type": "application/json"}
+        return {"Authorization": f"{scheme} {key or self.key}", "Content-Type": "application/json", "Accept": MCP_ACCEPT}
 
     def send(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, query: str = "",
              key: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -177,7 +196,10 @@ class Probe:
         for hole, replacement in known.items():
             raw = raw.replace(hole.encode(), replacement.encode()) if raw is not None else None
         response = self.send(call.method, path, raw=raw, query=query)
-        check_answer(response, f"{call.label()} with {shown}")
+        if path == "/mcp":
+            check_mcp_answer(response, f"{call.label()} with {shown}")
+        else:
+            check_answer(response, f"{call.label()} with {shown}")
         return response
 
     # the promises ----------------------------------------------------------------------

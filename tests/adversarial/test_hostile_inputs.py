@@ -116,6 +116,26 @@ STRING_CALLS = [
     Call("DELETE", "/api/buckets/{bucket}", query={"memories": V}),
 ]
 
+def tool(tool_name: str, /, **arguments: Any) -> Call:
+    """An MCP tool call over streamable HTTP (stateless JSON-RPC at /mcp)."""
+    return Call("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                 "params": {"name": tool_name, "arguments": arguments}})
+
+
+MCP_CALLS = [
+    tool("add_memory", text=V), tool("add_memory", text="Alice likes tea", user_id=V),
+    tool("add_memory", text="Alice likes tea", metadata={"k": V}), tool("add_memory", text="Alice likes tea", bucket=V),
+    tool("add_memory", text="Alice likes tea", metadata={KEY_HOLE: 1}),
+    tool("search_memories", query=V), tool("search_memories", query="tea", user_id=V),
+    tool("search_memories", query="tea", filters={"metadata": {"k": V}}),
+    tool("search_memories", query="tea", filters={"OR": [{"user_id": V}, {"agent_id": {"in": [V]}}]}),
+    tool("list_memories", user_id=V), tool("list_memories", bucket=V),
+    tool("get_memory", id=V), tool("update_memory", id="{target}", text=V),
+    tool("update_memory", id="{target}", metadata={"k": V}), tool("update_memory", id="{target}", bucket=V),
+    tool("delete_memory", id=V), tool("delete_memories", ids=[V]),
+    tool("create_bucket", name=V), tool("create_bucket", name="Described", description=V),
+]
+
 INFER_CALLS = [
     Call("POST", "/v3/memories/add/", {"messages": [{"role": "user", "content": V}], "user_id": "u", "infer": True}),
     Call("POST", "/v1/memories/", {"messages": V, "user_id": "u"}),  # infer is Mem0's default
@@ -159,6 +179,19 @@ def run_examples(probe: Probe, calls: list[Call], values: st.SearchStrategy[Any]
 
 def test_hostile_strings_in_every_field_leave_the_server_whole(probe: Probe) -> None:
     run_examples(probe, STRING_CALLS, nasty_strings())
+
+
+def test_hostile_strings_in_mcp_tool_arguments_leave_the_server_whole(probe: Probe) -> None:
+    run_examples(probe, MCP_CALLS, nasty_strings())
+
+
+def test_wide_and_deep_mcp_tool_arguments_leave_the_server_whole(probe: Probe) -> None:
+    for call, value in [(tool("search_memories", query="tea", filters=V), {"OR": [{"user_id": f"u{i}"} for i in range(1_001)]}),
+                        (tool("search_memories", query="tea", filters=V), {"metadata": {f"k{i}": i for i in range(1_001)}}),
+                        (tool("add_memory", text="Alice likes tea", metadata=V), nested(100)),
+                        (tool("add_memory", text="Alice likes tea", user_id=V), "u" * 100_000)]:
+        probe.call(call, value)
+        probe.check()
 
 
 def test_hostile_strings_in_inferred_adds_leave_the_server_whole(probe: Probe) -> None:
