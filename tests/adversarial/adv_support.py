@@ -29,6 +29,7 @@ import httpx
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
+from memvault.models import ApiKey
 from memvault.store.base import Store
 
 # Generous: a healthy server answers each request in well under a second; this only stops a stalled one
@@ -86,6 +87,14 @@ class Call:
 
     def label(self) -> str:
         return f"{self.method} {self.path} {self.body!r:.120} {self.query!r:.60}"
+
+
+def short(value: Any) -> str:
+    """A value's repr, cut to 80 characters (and safe for values nested deeper than repr can go)."""
+    try:
+        return repr(value)[:80]
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deep to print>"
 
 
 def is_mem0(path: str) -> bool:
@@ -159,6 +168,11 @@ class Probe:
     def close(self) -> None:
         self.http.close()
 
+    def reconnect(self) -> None:
+        """Fresh connections (the server drops a connection whose request crashed, even after answering it)."""
+        self.http.close()
+        self.http = httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT)
+
     # requests -------------------------------------------------------------------------
     def headers(self, path: str, key: str | None = None) -> dict[str, str]:
         scheme = "Token" if is_mem0(path) else "Bearer"
@@ -181,10 +195,7 @@ class Probe:
 
     def call(self, call: Call, value: Any) -> httpx.Response:
         """Send `call` with `value` in its holes; assert the answer is well-formed (no 5xx, JSON, error shape)."""
-        try:
-            shown = repr(value)[:80]
-        except RecursionError:
-            shown = f"<{type(value).__name__} nested too deep to print>"
+        shown = short(value)
         value = value.build() if hasattr(value, "build") else value
         known = {"{keeper}": self.keeper, "{target}": self.target, "{bucket}": self.bucket}
         path = call.path
@@ -238,10 +249,13 @@ class Probe:
         assert response.status_code == 200, f"MCP {method}: {response.status_code} {response.text[:300]}"
         return response.json()
 
-    def check_revocation(self) -> None:
-        """A key made through the second handle works; once revoked there, every face refuses it."""
-        made, clear = self.twin.create_key(self.project, "probe")
-        self.ok("GET", "/v1/ping/", key=clear)
+    def check_revocation(self, made: ApiKey | None = None, clear: str = "") -> None:
+        """A key made through the second handle works (`made`: one made earlier); once revoked there, every face
+        refuses it."""
+        if made is None:
+            made, clear = self.twin.create_key(self.project, "probe")
+        for _ in range(3):
+            self.ok("GET", "/v1/ping/", key=clear)
         self.twin.revoke_key(made.id)
         for _ in range(3):  # different worker threads may answer; none may remember the key
             for method, path in (("GET", "/v1/ping/"), ("POST", "/v3/memories/"), ("GET", "/api/buckets"),
@@ -251,8 +265,9 @@ class Probe:
                 response = self.send(method, path, body, key=clear, headers={"Accept": MCP_ACCEPT})
                 assert response.status_code == 401, f"revoked key: {method} {path} → {response.status_code}"
 
-    def check_forgetting(self) -> None:
-        """A memory deleted through the second handle (as the CLI does) and one deleted over HTTP are gone."""
+    def check_forgetting(self, whole_project: bool = True) -> None:
+        """A memory deleted through the second handle (as the CLI does) and one deleted over HTTP are gone.
+        `whole_project`: also search the whole project (MemoryPlugin search has no filter)."""
         words = ["doomed" + uuid.uuid4().hex[:10] for _ in range(2)]
         ids = [self.ok("POST", "/v3/memories/add/", {"messages": f"The {w} fact", "user_id": "keeper",
                                                        "infer": False})["results"][0]["id"] for w in words]
@@ -264,8 +279,9 @@ class Probe:
             assert mid not in [m["id"] for m in found["results"]], f"deleted {mid} still found by search"
             listed = self.ok("POST", "/v3/memories/", {"filters": {"user_id": "keeper"}})
             assert mid not in [m["id"] for m in listed["results"]], f"deleted {mid} still listed"
-            hits = self.ok("GET", "/api/memory", query=f"query={word}")
-            assert mid not in [m["id"] for m in hits["data"]], f"deleted {mid} still found by MemoryPlugin search"
+            if whole_project:
+                hits = self.ok("GET", "/api/memory", query=f"query={word}")
+                assert mid not in [m["id"] for m in hits["data"]], f"deleted {mid} still found by MemoryPlugin search"
 
 
 def twin_engine(store: Store) -> Engine:
