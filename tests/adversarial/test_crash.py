@@ -36,6 +36,8 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
 
+pytestmark = pytest.mark.slow  # each test starts the server (or the importer) several times
+
 SETTLE = 10.0  # how long a restarted server may take to drop what a killed one left (its compaction runs 2 s after a delete)
 FILES = ("memvault.db", "memvault.db-wal", "memvault.db-shm")
 
