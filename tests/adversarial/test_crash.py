@@ -262,41 +262,40 @@ def test_kill_9_during_a_stream_of_deletes_leaves_each_memory_whole_or_gone(targ
             server.stop()
 
 
-def export_file(path: Path, count: int) -> list[str]:
-    """An export of `count` memories with unique words, with embeddings (so the import only writes)."""
+def export_file(path: Path, count: int, user: str) -> None:
+    """An export of `count` memories of `user`, with embeddings (so the import only checks and writes)."""
     embedder = HashingEmbedder()
-    words = [marker() for _ in range(count)]
-    texts = [f"Imported fact about {w}" for w in words]
+    texts = [f"Imported fact about {marker()}" for _ in range(count)]
     vectors = embedder.embed(texts)
     now = "2025-01-01T00:00:00+00:00"
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps({"memvault": "export", "version": 1, "embedder": embedder.name, "dim": embedder.dim,
                               "with_embeddings": True, "exported_at": now}) + "\n")
         for text, vector in zip(texts, vectors, strict=True):
-            line = {"id": str(uuid.uuid4()), "memory": text, "user_id": "imported", "created_at": now, "updated_at": now,
+            line = {"id": str(uuid.uuid4()), "memory": text, "user_id": user, "created_at": now, "updated_at": now,
                     "history": [{"event": "ADD", "new_memory": text, "created_at": now}],
                     "embedding": base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")}
             out.write(json.dumps(line) + "\n")
-    return words
 
 
-def imported_count(target: Target) -> int:
+def imported_count(target: Target, user: str) -> int:
+    """How many of `user`'s memories a reader sees now."""
     if target.database_url:
         with psycopg.connect(target.database_url, autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM memories WHERE user_id = 'imported'").fetchone()
+            row = conn.execute("SELECT count(*) FROM memories WHERE user_id = %s", (user,)).fetchone()
             return int(row[0]) if row else 0
     db = target.data_dir / "memvault.db"
     if not db.exists():
         return 0
     try:
         with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-            return int(conn.execute("SELECT count(*) FROM memories WHERE user_id = 'imported'").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM memories WHERE user_id = ?", (user,)).fetchone()[0])
     except sqlite3.OperationalError:
         return 0  # the schema is not made yet
 
 
 def writing(target: Target) -> bool:
-    """Whether a write transaction is open on the data right now (the importer's)."""
+    """Whether a write transaction is open on the memories right now (the importer's)."""
     if target.database_url:
         with psycopg.connect(target.database_url, autocommit=True) as conn:
             return conn.execute(
@@ -315,37 +314,52 @@ def writing(target: Target) -> bool:
         return False
 
 
-IMPORT_SIZE = 10_000  # twenty of the import's 500-memory batches; its writes take seconds
+IMPORT_SIZE = 10_000  # twenty of the import's 500-memory batches
 
 
-def test_kill_9_in_the_middle_of_an_import_leaves_none_or_all_of_it(target: Target, key: str, tmp_path: Path) -> None:
-    """Killed as soon as its first rows are visible, else at a random moment between 0.5 and 1.5 s into its writes."""
-    source = tmp_path / "export.jsonl"
-    export_file(source, IMPORT_SIZE)
-    proc = subprocess.Popen([sys.executable, "-m", "memvault", "import", str(source), *target.args()],
+def start_import(target: Target, source: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "memvault", "import", str(source), *target.args()],
                             env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rng = random.Random()
-    deadline = time.monotonic() + 120
-    seen, held, kill_at = 0, 0, deadline
-    while proc.poll() is None and time.monotonic() < kill_at:
-        seen = imported_count(target)
-        if seen:  # the first rows are visible: a half-import is under way
+
+
+def test_an_import_is_never_seen_half_done_and_kill_9_in_its_middle_leaves_none_of_it(target: Target, key: str,
+                                                                                       tmp_path: Path) -> None:
+    """What a reader sees at any moment is what a kill -9 at that moment would leave. So: (1) while an import runs,
+    a reader polling all along sees none or all of it, never part; (2) an import killed while it holds its write
+    transaction leaves none of it (or, had it committed, all)."""
+    whole = tmp_path / "whole.jsonl"
+    export_file(whole, IMPORT_SIZE, "imported-whole")
+    proc = start_import(target, whole)
+    seen: set[int] = set()
+    while proc.poll() is None:
+        seen.add(imported_count(target, "imported-whole"))
+        if seen - {0, IMPORT_SIZE}:
+            proc.send_signal(signal.SIGKILL)  # no need to wait for the rest
+            proc.wait(timeout=30)
             break
+        time.sleep(0.005)
+    assert not seen - {0, IMPORT_SIZE}, f"a reader saw part of a running import: {sorted(seen)[:6]} of {IMPORT_SIZE}"
+    assert proc.returncode == 0 and imported_count(target, "imported-whole") == IMPORT_SIZE
+
+    killed = tmp_path / "killed.jsonl"
+    export_file(killed, IMPORT_SIZE, "imported-killed")
+    proc = start_import(target, killed)
+    held = 0
+    while proc.poll() is None and held < 2:  # twice in a row: its write transaction, not a tiny one before it
         held = held + 1 if writing(target) else 0
-        if held >= 2 and kill_at == deadline:  # writing (past the tiny write that makes the project): soon
-            kill_at = time.monotonic() + rng.uniform(0.5, 1.5)
-        time.sleep(0.05)
+        time.sleep(0.005)
     finished = proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not finished, "the import ended before it could be killed mid-way: make IMPORT_SIZE larger"
-    after = imported_count(target)
-    assert after in (0, IMPORT_SIZE), f"a killed import left {after} of {IMPORT_SIZE} memories (saw {seen} while it ran)"
+    after = imported_count(target, "imported-killed")
+    assert after in (0, IMPORT_SIZE), f"a killed import left {after} of {IMPORT_SIZE} memories"
+
     server = Serve(target, tmp_path / "serve.log")
     client = Client(server.url, key)
     try:
-        listed = client.http.post("/v2/memories/", json={"filters": {"user_id": "imported"}, "page": 1, "page_size": 1})
-        assert listed.status_code == 200 and listed.json()["count"] in (0, IMPORT_SIZE), listed.text[:300]
+        listed = client.http.post("/v2/memories/", json={"filters": {"user_id": "imported-killed"}, "page": 1, "page_size": 1})
+        assert listed.status_code == 200 and listed.json()["count"] == after, listed.text[:300]
         client.check_reads({}, [])
     finally:
         client.close()
