@@ -236,7 +236,9 @@ def test_kill_9_during_a_stream_of_deletes_leaves_each_memory_whole_or_gone(targ
         stop = threading.Event()
         streamer = threading.Thread(target=delete_stream, args=(client, list(texts), answered, stop))
         streamer.start()
-        time.sleep(rng.uniform(0.05, 0.6))
+        while not answered and streamer.is_alive():  # at least one delete is committed before the kill
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 0.4))
         server.kill9()
         stop.set()
         streamer.join(timeout=30)

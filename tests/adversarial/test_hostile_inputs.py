@@ -255,7 +255,7 @@ def deep_filter(depth: int, op: str = "AND") -> dict[str, Any]:
 MB = 1024 * 1024
 WIDE_CASES: list[tuple[str, Call, Any]] = [
     ("metadata of 1,001 keys", add(metadata=V), {f"k{i}": i for i in range(1_001)}),
-    ("metadata nested 100 deep", add(metadata=V), nested(100)),
+    ("metadata nested 200 deep", add(metadata=V), nested(200)),
     ("filters nested 40 deep (AND)", Call("POST", "/v2/memories/", {"filters": V}), deep_filter(40)),
     ("filters nested 40 deep (NOT)", Call("POST", "/v2/memories/", {"filters": V}), deep_filter(40, "NOT")),
     ("filters nested 300 deep", Call("POST", "/v2/memories/search/", {"query": "tea", "filters": V}), deep_filter(300)),
@@ -342,7 +342,7 @@ def test_bodies_no_json_library_would_write_leave_the_server_whole(probe: Probe)
 
 # Fields the issue says must be bounded: refused, and nothing megabytes-long shows up in the listings ---------
 @pytest.mark.parametrize("label", ["a 3.5 MB user_id", "3,000 categories of 1 KB", "a 3.5 MB bucket description",
-                                   "a 3.5 MB MemoryPlugin source", "metadata nested 100 deep"], ids=slug)
+                                   "a 3.5 MB MemoryPlugin source", "metadata nested 200 deep"], ids=slug)
 def test_unbounded_fields_are_refused(probe: Probe, label: str) -> None:
     _, call, value = next(c for c in WIDE_CASES if c[0] == label)
     response = probe.call(call, value)
@@ -469,3 +469,18 @@ def test_a_read_that_meets_a_bad_row_pins_no_stale_snapshot(probe: Probe, label:
     probe.check_forgetting(whole_project=False)
     assert stored.status_code < 500 and all(0 < s < 500 for s in statuses), \
         f"{label}: add {stored.status_code}, reads {sorted(set(statuses))} (0: no answer)"
+
+
+@pytest.mark.parametrize(("first", "second"), [("Émile", "émile"), ("Straße", "STRASSE"), ("ǅemal", "ǆemal")])
+def test_bucket_names_are_unique_after_unicode_case_folding(probe: Probe, first: str, second: str) -> None:
+    probe.ok("POST", "/api/buckets", {"name": first})
+    response = probe.send("POST", "/api/buckets", {"name": second})
+    check_answer(response, f"bucket {second!r} after {first!r}")
+    assert response.status_code == 409, f"{second!r} was created beside {first!r}"
+
+
+@pytest.mark.parametrize("name", ["\u200b", " \u200b ", "\ufeff", "\u2060\u200d", "\u202e"])
+def test_an_invisible_bucket_name_is_refused(probe: Probe, name: str) -> None:
+    response = probe.send("POST", "/api/buckets", {"name": name})
+    check_answer(response, f"bucket {name!r}")
+    assert response.status_code == 400, f"bucket {name!r} answered {response.status_code}"
