@@ -25,7 +25,7 @@ from memvault.engine import Engine
 from memvault.store.base import Store
 
 # No shrinking: a failing example is reported as drawn (a broken server makes every later example fail too).
-HOSTILE = settings(max_examples=25, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
+HOSTILE = settings(max_examples=20, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
                    suppress_health_check=list(HealthCheck))
 
 
