@@ -45,6 +45,7 @@ from .store.base import MemoryChange, Store
 
 DEFAULT_PROJECT = "default"
 KEY_PREFIX = "mv_"
+MAX_KEY_NAME_CHARS = 200
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
 log = logging.getLogger("memvault.engine")
@@ -231,6 +232,7 @@ class Engine:
 
     def create_key(self, project: str | None = None, name: str = "") -> tuple[ApiKey, str]:
         """Make a key for a project (created on first use). The clear key is returned once, never stored."""
+        name = V.identifier(name, "key name", MAX_KEY_NAME_CHARS)
         proj = self.project(project)
         clear = KEY_PREFIX + secrets.token_urlsafe(32)
         return self.store.add_key(proj.id, hash_key(clear), name, clear[:11]), clear
@@ -239,15 +241,18 @@ class Engine:
         return self.store.list_keys(self.project(project).id if project else None)
 
     def revoke_key(self, key_id: str) -> ApiKey:
+        key_id = V.identifier(key_id, "key id")
         key = self.store.revoke_key(key_id, utcnow())
         if key is None:
-            raise NotFound(f"no key {key_id!r}")
+            raise NotFound(f"no key {V.shown(key_id)}")
         return key
 
     def authenticate(self, clear_key: str | None) -> str:
         """The project id a key belongs to; Unauthorized for a missing, unknown or revoked key."""
         if not clear_key:
             raise Unauthorized("Missing API key")
+        if not isinstance(clear_key, str) or not clear_key.isascii():  # keys are ASCII: anything else is no key
+            raise Unauthorized("Invalid API key")
         key = self.store.find_key(hash_key(clear_key.strip()))
         if key is None or key.revoked_at is not None:
             raise Unauthorized("Invalid API key")
