@@ -301,7 +301,7 @@ def list_memories(
     from .shapes import memory_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        in_bucket = F.eq("bucket", engine.get_bucket(pid, bucket).id) if bucket is not None else None
+        in_bucket = F.eq("bucket", bucket) if bucket is not None else None
         page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit, offset=offset)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)

@@ -24,7 +24,17 @@ from . import ranking
 from . import validate as V
 from .embed.base import Embedder, Vectors
 from .embed.batching import embed_query
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
+from .errors import (
+    BUCKET_NOT_FOUND,
+    EMPTY_BATCH,
+    ENTITY_NOT_FOUND,
+    MEMORY_NOT_FOUND,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from .extract.base import Extractor, Message
 from .models import (
     DEFAULT_BUCKET,
@@ -159,6 +169,10 @@ def _stack(vectors: Sequence[Vectors]) -> Vectors:
     return np.stack(vectors).astype(np.float32)
 
 
+def _memory_not_found() -> NotFound:
+    return NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+
+
 def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
     if not isinstance(memory_id, str):
         raise InvalidInput(f"{what} should be a valid UUID")
@@ -279,9 +293,29 @@ class Engine:
             V.optional_identifier(v, f)
         return owners
 
-    @staticmethod
-    def _where(where: F.Node | None) -> F.Node | None:
-        return F.check(where)
+    def _where(self, project_id: str, where: F.Node | None) -> F.Node | None:
+        """The filter, bounded, with every bucket it names (by name or id) rewritten to that bucket's id: the
+        stores only compare ids. A bucket the project does not have is NotFound, on every face."""
+        found: dict[str, str] = {}
+
+        def bucket_id(ref: Any) -> str:
+            if ref not in found:
+                found[ref] = self._bucket(project_id, ref).id
+            return found[ref]
+
+        def resolved(node: F.Node) -> F.Node:
+            if isinstance(node, F.Cond):
+                if node.field != "bucket" or node.op == "exists":
+                    return node
+                if node.op in ("in", "nin"):
+                    return F.Cond("bucket", node.op, tuple(dict.fromkeys(bucket_id(v) for v in node.value)))
+                return F.Cond("bucket", node.op, bucket_id(node.value))
+            if isinstance(node, F.Not):
+                return F.Not(resolved(node.item))
+            return type(node)(tuple(resolved(n) for n in node.items))
+
+        where = F.check(where)
+        return where if where is None or "bucket" not in F.fields_used(where) else resolved(where)
 
     def _messages(self, messages: Sequence[Message]) -> None:
         """The messages of an add, bounded one by one and together before anything reads them."""
@@ -316,7 +350,7 @@ class Engine:
         V.string(bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
         found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
         if found is None:
-            raise NotFound("Bucket not found")
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
         return found
 
     def _project_name(self, project_id: str) -> str:
@@ -438,7 +472,7 @@ class Engine:
         where = F.all_of(F.Cond("id", "gte", prefix), F.Cond("id", "lt", prefix + "~"))
         found = self.store.list(project_id, where, 2, 0).items
         if not found:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         if len(found) > 1:
             raise Conflict(f"{prefix!r} is the start of several memory ids: give more of it")
         return found[0].id
@@ -446,14 +480,14 @@ class Engine:
     def get(self, project_id: str, memory_id: Any) -> Memory:
         found = self.store.get(project_id, [check_uuid(memory_id)])
         if not found:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         return found[0]
 
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
                options: SearchOptions | None = None) -> list[SearchHit]:
         opts = options or SearchOptions()
         query = self._text(query, "query")
-        where = self._where(where)
+        where = self._where(project_id, where)
         if not 1 <= opts.top_k <= self.limits.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
@@ -533,7 +567,7 @@ class Engine:
         mid = check_uuid(memory_id)
         events = self.store.history(project_id, mid)
         if not events:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         return events
 
     def entities(self, project_id: str) -> list[Entity]:
@@ -548,13 +582,13 @@ class Engine:
         fields it gives; the store applies them inside its write transaction, so concurrent updates of other
         fields all land, and an update racing a delete never brings the memory back (NotFound)."""
         if not items:
-            raise InvalidInput("memories must not be empty")
+            raise InvalidInput("give at least one memory to update", code=EMPTY_BATCH)
         self._batch(items, "memories")
         ids = [check_uuid(i.memory_id) for i in items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("a memory_id appears more than once")
         if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         for item in items:
             if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
                     and item.expiration_date is None and not item.clear_expiration:
@@ -578,12 +612,17 @@ class Engine:
             for item, mid, text, meta, cats, expiry, bucket_id
             in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
         ]
-        return self.store.update(project_id, changes)
+        try:
+            return self.store.update(project_id, changes)
+        except NotFound:  # raced by a delete (of the memory or of the bucket): say which, by its code
+            if len(self.store.get(project_id, ids)) != len(ids):
+                raise _memory_not_found() from None
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND) from None
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:
         if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
 
     def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
         """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
@@ -591,6 +630,8 @@ class Engine:
         With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
         and nothing is deleted.
         """
+        if not ids:
+            raise InvalidInput("give at least one memory id to delete", code=EMPTY_BATCH)
         self._batch(ids, "memory ids")
         if any(not isinstance(i, str) for i in ids):
             raise InvalidInput("memory ids must be strings")
@@ -607,7 +648,7 @@ class Engine:
         if all_or_nothing:
             existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
             if len(existing) != len(set(valid.values())):
-                raise NotFound("Memory not found!")
+                raise _memory_not_found()
         gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
         out = []
         for raw in distinct:
@@ -621,7 +662,7 @@ class Engine:
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
-        where = self._where(where)
+        where = self._where(project_id, where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
         return len(self.store.delete_where(project_id, where, utcnow()))
@@ -635,7 +676,7 @@ class Engine:
             raise InvalidInput("entity name must not be empty")
         deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
         if deleted == 0:
-            raise NotFound("Entity not found")
+            raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
         return deleted
 
     def reset(self, project_id: str) -> int:
@@ -682,8 +723,8 @@ class Engine:
     def move_memories(self, project_id: str, ids: Sequence[Any], bucket: str) -> tuple[list[str], list[str]]:
         """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""
         if not ids:
-            raise InvalidInput("memoryIds must not be empty")
-        self._batch(ids, "memoryIds")
+            raise InvalidInput("give at least one memory id to move", code=EMPTY_BATCH)
+        self._batch(ids, "memory ids")
         for i in ids:  # a rejected id is answered back: it must be valid text
             if isinstance(i, str):
                 V.text(i, "a memory id")
@@ -842,4 +883,4 @@ class Engine:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(where)), limit, offset)
+        return self.store.list(project_id, self._live(self._where(project_id, where)), limit, offset)
