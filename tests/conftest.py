@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from hypothesis import settings
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
@@ -29,6 +30,12 @@ from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")
+
+# In CI (CI=true) every property test draws the same examples each run, so a red CI names a real regression and
+# can be replayed; on a developer's machine they explore new examples each run.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 BACKENDS = ["sqlite", "postgres"]
 

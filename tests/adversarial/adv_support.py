@@ -69,10 +69,19 @@ def to_json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=True, allow_nan=True).encode("ascii")
 
 
-def url_part(value: Any) -> str:
-    """A path segment or query value, percent-encoded byte for byte (a lone surrogate as its CESU-8 bytes)."""
+URL_PART_BYTES = 8_000  # the HTTP server refuses a request line over ~16 KB before memvault sees it
+
+
+def url_part(value: Any, budget: int = URL_PART_BYTES) -> str:
+    """A path segment or query value, percent-encoded byte for byte (a lone surrogate as its CESU-8 bytes), cut to
+    URL_PART_BYTES (at an escape's boundary) so the request line is one a server reads: a 100 kB value goes in part."""
     text = value if isinstance(value, str) else json.dumps(value)
-    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+    encoded = quote(text.encode("utf-8", "surrogatepass"), safe="")
+    if len(encoded) > budget:
+        encoded = encoded[:budget]
+        tail = encoded.rfind("%", len(encoded) - 2)
+        encoded = encoded[:tail] if tail >= 0 else encoded
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -201,8 +210,10 @@ class Probe:
         path = call.path
         for hole, replacement in known.items():
             path = path.replace(hole, replacement)
-        path = path.replace("{V}", url_part(value))
-        query = "&".join(f"{k}={url_part(fill(v, value))}" for k, v in call.query.items())
+        holes = path.count("{V}") + len(call.query)  # the URL's parts share one budget
+        budget = URL_PART_BYTES // max(1, holes)
+        path = path.replace("{V}", url_part(value, budget))
+        query = "&".join(f"{k}={url_part(fill(v, value), budget)}" for k, v in call.query.items())
         raw = call.raw if call.raw is not None else to_json(fill(call.body, value)) if call.body is not None else None
         for hole, replacement in known.items():
             raw = raw.replace(hole.encode(), replacement.encode()) if raw is not None else None
