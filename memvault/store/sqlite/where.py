@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
-from ..validate import name_key
+from ...filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
+from ...validate import name_key
 
 _COLUMNS = {
     "id": "m.id",

@@ -12,8 +12,8 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..filters import ORDERED, And, Cond, Node, Not, Or, kind
-from ..validate import name_key
+from ...filters import ORDERED, And, Cond, Node, Not, Or, kind
+from ...validate import name_key
 
 _COLUMNS = {
     "id": "m.id",
