@@ -336,8 +336,8 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
 def test_an_older_postgres_database_loses_its_conversations(request: pytest.FixtureRequest) -> None:
     import psycopg
 
-    from memvault.store.postgres import schema as postgres_schema
     from memvault.store.postgres import PostgresStore
+    from memvault.store.postgres import schema as postgres_schema
 
     server = request.getfixturevalue("postgres_server")
     name = f"m_{uuid.uuid4().hex[:12]}"

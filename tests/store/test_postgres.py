@@ -17,8 +17,8 @@ from memvault.cli import app
 from memvault.errors import InvalidInput, Unavailable
 from memvault.filters import parse
 from memvault.models import HistoryEvent, Memory, utcnow
-from memvault.store.postgres import schema as postgres_schema
 from memvault.store.postgres import PostgresStore
+from memvault.store.postgres import schema as postgres_schema
 from memvault.store.postgres.where import compile_where
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres

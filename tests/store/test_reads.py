@@ -22,9 +22,9 @@ from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.models import HistoryEvent, Memory, utcnow
-from memvault.store.sqlite import store as sqlite_module
 from memvault.store.base import Store
 from memvault.store.sqlite import SQLiteStore
+from memvault.store.sqlite import store as sqlite_module
 from memvault.store.sqlite.where import from_ts, ts
 
 STORE_DIR = Path(sqlite_module.__file__).parent.parent  # memvault/store

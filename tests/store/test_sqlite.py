@@ -12,8 +12,8 @@ import pytest
 import sqlean as sqlite3
 
 from memvault.models import HistoryEvent, Memory, utcnow
-from memvault.store.sqlite import store as sqlite_module
 from memvault.store.sqlite import SQLiteStore
+from memvault.store.sqlite import store as sqlite_module
 
 
 def fill(store: SQLiteStore, project_id: str, texts: list[str]) -> list[str]:
