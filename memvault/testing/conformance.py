@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -340,7 +341,7 @@ def test_a_term_in_more_memories_than_the_budget_is_left_out(store: Store, pid: 
 
 
 # Every operator against every kind of value, on one set of memories: both stores must give these exact answers.
-_KINDS = {  # name: (metadata, user_id, categories, bucket, day of January 2024)
+_KINDS: dict[str, tuple[Any, ...]] = {  # name: (metadata, user_id, categories, bucket, day of January 2024)
     "s1": ({"v": "apple", "n": 1}, "alice", ["food"], "General", 1),
     "s2": ({"v": "Banana", "w": "Émile"}, "bob", ["travel", "Été"], "Émile", 2),
     "s5": ({"v": "5"}, "alice", [], "Émile", 3),
@@ -454,7 +455,7 @@ def test_every_operator_on_every_kind_means_the_same_on_every_store(store: Store
     for i, (name, (metadata, user, cats, bucket, day)) in enumerate(_KINDS.items()):
         at = datetime(2024, 1, day, tzinfo=UTC)
         m = Memory(str(uuid.uuid4()), pid, f"{name} text", name, emile.id if bucket == "Émile" else general(store, pid).id,
-                   at, at, user_id=user, metadata=metadata, categories=cats)  # type: ignore[arg-type]
+                   at, at, user_id=user, metadata=metadata, categories=cats)
         store.insert([m], vec(i % DIM)[None, :], [])
     where = F.parse(raw)
     assert {m.text.split()[0] for m in store.list(pid, where, 100).items} == expected
