@@ -163,10 +163,15 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
             typer.echo(f"error: {where}: {exc.message}", err=True)
             raise typer.Exit(1) from None
     else:
-        import psycopg
+        try:
+            import psycopg
 
-        from .store.postgres import redact
-        from .store.postgres.schema import migrate_url
+            from .store.postgres import redact
+            from .store.postgres.schema import migrate_url
+        except ModuleNotFoundError as exc:
+            typer.echo(f"error: PostgreSQL support is not installed ({exc.name} is missing): "
+                       "pip install 'memvault[postgres]'", err=True)
+            raise typer.Exit(1) from None
 
         where = redact(settings.database_url)
         try:

@@ -7,7 +7,7 @@ shutting down becomes `Unavailable` (HTTP 503); the pool checks each connection 
 store recovers by itself when the database comes back.
 
 Vectors: `memories.embedding` is an untyped `vector`; the first time the store sees a dimension it creates a
-partial HNSW index for it (see migrations/postgres/0001_init.sql). Searches use pgvector's iterative index scans
+partial HNSW index for it (see migrations/0001_init.sql). Searches use pgvector's iterative index scans
 (relaxed order, re-sorted here), so a filtered search still finds k results; when the index yields fewer than
 k, the store scores every row the filter admits, exactly, as the SQLite store does.
 
@@ -41,7 +41,7 @@ from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour
 from ..sql import FORGET_HISTORY, FROM, HISTORY_COLUMNS, KEY_COLUMNS, MEMORY_COLUMNS, PROJECT_COLUMNS, Dialect, regroup_neighbours
-from . import schema as postgres_schema
+from . import schema
 from .where import compile_where
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ class PostgresStore:
             raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}): {reason}") from None
         try:
             with self._errors(), self._pool.connection() as conn:
-                self.schema_version = postgres_schema.check(conn, migrate=migrate)[1]
+                self.schema_version = schema.check(conn, migrate=migrate)[1]
                 self._dims = {
                     int(r[0].rsplit("_", 1)[1]) for r in _rows(
                         conn,
@@ -374,7 +374,7 @@ class PostgresStore:
 
     @staticmethod
     def _create_index(c: psycopg.Connection, dim: int) -> None:
-        c.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.LOCK,))
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK,))
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
                   f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
