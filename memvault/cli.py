@@ -14,6 +14,7 @@ import typer
 
 from .config import Settings
 from .engine import Engine
+from .errors import MemvaultError
 
 app = typer.Typer(help="memvault: a self-hosted memory layer for AI apps and agents.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -37,7 +38,6 @@ def settings_for(data_dir: Path | None = None, database_url: str | None = None, 
 def open_engine(settings: Settings, *, light: bool = False) -> Engine:
     """An engine over the configured store. `light` skips loading the embedding model (key commands).
     A part that cannot be built (e.g. PostgreSQL support not installed) ends the command with its message."""
-    from .errors import MemvaultError
     from .factory import build_engine
 
     try:
@@ -99,7 +99,11 @@ def keys_create(
     fresh = not settings.database_url and not settings.sqlite_path.exists()
     engine = open_engine(settings, light=True)
     try:
-        key, clear = engine.create_key(project, name)
+        try:
+            key, clear = engine.create_key(project, name)
+        except MemvaultError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
         proj = engine.store.get_project(key.project_id)
         typer.echo(f"created key {key.prefix}… (id {key.id}) for project {proj.name if proj else key.project_id}")
         typer.echo(f"stored in {'a new database at ' if fresh else ''}{data_location(settings)}: "
@@ -118,7 +122,12 @@ def keys_list(
     """List keys (prefix, id, project, state); never the keys themselves."""
     engine = open_engine(settings_for(data_dir, database_url), light=True)
     try:
-        for key in engine.list_keys(project):
+        try:
+            keys = engine.list_keys(project)
+        except MemvaultError as exc:
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        for key in keys:
             proj = engine.store.get_project(key.project_id)
             state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
             typer.echo(f"{key.prefix}…\t{key.id}\t{proj.name if proj else key.project_id}\t{key.name}\t{state}")
@@ -133,13 +142,12 @@ def keys_revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key: it stops working at once."""
-    from .errors import NotFound
 
     engine = open_engine(settings_for(data_dir, database_url), light=True)
     try:
         key = engine.revoke_key(key_id)
         typer.echo(f"revoked {key.prefix}… ({key.id})")
-    except NotFound as exc:
+    except MemvaultError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     finally:
@@ -209,8 +217,6 @@ UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's
 @contextmanager
 def _session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
     """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
-    from .errors import MemvaultError
-
     engine = open_engine(settings_for(data_dir, database_url))
     try:
         yield engine, engine.project(project).id
@@ -308,7 +314,7 @@ def list_memories(
     from .shapes import memory_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        in_bucket = F.eq("bucket", engine.get_bucket(pid, bucket).id) if bucket is not None else None
+        in_bucket = F.eq("bucket", bucket) if bucket is not None else None
         page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit, offset=offset)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)

@@ -24,7 +24,17 @@ from . import ranking
 from . import validate as V
 from .embed.base import Embedder, Vectors
 from .embed.batching import embed_query
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
+from .errors import (
+    BUCKET_NOT_FOUND,
+    EMPTY_BATCH,
+    ENTITY_NOT_FOUND,
+    MEMORY_NOT_FOUND,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from .extract.base import Extractor, Message
 from .models import (
     DEFAULT_BUCKET,
@@ -45,6 +55,7 @@ from .store.base import MemoryChange, Store
 
 DEFAULT_PROJECT = "default"
 KEY_PREFIX = "mv_"
+MAX_KEY_NAME_CHARS = 200
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
 log = logging.getLogger("memvault.engine")
@@ -158,6 +169,10 @@ def _stack(vectors: Sequence[Vectors]) -> Vectors:
     return np.stack(vectors).astype(np.float32)
 
 
+def _memory_not_found() -> NotFound:
+    return NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+
+
 def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
     if not isinstance(memory_id, str):
         raise InvalidInput(f"{what} should be a valid UUID")
@@ -231,6 +246,7 @@ class Engine:
 
     def create_key(self, project: str | None = None, name: str = "") -> tuple[ApiKey, str]:
         """Make a key for a project (created on first use). The clear key is returned once, never stored."""
+        name = V.identifier(name, "key name", MAX_KEY_NAME_CHARS)
         proj = self.project(project)
         clear = KEY_PREFIX + secrets.token_urlsafe(32)
         return self.store.add_key(proj.id, hash_key(clear), name, clear[:11]), clear
@@ -239,15 +255,18 @@ class Engine:
         return self.store.list_keys(self.project(project).id if project else None)
 
     def revoke_key(self, key_id: str) -> ApiKey:
+        key_id = V.identifier(key_id, "key id")
         key = self.store.revoke_key(key_id, utcnow())
         if key is None:
-            raise NotFound(f"no key {key_id!r}")
+            raise NotFound(f"no key {V.shown(key_id)}")
         return key
 
     def authenticate(self, clear_key: str | None) -> str:
         """The project id a key belongs to; Unauthorized for a missing, unknown or revoked key."""
         if not clear_key:
             raise Unauthorized("Missing API key")
+        if not isinstance(clear_key, str) or not clear_key.isascii():  # keys are ASCII: anything else is no key
+            raise Unauthorized("Invalid API key")
         key = self.store.find_key(hash_key(clear_key.strip()))
         if key is None or key.revoked_at is not None:
             raise Unauthorized("Invalid API key")
@@ -274,9 +293,29 @@ class Engine:
             V.optional_identifier(v, f)
         return owners
 
-    @staticmethod
-    def _where(where: F.Node | None) -> F.Node | None:
-        return F.check(where)
+    def _where(self, project_id: str, where: F.Node | None) -> F.Node | None:
+        """The filter, bounded, with every bucket it names (by name or id) rewritten to that bucket's id: the
+        stores only compare ids. A bucket the project does not have is NotFound, on every face."""
+        found: dict[str, str] = {}
+
+        def bucket_id(ref: Any) -> str:
+            if ref not in found:
+                found[ref] = self._bucket(project_id, ref).id
+            return found[ref]
+
+        def resolved(node: F.Node) -> F.Node:
+            if isinstance(node, F.Cond):
+                if node.field != "bucket" or node.op == "exists":
+                    return node
+                if node.op in ("in", "nin"):
+                    return F.Cond("bucket", node.op, tuple(dict.fromkeys(bucket_id(v) for v in node.value)))
+                return F.Cond("bucket", node.op, bucket_id(node.value))
+            if isinstance(node, F.Not):
+                return F.Not(resolved(node.item))
+            return type(node)(tuple(resolved(n) for n in node.items))
+
+        where = F.check(where)
+        return where if where is None or "bucket" not in F.fields_used(where) else resolved(where)
 
     def _messages(self, messages: Sequence[Message]) -> None:
         """The messages of an add, bounded one by one and together before anything reads them."""
@@ -311,7 +350,7 @@ class Engine:
         V.string(bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
         found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
         if found is None:
-            raise NotFound("Bucket not found")
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
         return found
 
     def _project_name(self, project_id: str) -> str:
@@ -433,7 +472,7 @@ class Engine:
         where = F.all_of(F.Cond("id", "gte", prefix), F.Cond("id", "lt", prefix + "~"))
         found = self.store.list(project_id, where, 2, 0).items
         if not found:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         if len(found) > 1:
             raise Conflict(f"{prefix!r} is the start of several memory ids: give more of it")
         return found[0].id
@@ -441,55 +480,75 @@ class Engine:
     def get(self, project_id: str, memory_id: Any) -> Memory:
         found = self.store.get(project_id, [check_uuid(memory_id)])
         if not found:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         return found[0]
 
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
                options: SearchOptions | None = None) -> list[SearchHit]:
         opts = options or SearchOptions()
         query = self._text(query, "query")
-        where = self._where(where)
+        where = self._where(project_id, where)
         if not 1 <= opts.top_k <= self.limits.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
         where = self._live(where)
-        pool = ranking.candidate_pool(opts.top_k)
         terms = ranking.query_terms(query) if opts.keyword else []
+        # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
+        # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.
+        hits: list[ranking.Scored] = []
+        vector: Vectors | None = None
+        t = ranking.DEFAULT
+        for tier in ranking.tiers(t):
+            scored, vector, complete = self._tier(project_id, query, vector, terms, where, opts, t, tier)
+            given = {s.id for s in hits}
+            fresh = [s for s in scored if s.id not in given][: tier.depth - len(hits)]
+            below = next((n for n, s in enumerate(fresh) if opts.threshold is not None and s.score < opts.threshold),
+                         None)
+            hits += fresh[:below]
+            if len(hits) >= opts.top_k or below is not None or (complete and len(hits) < tier.depth):
+                break
+        hits = hits[: opts.top_k]  # load only the memories answered, not the whole candidate pool
+        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in hits])}
+        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+
+    def _tier(self, project_id: str, query: str, vector: Vectors | None, terms: list[str], where: F.Node | None,
+              opts: SearchOptions, t: ranking.Tuning, tier: ranking.Tier) -> tuple[list[ranking.Scored], Vectors, bool]:
+        """One tier's ranking of its candidates, the query's vector, and whether the candidates were every
+        memory either search could find (a larger tier would find nothing new)."""
+        pool = tier.candidates
         # The keyword search needs no vector: it runs while the query is embedded and the vectors are searched.
         keyword = self._beside().submit(self.store.keyword_search, project_id, terms, where, pool) if terms else None
         try:
-            vector = embed_query(self.embedder, query)[0]
+            if vector is None:
+                vector = embed_query(self.embedder, query)[0]
             dense = self.store.vector_search(project_id, vector, where, pool)
         except BaseException:
             if keyword is not None and not keyword.cancel():
                 wait([keyword])  # never leave it running on the store behind a failed search
             raise
         sparse = keyword.result() if keyword is not None else []
+        complete = len(dense) < pool and len(sparse) < pool
         near: list[ranking.Candidate] = []
         if sparse or opts.rerank:  # exact cosine, text and metadata of every candidate
             near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),
                               vector, where, 0)
         if opts.rerank:  # the run neighbours of the best candidates only: context lifts what is next to them
-            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False)
-            best = [s.id for s in first[: ranking.context_pool(opts.top_k)]]
-            near += self._near(project_id, best, vector, where, ranking.CONTEXT_RADIUS)
-        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query)
+            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=False, t=t)
+            best = [s.id for s in first[: tier.anchors]]
+            near += self._near(project_id, best, vector, where, t.radius)
+        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, rerank=opts.rerank, query=query, t=t)
         if opts.rerank and self.reranker is not None:
-            scored = self._reranked(query, scored, near, opts.top_k)
-        if opts.threshold is not None:
-            scored = [s for s in scored if s.score >= opts.threshold]
-        scored = scored[: opts.top_k]  # load only the memories answered, not the whole candidate pool
-        memories = {m.id: m for m in self.store.get(project_id, [s.id for s in scored])}
-        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in scored if s.id in memories]
+            scored = self._reranked(query, scored, near, t, tier.depth)
+        return scored, vector, complete
 
-    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate],
-                  top_k: int) -> list[ranking.Scored]:
-        """The best scores read again by the reranker. Only texts the search already admitted are sent. If the
-        reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
+    def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate], t: ranking.Tuning,
+                  depth: int) -> list[ranking.Scored]:
+        """The best `depth` scores read again by the reranker. Only texts the search already admitted are sent. If
+        the reranker fails, the search answers with the fused ranking (no "rerank" part) and says so in the log."""
         assert self.reranker is not None
         texts = {c.id: c.text for c in near}
-        pool = [s for s in scored[: ranking.rerank_pool(top_k)] if s.id in texts]
+        pool = [s for s in scored[:depth] if s.id in texts]
         try:
             relevance = self.reranker.rerank(query, [texts[s.id] for s in pool])
             if len(relevance) != len(pool):
@@ -497,7 +556,7 @@ class Engine:
         except Unavailable as exc:
             log.warning("search ranked without the reranker: %s", exc.message)
             return scored
-        return ranking.reranked(pool, relevance)
+        return ranking.reranked(pool, relevance, t)
 
     def _near(self, project_id: str, ids: list[str], vector: Any, where: F.Node | None,
               radius: int) -> list[ranking.Candidate]:
@@ -508,7 +567,7 @@ class Engine:
         mid = check_uuid(memory_id)
         events = self.store.history(project_id, mid)
         if not events:
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         return events
 
     def entities(self, project_id: str) -> list[Entity]:
@@ -523,13 +582,13 @@ class Engine:
         fields it gives; the store applies them inside its write transaction, so concurrent updates of other
         fields all land, and an update racing a delete never brings the memory back (NotFound)."""
         if not items:
-            raise InvalidInput("memories must not be empty")
+            raise InvalidInput("give at least one memory to update", code=EMPTY_BATCH)
         self._batch(items, "memories")
         ids = [check_uuid(i.memory_id) for i in items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("a memory_id appears more than once")
         if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
         for item in items:
             if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
                     and item.expiration_date is None and not item.clear_expiration:
@@ -553,12 +612,17 @@ class Engine:
             for item, mid, text, meta, cats, expiry, bucket_id
             in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
         ]
-        return self.store.update(project_id, changes)
+        try:
+            return self.store.update(project_id, changes)
+        except NotFound:  # raced by a delete (of the memory or of the bucket): say which, by its code
+            if len(self.store.get(project_id, ids)) != len(ids):
+                raise _memory_not_found() from None
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND) from None
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:
         if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
-            raise NotFound("Memory not found!")
+            raise _memory_not_found()
 
     def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
         """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
@@ -566,6 +630,8 @@ class Engine:
         With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
         and nothing is deleted.
         """
+        if not ids:
+            raise InvalidInput("give at least one memory id to delete", code=EMPTY_BATCH)
         self._batch(ids, "memory ids")
         if any(not isinstance(i, str) for i in ids):
             raise InvalidInput("memory ids must be strings")
@@ -582,7 +648,7 @@ class Engine:
         if all_or_nothing:
             existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
             if len(existing) != len(set(valid.values())):
-                raise NotFound("Memory not found!")
+                raise _memory_not_found()
         gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
         out = []
         for raw in distinct:
@@ -596,7 +662,7 @@ class Engine:
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
-        where = self._where(where)
+        where = self._where(project_id, where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
         return len(self.store.delete_where(project_id, where, utcnow()))
@@ -610,7 +676,7 @@ class Engine:
             raise InvalidInput("entity name must not be empty")
         deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
         if deleted == 0:
-            raise NotFound("Entity not found")
+            raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
         return deleted
 
     def reset(self, project_id: str) -> int:
@@ -657,8 +723,8 @@ class Engine:
     def move_memories(self, project_id: str, ids: Sequence[Any], bucket: str) -> tuple[list[str], list[str]]:
         """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""
         if not ids:
-            raise InvalidInput("memoryIds must not be empty")
-        self._batch(ids, "memoryIds")
+            raise InvalidInput("give at least one memory id to move", code=EMPTY_BATCH)
+        self._batch(ids, "memory ids")
         for i in ids:  # a rejected id is answered back: it must be valid text
             if isinstance(i, str):
                 V.text(i, "a memory id")
@@ -817,4 +883,4 @@ class Engine:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(where)), limit, offset)
+        return self.store.list(project_id, self._live(self._where(project_id, where)), limit, offset)

@@ -10,6 +10,11 @@ to its own shape in one place.
      ├── Unauthorized      missing, unknown or revoked key
      ├── Conflict          a unique name taken, a protected object
      └── Unavailable       the database or a remote service is out of reach
+
+Each error carries a machine `code` beside its message: the class's own (`invalid_input`, `not_found`, ...)
+unless the raiser names a finer one (`memory_not_found`, `bucket_not_found`, `entity_not_found`,
+`empty_batch`). The engine's messages are neutral English; a face that has its own words for a code (Mem0's
+"Memory not found!") looks the code up, never the message (see `memvault.faces.Face.words`).
 """
 
 from __future__ import annotations
@@ -18,30 +23,41 @@ from __future__ import annotations
 class MemvaultError(Exception):
     """Base of every error memvault raises on purpose."""
 
-    def __init__(self, message: str) -> None:
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if code is not None:
+            self.code = code
 
 
 class InvalidInput(MemvaultError):
-    pass
+    code = "invalid_input"
 
 
 class TooLarge(InvalidInput):
-    pass
+    code = "too_large"
 
 
 class NotFound(MemvaultError):
-    pass
+    code = "not_found"
 
 
 class Unauthorized(MemvaultError):
-    pass
+    code = "unauthorized"
 
 
 class Conflict(MemvaultError):
-    pass
+    code = "conflict"
 
 
 class Unavailable(MemvaultError):
-    pass
+    code = "unavailable"
+
+
+# The finer codes the engine raises (a face words them by these names).
+MEMORY_NOT_FOUND = "memory_not_found"
+BUCKET_NOT_FOUND = "bucket_not_found"
+ENTITY_NOT_FOUND = "entity_not_found"
+EMPTY_BATCH = "empty_batch"

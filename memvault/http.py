@@ -1,16 +1,15 @@
-"""create_app(engine): the HTTP server. Mounts the dialects and turns every error into a response in one place."""
+"""create_app(engine, dialects=...): the HTTP server. Mounts the faces it is handed and turns every error into a
+response in one place, in the shape and words of the face whose path it is (`memvault.faces`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any
+from collections.abc import Collection, Mapping, Sequence
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyHeader
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import auth
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
+from .faces import Face, Faces
 
 log = logging.getLogger("memvault.http")
 
@@ -31,32 +31,34 @@ STATUS: dict[type[MemvaultError], int] = {
     Unavailable: 503,
 }
 
-ErrorShape = Callable[[int, str], dict[str, Any]]
-_shapes: list[tuple[str, ErrorShape, str]] = []
+
+class McpFace(Face):
+    """The streamable-HTTP MCP endpoint, mounted by create_app: memvault's error shape, a Bearer key."""
+
+    name = "mcp"
+    prefixes = ("/mcp",)
+    scheme = "Bearer"
 
 
-def register_error_shape(path_prefix: str, shape: ErrorShape, *, scheme: str = "Token") -> None:
-    """A dialect says how its errors look for paths under `path_prefix` (longest prefix wins), and which
-    `Authorization` scheme its documentation gives (named when a key is missing)."""
-    _shapes[:] = [entry for entry in _shapes if entry[0] != path_prefix]
-    _shapes.append((path_prefix, shape, scheme))
-    _shapes.sort(key=lambda p: -len(p[0]))
+def default_dialects() -> tuple[Face, ...]:
+    """The dialects a server speaks unless told otherwise: Mem0's platform API and MemoryPlugin's."""
+    from .dialects.mem0 import Mem0Dialect
+    from .dialects.memoryplugin import MemoryPluginDialect
+
+    return Mem0Dialect(), MemoryPluginDialect()
 
 
-def _default_shape(status: int, message: str) -> dict[str, Any]:
-    return {"error": message, "detail": message}
+def faces_of(scope: Scope) -> Faces:
+    faces: Faces = scope["app"].state.faces
+    return faces
 
 
-register_error_shape("/mcp", _default_shape, scheme="Bearer")  # streamable-HTTP MCP, mounted by create_app
+def _face(request: Request) -> Face:
+    return faces_of(request.scope).of(request.url.path)
 
 
-def _face(path: str) -> tuple[ErrorShape, str]:
-    return next(((shape, scheme) for prefix, shape, scheme in _shapes if path.startswith(prefix)),
-                (_default_shape, "Token"))
-
-
-def error_response(path: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(_face(path)[0](status, message), status_code=status, headers=headers)
+def error_response(face: Face, status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(face.error_body(status, message), status_code=status, headers=headers)
 
 
 def status_of(exc: MemvaultError) -> int:
@@ -64,31 +66,6 @@ def status_of(exc: MemvaultError) -> int:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 400
-
-
-# dependencies --------------------------------------------------------------------
-_authorization = APIKeyHeader(name="Authorization", auto_error=False,
-                              description="`Token <key>` (Mem0) or `Bearer <key>` (MemoryPlugin)")
-
-
-async def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
-
-
-async def current_project(request: Request, authorization: Annotated[str | None, Depends(_authorization)]) -> str:
-    """The project of the request's key, checked once by the `Door` before the body was read (async: it only
-    reads the scope, so no worker thread is taken for it). `authorization` documents the header in the schema."""
-    project: str | None = request.scope.get(auth.PROJECT_SCOPE_KEY)
-    if project is None:  # an app without its door: refuse rather than serve
-        raise Unauthorized("Missing API key")
-    return project
-
-
-ProjectDep = Annotated[str, Depends(current_project)]
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -133,7 +110,7 @@ class Door:
             await self._refuse(scope, receive, send, 400, "Content-Length must be one number")
             return
         if path not in self.public:
-            scheme = _face(path)[1]
+            scheme = faces_of(scope).of(path).scheme
             try:
                 project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine,
                                                          headers.get("authorization"), scheme)
@@ -179,42 +156,48 @@ class Door:
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
                       headers: Mapping[str, str] | None = None) -> None:
         """Answer without reading (more of) the body; the server discards the rest or closes the connection."""
-        await error_response(scope["path"], status, message, headers)(scope, receive, send)
+        await error_response(faces_of(scope).of(scope["path"]), status, message, headers)(scope, receive, send)
 
 
-def create_app(engine: Engine, *, max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
-    from .dialects import mem0, memoryplugin
+def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
+               max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
+    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp."""
     from .mcp import http_transport
+
+    dialects = default_dialects() if dialects is None else tuple(dialects)
 
     mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
     app = FastAPI(title="memvault", version="0.1.0", lifespan=lambda _: mcp_lifespan(),
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
+    app.state.faces = Faces([*dialects, McpFace()])
 
     @app.exception_handler(MemvaultError)
     async def _domain(request: Request, exc: MemvaultError) -> JSONResponse:
-        return error_response(request.url.path, status_of(exc), exc.message)
+        face = _face(request)
+        return error_response(face, status_of(exc), face.message(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request.url.path, 400, _validation_message(exc))
+        return error_response(_face(request), 400, _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request.url.path, exc.status_code, str(exc.detail))
+        return error_response(_face(request), exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request.url.path, 500, "Internal server error")
+        return error_response(_face(request), 500, "Internal server error")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """Up. `vector_index` is "building" while a large project's vector graph is built after a start."""
         return {"status": "ok", "vector_index": engine.vector_index_state()}
 
-    app.include_router(mem0.router)
-    app.include_router(memoryplugin.router)
+    for dialect in dialects:
+        if (router := dialect.router()) is not None:
+            app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
     public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})

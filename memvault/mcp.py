@@ -136,9 +136,8 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         limit: Annotated[int, Field(ge=1, le=1000, description="How many memories at most, newest first.")] = 50,
     ) -> dict[str, Any]:
         """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
-        project = project_of(ctx)
-        bucket_filter = F.eq("bucket", engine.get_bucket(project, bucket).id) if bucket is not None else None
-        page = engine.list(project, F.all_of(Owners(user_id=user_id).as_filter(), bucket_filter), limit=limit)
+        bucket_filter = F.eq("bucket", bucket) if bucket is not None else None
+        page = engine.list(project_of(ctx), F.all_of(Owners(user_id=user_id).as_filter(), bucket_filter), limit=limit)
         return {"results": [memory_out(m) for m in page.items], "total": page.total}
 
     @server.tool(annotations=READ)
@@ -171,7 +170,7 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     @_tool
     def delete_memories(
         ctx: Context,
-        ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="The memories' ids.")],
+        ids: Annotated[list[str], Field(max_length=1000, description="The memories' ids (at least one).")],
     ) -> dict[str, Any]:
         """Delete several memories for good. Returns {"deleted": n, "failed": n, "results": [{id, deleted, reason}]};
         an unknown or malformed id fails alone (reason "not_found" or "invalid_id")."""

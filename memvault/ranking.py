@@ -2,12 +2,13 @@
 
 A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
 stemmed), then asks the store for the exact cosine, text and metadata of every candidate and, with rerank on, for
-the run neighbours (the memories said just before and after in the same run_id) of the best
-`context_pool(top_k)` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
+the run neighbours (the memories said just before and after in the same run_id, up to `radius` on each side) of
+the best `anchors` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
+(the names are the fields of `Tuning`; `t` is the tuning in use, `DEFAULT` unless a benchmark says otherwise)
 
     semantic = cosine to the query, clipped to 0..1
     keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
-    base     = SEMANTIC_WEIGHT * semantic + KEYWORD_WEIGHT * keyword      (= semantic with keyword off)
+    base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
 
 and, with rerank on, two signals that only ever lower the score and the context, each in 0..1:
 
@@ -15,25 +16,31 @@ and, with rerank on, two signals that only ever lower the score and the context,
                Name). Only when the query names the speaker of at least one candidate; else absent.
     date     = 1 if a date in the query (day, or month and year) is a date in one of the memory's metadata
                values, else 0. Only when the query has a date that at least one candidate carries; else absent.
-    own      = base * (1 - SPEAKER_WEIGHT * (1 - speaker))
-    context  = max over neighbours n at distance d of CONTEXT_DECAY ** (d - 1) * base(n)
-    score    = ((1 - CONTEXT_WEIGHT) * own + CONTEXT_WEIGHT * context) * (1 - DATE_WEIGHT * (1 - date))
+    own      = base * (1 - t.speaker * (1 - speaker))
+    context  = max over neighbours n at distance d <= t.radius of t.decay ** (d - 1) * base(n)
+    score    = ((1 - t.context) * own + t.context * context) * (1 - t.date * (1 - date))
 
-With rerank on and a reranker configured (memvault.rerank), the best `rerank_pool(top_k)` of those scores
-are read again together with the query by the reranker, which gives each a relevance in 0..1:
+With rerank on and a reranker configured (memvault.rerank), the best `depth` of those scores are read again
+together with the query by the reranker, which gives each a relevance in 0..1:
 
-    score    = (1 - RERANK_WEIGHT) * score + RERANK_WEIGHT * rerank
+    score    = (1 - t.rerank) * score + t.rerank * rerank
 
 With rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
 is found through the turn it answers; the context takes the neighbour's `base`, not its `own`, because
 the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
 threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
+
+Pools. No pool depends on top_k, so the first k hits of a search are the first k of any longer answer of the
+same search. An answer is filled in tiers (`tiers`): the first tier answers up to `depth` hits from `candidates`
+memories of each search and the neighbours of `anchors` of them; if more hits are asked, the next tier, every
+pool twice as large, adds the hits it ranks best that the answer does not hold yet, up to twice the depth;
+and so on. A search asking at most `depth` hits (the SDK asks 10) runs one tier.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -49,14 +56,48 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
-SEMANTIC_WEIGHT = 0.6
-KEYWORD_WEIGHT = 0.4
-SPEAKER_WEIGHT = 0.5  # how much a memory said by someone the query does not name loses
-DATE_WEIGHT = 0.5  # how much a memory loses when the query's date is not one of its dates
-CONTEXT_WEIGHT = 0.35
-CONTEXT_DECAY = 0.8  # weight of a neighbour two places away, relative to an adjacent one
-CONTEXT_RADIUS = 2  # neighbours on each side that feed the context score
-RERANK_WEIGHT = 0.5  # share of a reranker's relevance in the final score, when one is configured
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Every weight and budget the ranking uses, in one place (see the module docstring for what each does).
+    `bench/locomo.py --cv` chooses them on some conversations and scores them on others."""
+
+    semantic: float = 0.6  # share of meaning in `base`; keyword relevance has the rest
+    speaker: float = 0.5  # how much a memory said by someone the query does not name loses
+    date: float = 0.5  # how much a memory loses when the query's date is not one of its dates
+    context: float = 0.35  # share of the context in the score
+    decay: float = 0.8  # weight of a neighbour two places away, relative to an adjacent one
+    radius: int = 2  # neighbours on each side that feed the context
+    rerank: float = 0.5  # share of a reranker's relevance in the final score, when one is configured
+    depth: int = 30  # hits the first tier answers (and a reranker reads)
+    candidates: int = 50  # memories the first tier asks of each of the vector and the keyword search
+    anchors: int = 20  # best candidates of the first tier whose run neighbours are fetched
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= self.candidates or self.anchors < 0 or self.radius < 0:
+            raise ValueError("a tier answers at most as many hits as it has candidates")
+
+
+DEFAULT = Tuning()
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One round of a search: it fills the answer up to `depth` hits from `candidates` memories per retriever,
+    lending context to the best `anchors` of them."""
+
+    depth: int
+    candidates: int
+    anchors: int
+
+
+def tiers(t: Tuning = DEFAULT) -> Iterator[Tier]:
+    """The tiers of every search, whatever its top_k: the first as tuned, then each twice the one before."""
+    scale = 1
+    while True:
+        yield Tier(t.depth * scale, t.candidates * scale, t.anchors * scale)
+        scale *= 2
 
 
 @dataclass(frozen=True)
@@ -85,27 +126,13 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 1 and w not in STOP_WORDS))
 
 
-def candidate_pool(top_k: int) -> int:
-    return max(top_k * 3, 50)
-
-
-def context_pool(top_k: int) -> int:
-    """How many of the best candidates (by `base`) have their run neighbours fetched for the context part."""
-    return max(top_k * 2, 20)
-
-
-def rerank_pool(top_k: int) -> int:
-    """How many of the best scores a reranker reads again (never fewer than are answered)."""
-    return max(top_k, 30)
-
-
-def reranked(pool: Sequence[Scored], relevance: Sequence[float]) -> list[Scored]:
+def reranked(pool: Sequence[Scored], relevance: Sequence[float], t: Tuning = DEFAULT) -> list[Scored]:
     """The pool's scores blended with a reranker's relevance (one per memory, same order), best first, ties by
     id. The breakdown gains a "rerank" part."""
     out = []
     for s, r in zip(pool, relevance, strict=True):
         r = round(_clip(r), 6)
-        out.append(Scored(s.id, round(_clip((1 - RERANK_WEIGHT) * s.score + RERANK_WEIGHT * r), 6),
+        out.append(Scored(s.id, round(_clip((1 - t.rerank) * s.score + t.rerank * r), 6),
                           {**s.breakdown, "rerank": r}))
     out.sort(key=lambda s: (-s.score, s.id))
     return out
@@ -180,7 +207,7 @@ def same_date(asked: Sequence[tuple[int, int, int]], held: Sequence[tuple[int, i
 # fusion ----------------------------------------------------------------------------
 def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]],
          neighbours: Iterable[Candidate] | None = None, *, keyword: bool = True, rerank: bool = True,
-         query: str = "") -> list[Scored]:
+         query: str = "", t: Tuning = DEFAULT) -> list[Scored]:
     """One score per id, best first (ties by id, so the same input always gives the same order).
 
     dense: (id, cosine) from the vector search; sparse: (id, relevance >= 0) from the keyword search;
@@ -204,7 +231,7 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
 
     def base(i: str) -> float:
         sem, kw = semantic.get(i, 0.0), relevance.get(i, 0.0)
-        return SEMANTIC_WEIGHT * sem + KEYWORD_WEIGHT * kw if use_kw else sem
+        return t.semantic * sem + (1 - t.semantic) * kw if use_kw else sem
 
     ids = list(dict.fromkeys([*semantic, *relevance]))
     own = {i: base(i) for i in ids}
@@ -221,13 +248,14 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
         if rerank:
             if "speaker" in signals:
                 parts["speaker"] = signals["speaker"].get(i, 0.0)
-                score *= 1 - SPEAKER_WEIGHT * (1 - parts["speaker"])
-            ctx = max((CONTEXT_DECAY ** (abs(o) - 1) * own.get(n, 0.0) for o, n in around.get(i, ())), default=0.0)
+                score *= 1 - t.speaker * (1 - parts["speaker"])
+            ctx = max((t.decay ** (abs(o) - 1) * own.get(n, 0.0) for o, n in around.get(i, ()) if abs(o) <= t.radius),
+                      default=0.0)
             parts["context"] = round(ctx, 6)
-            score = (1 - CONTEXT_WEIGHT) * score + CONTEXT_WEIGHT * ctx
+            score = (1 - t.context) * score + t.context * ctx
             if "date" in signals:
                 parts["date"] = signals["date"].get(i, 0.0)
-                score *= 1 - DATE_WEIGHT * (1 - parts["date"])
+                score *= 1 - t.date * (1 - parts["date"])
         out.append(Scored(i, round(_clip(score), 6), parts))
     out.sort(key=lambda s: (-s.score, s.id))
     return out

@@ -98,6 +98,12 @@ def test_errors_say_what_and_exit_1(data: Path) -> None:
     assert [r["reason"] for r in failed["results"]] == ["not_found", "invalid_id"]
 
 
+def test_errors_are_the_engines_neutral_words(data: Path) -> None:
+    assert run(data, "get", str(uuid.uuid4()), code=1).stderr.strip() == "error: Memory not found"
+    assert run(data, "search", "tea", "--filters", '{"bucket": "nope"}', code=1).stderr.strip() == \
+        "error: Bucket not found"
+
+
 def test_project_option_keeps_projects_apart(data: Path) -> None:
     [mine] = js(data, "add", "Only in acme", "--project", "acme")["results"]
     assert js(data, "list")["results"] == []

@@ -145,3 +145,16 @@ def test_a_postgres_url_without_the_postgres_extra_says_what_to_install(tmp_path
     assert done.returncode == 1
     assert "pip install 'memvault[postgres]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args", [["keys", "create", "--name", "bad \udcff"], ["keys", "create", "--name", "x" * 201],
+                                  ["keys", "create", "--project", "\x01\x7f"], ["keys", "revoke", "\udcff"],
+                                  ["keys", "list", "--project", "tab\there"]])
+def test_key_commands_refuse_bad_arguments_with_a_message(data_dir: Path, args: list[str]) -> None:
+    """Arguments a shell can pass (invalid UTF-8 arrives as lone surrogates): a clean error, exit 1, nothing made."""
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "error:" in result.stderr
+    listed = runner.invoke(app, ["keys", "list", "--data-dir", str(data_dir)])
+    assert listed.exit_code == 0 and listed.stdout.strip() == ""

@@ -228,3 +228,18 @@ def test_arguments_out_of_the_schema_get_a_clean_message(server: Server) -> None
             assert (await call(session, "search_memories", query="tea", top_k=100))["results"] == []
 
     anyio.run(main)
+
+
+def test_tools_show_the_engines_neutral_words(server: Server) -> None:
+    """MCP words no error the way a dialect does: the engine's own message, after the kind of error."""
+
+    async def main() -> None:
+        async with http_session(server.url, server.key()) as session:
+            missing = await fails(session, "get_memory", id=str(uuid.uuid4()))
+            assert missing.endswith("not found: Memory not found")
+            empty = await fails(session, "delete_memories", ids=[])
+            assert empty.endswith("invalid argument: give at least one memory id to delete")
+            unknown = await fails(session, "search_memories", query="tea", filters={"bucket": "Nope"})
+            assert unknown.endswith("not found: Bucket not found")
+
+    anyio.run(main)

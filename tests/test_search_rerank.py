@@ -59,7 +59,7 @@ def test_the_rerankers_judgement_reorders_the_best_candidates(engine: Engine, se
     assert [h.memory.id for h in hits[:2]] == [lyon, sushi]
     assert hits[0].breakdown["rerank"] == 1.0 and hits[1].breakdown["rerank"] == 0.0
     for hit in hits:
-        blended = (1 - ranking.RERANK_WEIGHT) * fused[hit.memory.id] + ranking.RERANK_WEIGHT * hit.breakdown["rerank"]
+        blended = (1 - ranking.DEFAULT.rerank) * fused[hit.memory.id] + ranking.DEFAULT.rerank * hit.breakdown["rerank"]
         assert hit.score == pytest.approx(blended, abs=1e-6)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
@@ -15,14 +16,30 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
-from ..errors import InvalidInput
+from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput
 from ..extract.base import Message
-from ..http import EngineDep, ProjectDep, register_error_shape
+from ..faces import EngineDep, Face, ProjectDep
 from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
 from ..shapes import event_out, hit_out, iso, memory_out
 
 router = APIRouter(tags=["mem0"])
-register_error_shape("/v", lambda status, message: {"error": message, "detail": message})
+
+
+class Mem0Dialect(Face):
+    """The Mem0 platform API under /v1, /v2, /v3: a `Token` key, errors as `{"error", "detail"}`, Mem0's words."""
+
+    name = "mem0"
+    prefixes = ("/v",)
+    scheme = "Token"
+    words = MappingProxyType({
+        MEMORY_NOT_FOUND: "Memory not found!",  # what the mem0ai SDK and Mem0's pages show
+        EMPTY_BATCH: "memories must not be empty",
+    })
+    # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
+
+    def router(self) -> APIRouter:
+        return router
+
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -304,7 +321,5 @@ def batch_update(body: BatchUpdateRequest, engine: EngineDep, project: ProjectDe
 @router.delete("/v1/batch/")
 def batch_delete(engine: EngineDep, project: ProjectDep,
                  body: Annotated[BatchDeleteRequest, Body()]) -> dict[str, str]:
-    if not body.memories:
-        raise InvalidInput("memories must not be empty")
     outcomes = engine.delete_many(project, [i.memory_id for i in body.memories], all_or_nothing=True)
     return {"message": f"Successfully deleted {sum(o.deleted for o in outcomes)} memories"}

@@ -23,6 +23,7 @@ Choices where MemoryPlugin's pages leave room:
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -31,15 +32,31 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
-from ..errors import InvalidInput, NotFound
-from ..http import EngineDep, ProjectDep, register_error_shape
+from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
+from ..faces import EngineDep, Face, ProjectDep
 from ..models import Bucket, Memory
 
 router = APIRouter(prefix="/api", tags=["memoryplugin"])
 
-# The engine words some messages the Mem0 way; MemoryPlugin clients see MemoryPlugin's words.
-_WORDING = {"Memory not found!": "Memory not found"}
-register_error_shape("/api/", lambda status, message: {"error": _WORDING.get(message, message)}, scheme="Bearer")
+
+class MemoryPluginDialect(Face):
+    """The MemoryPlugin API under /api/: a `Bearer` key, errors as `{"error": msg}`, MemoryPlugin's words."""
+
+    name = "memoryplugin"
+    prefixes = ("/api/",)
+    scheme = "Bearer"
+    words = MappingProxyType({
+        MEMORY_NOT_FOUND: "Memory not found",
+        BUCKET_NOT_FOUND: "Bucket not found",
+        EMPTY_BATCH: "memoryIds must not be empty",
+    })
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        return {"error": message}
+
+    def router(self) -> APIRouter:
+        return router
+
 
 SEARCH_TOP = 5  # GET /api/memory?query= answers the five most relevant memories
 MOVE_MAX = 100  # ids in one move request
@@ -79,7 +96,7 @@ class UpdateMemory(BaseModel):
 
 
 class BulkDelete(BaseModel):
-    memoryIds: list[StrictStr] = Field(min_length=1, description="Ids of the memories to delete (at most 1,000).")
+    memoryIds: list[StrictStr] = Field(description="Ids of the memories to delete (at least one, at most 1,000).")
 
 
 class NewBucket(BaseModel):
@@ -144,7 +161,7 @@ def get_memories_v2(
     includeIds: Annotated[bool, Query(description="Memories as {id, text, metadata} instead of text.")] = False,
     source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
 ) -> dict[str, Any]:
-    where = F.eq("bucket", engine.get_bucket(project, bucketId).id) if bucketId else None
+    where = F.eq("bucket", bucketId) if bucketId else None
     items, _ = _read(engine, project, where, query=query, count=count, skip=skip, every=all)
     return {
         "memories": [memory_out(m) if includeIds else m.text for m in items],
@@ -173,7 +190,7 @@ def update_memory(body: UpdateMemory, engine: EngineDep, project: ProjectDep) ->
 def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
     [outcome] = engine.delete_many(project, [memoryId])
     if not outcome.deleted:
-        raise NotFound("Memory not found")
+        raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
     return {"message": "Memory deleted"}
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ...filters import ORDERED, And, Cond, Node, Not, Or, kind
-from ...validate import name_key
 
 _COLUMNS = {
     "id": "m.id",
@@ -145,12 +144,5 @@ def _categories(c: Cond, p: _Params) -> str:
 
 
 def _bucket(c: Cond, p: _Params) -> str:
-    """A bucket is named by its id or by its name (compared by validate.name_key)."""
-    if c.op == "exists":
-        return "TRUE"
-    names = [str(n) for n in (c.value if c.op in ("in", "nin") else [c.value])]
-    sql = (
-        "m.bucket_id IN (SELECT b.id FROM buckets b WHERE b.project_id = m.project_id AND "
-        f"(b.name_key = ANY({p([name_key(n) for n in names])}) OR b.id = ANY({p(names)})))"
-    )
-    return f"NOT {sql}" if c.op in ("ne", "nin") else sql
+    """The engine has named every bucket by its id (memvault.engine.Engine._where): only ids are compared."""
+    return _scalar_op(lambda: "m.bucket_id", c, p)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
-from ...validate import name_key
 
 _COLUMNS = {
     "id": "m.id",
@@ -155,14 +154,5 @@ def _categories(c: Cond, params: list[Any]) -> str:
 
 
 def _bucket(c: Cond, params: list[Any]) -> str:
-    """A bucket is named by its id or by its name (compared by validate.name_key)."""
-    if c.op == "exists":
-        return "1"
-    names = [str(n) for n in (c.value if c.op in ("in", "nin") else [c.value])]
-    params.append(json.dumps([name_key(n) for n in names]))
-    params.append(json.dumps(names))
-    sql = (
-        "m.bucket_id IN (SELECT b.id FROM buckets b WHERE b.project_id = m.project_id AND "
-        "(b.name_key IN (SELECT value FROM json_each(?)) OR b.id IN (SELECT value FROM json_each(?))))"
-    )
-    return f"NOT {sql}" if c.op in ("ne", "nin") else sql
+    """The engine has named every bucket by its id (memvault.engine.Engine._where): only ids are compared."""
+    return _scalar_op("m.bucket_id", c, params)
