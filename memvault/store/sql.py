@@ -1,7 +1,7 @@
 """What the two SQL stores share: the SQL they both write, and the row encoders and decoders, written once.
 
-A store describes its dialect in a `Dialect` (placeholder, how it writes JSON, times and vectors, how it reads them
-back); the pieces here take it. The SQL that differs (id lists, locking, keyword and vector search) stays in each
+A store describes its flavor of SQL in a `SQLFlavor` (placeholder, how it writes JSON, times and vectors, how it
+reads them back); the pieces here take it. The SQL that differs (id lists, locking, keyword and vector search) stays in each
 store.
 """
 
@@ -40,7 +40,7 @@ def _same(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Dialect:
+class SQLFlavor:
     """How one SQL store writes and reads values."""
 
     param: str  # the placeholder: "?" or "%s"

@@ -40,7 +40,16 @@ from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memo
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour
-from ..sql import FORGET_HISTORY, FROM, HISTORY_COLUMNS, KEY_COLUMNS, MEMORY_COLUMNS, PROJECT_COLUMNS, Dialect, regroup_neighbours
+from ..sql import (
+    FORGET_HISTORY,
+    FROM,
+    HISTORY_COLUMNS,
+    KEY_COLUMNS,
+    MEMORY_COLUMNS,
+    PROJECT_COLUMNS,
+    SQLFlavor,
+    regroup_neighbours,
+)
 from . import schema
 from .where import compile_where
 
@@ -72,7 +81,7 @@ def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
 
 
-POSTGRES = Dialect(param="%s", vector_param="%s::vector", write_json=Jsonb, write_event_json=Json,
+POSTGRES = SQLFlavor(param="%s", vector_param="%s::vector", write_json=Jsonb, write_event_json=Json,
                    write_time=lambda at: at, write_vector=vector_text, read_time=_utc)
 _memory = POSTGRES.memory
 _BUCKETS = POSTGRES.bucket_select()

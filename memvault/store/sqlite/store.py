@@ -26,7 +26,16 @@ from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memo
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour
-from ..sql import FORGET_HISTORY, FROM, HISTORY_COLUMNS, KEY_COLUMNS, MEMORY_COLUMNS, PROJECT_COLUMNS, Dialect, regroup_neighbours
+from ..sql import (
+    FORGET_HISTORY,
+    FROM,
+    HISTORY_COLUMNS,
+    KEY_COLUMNS,
+    MEMORY_COLUMNS,
+    PROJECT_COLUMNS,
+    SQLFlavor,
+    regroup_neighbours,
+)
 from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
 from .connection import _one, _row, _rows, connect, sqlite3
@@ -73,7 +82,7 @@ def _blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-SQLITE = Dialect(param="?", vector_param="?", write_json=json.dumps, write_event_json=json.dumps, write_time=ts,
+SQLITE = SQLFlavor(param="?", vector_param="?", write_json=json.dumps, write_event_json=json.dumps, write_time=ts,
                  write_vector=_blob, read_time=from_ts, read_json=_json)
 _memory = SQLITE.memory
 _BUCKETS = SQLITE.bucket_select()
