@@ -156,26 +156,39 @@ def keys_revoke(
 
 @app.command()
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Bring the database schema up to this version's (the embedded SQLite file migrates itself on open)."""
+    """Bring the database schema up to this version's. Run it once per upgrade, before starting the new version
+    (a store refuses to open a schema behind it; a new, empty database is set up on its own)."""
     settings = settings_for(data_dir, database_url)
+    from .store.migrations import SchemaError
+
     if not settings.database_url:
-        from .store.sqlite import SQLiteStore
+        from .store.sqlite.schema import migrate_path
 
-        SQLiteStore(settings.sqlite_path).close()
-        typer.echo(f"{settings.sqlite_path}: schema up to date")
-        return
-    import psycopg
+        where = str(settings.sqlite_path)
+        try:
+            before, after = migrate_path(settings.sqlite_path)
+        except SchemaError as exc:
+            typer.echo(f"error: {where}: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+    else:
+        try:
+            import psycopg
 
-    from .store.postgres import redact
-    from .store.postgres_schema import SchemaError, migrate_url
+            from .store.postgres import redact
+            from .store.postgres.schema import migrate_url
+        except ModuleNotFoundError as exc:
+            typer.echo(f"error: PostgreSQL support is not installed ({exc.name} is missing): "
+                       "pip install 'memvault[postgres]'", err=True)
+            raise typer.Exit(1) from None
 
-    try:
-        before, after = migrate_url(settings.database_url)
-    except (SchemaError, psycopg.Error) as exc:
-        typer.echo(f"error: {redact(settings.database_url)}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        where = redact(settings.database_url)
+        try:
+            before, after = migrate_url(settings.database_url)
+        except (SchemaError, psycopg.Error) as exc:
+            typer.echo(f"error: {where}: {exc}", err=True)
+            raise typer.Exit(1) from None
     done = f"migrated from version {before} to {after}" if after != before else f"already at version {after}"
-    typer.echo(f"{redact(settings.database_url)}: {done}")
+    typer.echo(f"{where}: {done}")
 
 
 @app.command()

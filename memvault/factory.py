@@ -9,26 +9,18 @@ from .embed import build_embedder
 from .embed.base import Embedder
 from .embed.batching import BatchingEmbedder
 from .engine import Engine
-from .errors import Unavailable
 from .extract import build_extractor
 from .extract.base import Extractor
 from .rerank import build_reranker
 from .rerank.base import Reranker
+from .store import open_store
 from .store.base import Store
 
 
 def build_store(settings: Settings) -> Store:
-    if settings.database_url:
-        try:
-            from .store.postgres import PostgresStore
-        except ModuleNotFoundError as exc:
-            raise Unavailable(f"PostgreSQL support is not installed ({exc.name} is missing): "
-                              "pip install 'memvault[postgres]'") from None
-
-        return PostgresStore(settings.database_url)
-    from .store.sqlite import SQLiteStore
-
-    return SQLiteStore(settings.sqlite_path)
+    """The store the settings name: the database URL (chosen by its scheme, see memvault/store/__init__.py), or else
+    the SQLite file in the data dir."""
+    return open_store(settings.database_url or str(settings.sqlite_path))
 
 
 def build_embedder_from(settings: Settings) -> Embedder:

@@ -291,7 +291,7 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
     from memvault.store.sqlite import scope_token
 
     path, at = tmp_path / "memvault.db", "2026-01-01T00:00:00.000000+00:00"
-    folder = resources.files("memvault.store.migrations").joinpath("sqlite")
+    folder = resources.files("memvault.store.sqlite").joinpath("migrations")
     memories, history = _old_rows(at)
     conn = sqlite3.connect(str(path), isolation_level=None)
     for number in (1, 2, 3):  # the schema as version 3 left it
@@ -318,7 +318,7 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
                      "VALUES (?, ?, ?, 'ADD', ?, ?, ?)", (hid, pid, mid, text, said, at))
     conn.close()
 
-    engine = engine_over(SQLiteStore(path))  # migrates
+    engine = engine_over(SQLiteStore(path, migrate=True))  # migrates
     try:
         assert [e.input for mid, _ in memories for e in engine.history(pid, mid)] == \
             [None, None, [{"role": "user", "content": sentence(2)}]]
@@ -336,8 +336,8 @@ def test_an_older_sqlite_database_loses_its_conversations_and_gets_ids_per_proje
 def test_an_older_postgres_database_loses_its_conversations(request: pytest.FixtureRequest) -> None:
     import psycopg
 
-    from memvault.store import postgres_schema
     from memvault.store.postgres import PostgresStore
+    from memvault.store.postgres import schema as postgres_schema
 
     server = request.getfixturevalue("postgres_server")
     name = f"m_{uuid.uuid4().hex[:12]}"

@@ -25,8 +25,8 @@ from memvault import filters as F
 from memvault.engine import Engine, Owners, SearchOptions, UpdateItem
 from memvault.errors import NotFound
 from memvault.extract.base import Message
-from memvault.store import sqlite as sqlite_module
 from memvault.store.sqlite import SQLiteStore
+from memvault.store.sqlite import store as sqlite_module
 
 WORDS = ["coffee", "garden", "piano", "lyon", "river", "tennis", "python", "winter", "cat", "bread"]
 USERS = ["u1", "u2", "u3"]

@@ -63,29 +63,25 @@ class Neighbour:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class Store(Protocol):
-    # lifecycle -------------------------------------------------------------
-    def close(self) -> None: ...
-    def compact(self, rewrite: bool = False) -> None:
-        """Reclaim the space, and the bytes, that deletes left in the files (deleted rows are gone for every
-        read at their commit already). `rewrite`: also rewrite the files whole (VACUUM / VACUUM FULL), which
-        clears the free space inside pages too; slow on a large database, and it locks writers meanwhile."""
-        ...
+class ProjectStore(Protocol):
+    """Projects (tenants)."""
 
-    def vector_index_state(self) -> str:
-        """"ready", or "building" while a vector index is being built in the background (searches are answered
-        meanwhile, by an exact scan). Shown on /healthz, so a deployment or a benchmark can wait for it."""
-        ...
-
-    # projects and keys -----------------------------------------------------
     def ensure_project(self, name: str) -> Project: ...
     def get_project(self, project_id: str) -> Project | None: ...
+
+
+class KeyStore(Protocol):
+    """API keys, stored by their hash."""
+
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey: ...
     def find_key(self, key_hash: str) -> ApiKey | None: ...
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]: ...
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None: ...
 
-    # buckets ---------------------------------------------------------------
+
+class BucketStore(Protocol):
+    """A project's buckets, and moving memories between them."""
+
     def list_buckets(self, project_id: str) -> list[Bucket]: ...
     def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None: ...
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
@@ -105,7 +101,10 @@ class Store(Protocol):
         """Move the given memories to a bucket; returns the ids that existed and moved."""
         ...
 
-    # memories --------------------------------------------------------------
+
+class MemoryStore(Protocol):
+    """Memories and their history: written, read, patched and deleted, one transaction per call."""
+
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
         """Raises NotFound("Bucket not found") when a memory's bucket is not in the project as the rows commit
         (a bucket deleted meanwhile): then nothing is inserted. `insert_new` and `move_memories` do the same."""
@@ -140,7 +139,20 @@ class Store(Protocol):
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]: ...
     def entities(self, project_id: str) -> list[Entity]: ...
 
-    # search ----------------------------------------------------------------
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
+        """Newest first (created_at, then id)."""
+        ...
+
+
+class SearchStore(Protocol):
+    """Finding memories: by vector, by keyword, and the neighbours of a hit in its run."""
+
+    def vector_index_state(self) -> str:
+        """"ready", or "building" while a vector index is being built in the background (searches are answered
+        meanwhile, by an exact scan). Shown on /healthz, so a deployment or a benchmark can wait for it."""
+        ...
+
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarity (-1..1), best first."""
         ...
@@ -157,7 +169,14 @@ class Store(Protocol):
         created_at order, then insertion order; a memory without run_id has no neighbours. Any order."""
         ...
 
-    # `list` comes last: a method named list would shadow the builtin in annotations below it.
-    def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
-        """Newest first (created_at, then id)."""
+
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, Protocol):
+    """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
+    memvault/testing/conformance.py for the suite it must pass)."""
+
+    def close(self) -> None: ...
+    def compact(self, rewrite: bool = False) -> None:
+        """Reclaim the space, and the bytes, that deletes left in the files (deleted rows are gone for every
+        read at their commit already). `rewrite`: also rewrite the files whole (VACUUM / VACUUM FULL), which
+        clears the free space inside pages too; slow on a large database, and it locks writers meanwhile."""
         ...

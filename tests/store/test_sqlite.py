@@ -12,8 +12,8 @@ import pytest
 import sqlean as sqlite3
 
 from memvault.models import HistoryEvent, Memory, utcnow
-from memvault.store import sqlite as sqlite_module
 from memvault.store.sqlite import SQLiteStore
+from memvault.store.sqlite import store as sqlite_module
 
 
 def fill(store: SQLiteStore, project_id: str, texts: list[str]) -> list[str]:
@@ -127,6 +127,34 @@ def test_a_user_scope_is_counted_from_the_user_index_alone(tmp_path: Path) -> No
         store.close()
 
 
+def test_a_file_behind_this_version_is_refused_on_open_until_memvault_migrate(tmp_path: Path) -> None:
+    """One policy for both stores (store/migrations.py): a new file is set up at once; one behind is refused with
+    the command to run, and `memvault migrate --data-dir` brings it up to date."""
+    from typer.testing import CliRunner
+
+    from memvault.cli import app
+    from memvault.store.migrations import SchemaError
+    from memvault.store.sqlite import schema
+
+    path = tmp_path / "memvault.db"  # the file `--data-dir tmp_path` names
+    SQLiteStore(path).close()  # empty: set up without asking
+    with closing(sqlite3.connect(str(path))) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.latest()
+        conn.execute("PRAGMA user_version = 5")  # as if written by the version before 0006
+    with pytest.raises(SchemaError, match="at version 5, this memvault needs .*run `memvault migrate`"):
+        SQLiteStore(path)
+    result = CliRunner().invoke(app, ["migrate", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version 5 to {schema.latest()}" in result.output
+    again = CliRunner().invoke(app, ["migrate", "--data-dir", str(tmp_path)])
+    assert f"already at version {schema.latest()}" in again.output
+    SQLiteStore(path).close()
+    with closing(sqlite3.connect(str(path))) as conn:
+        conn.execute(f"PRAGMA user_version = {schema.latest() + 1}")
+    with pytest.raises(SchemaError, match="newer than this memvault knows"):
+        SQLiteStore(path, migrate=True)
+
+
 def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     SQLiteStore(path).close()
@@ -140,7 +168,7 @@ def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Pa
         conn.execute("CREATE UNIQUE INDEX buckets_name ON buckets (project_id, lower(name))")
         conn.execute("PRAGMA user_version = 2")
         conn.commit()
-    SQLiteStore(path).close()
+    SQLiteStore(path, migrate=True).close()
     with closing(sqlite3.connect(str(path))) as conn:
         columns = {name: [row[2] for row in conn.execute(f"PRAGMA index_info('{name}')")]
                    for name in ("memories_user", "memories_run")}
@@ -203,7 +231,7 @@ def test_bucket_names_from_before_their_unicode_keys_get_them_on_open(tmp_path: 
                          (pid, f"b{i}", name, f"2024-01-0{i + 1}T00:00:00.000000Z"))
         conn.execute("PRAGMA user_version = 3")
         conn.commit()
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, migrate=True)
     try:
         found = store.find_bucket(pid, "ÉMILE")
         assert found is not None and found.id == "b0"

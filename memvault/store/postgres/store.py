@@ -7,7 +7,7 @@ shutting down becomes `Unavailable` (HTTP 503); the pool checks each connection 
 store recovers by itself when the database comes back.
 
 Vectors: `memories.embedding` is an untyped `vector`; the first time the store sees a dimension it creates a
-partial HNSW index for it (see migrations/postgres/0001_init.sql). Searches use pgvector's iterative index scans
+partial HNSW index for it (see migrations/0001_init.sql). Searches use pgvector's iterative index scans
 (relaxed order, re-sorted here), so a filtered search still finds k results; when the index yields fewer than
 k, the store scores every row the filter admits, exactly, as the SQLite store does.
 
@@ -33,30 +33,28 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ..embed.base import Vectors
-from ..errors import Conflict, InvalidInput, NotFound, Unavailable
-from ..filters import Node
-from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
-from ..validate import name_key
-from . import keyword, postgres_schema
-from .base import MemoryChange, Neighbour
-from .postgres_where import compile_where
+from ...embed.base import Vectors
+from ...errors import Conflict, InvalidInput, NotFound, Unavailable
+from ...filters import Node
+from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ...validate import name_key
+from .. import keyword
+from ..base import MemoryChange, Neighbour
+from ..sql import (
+    FORGET_HISTORY,
+    FROM,
+    HISTORY_COLUMNS,
+    KEY_COLUMNS,
+    MEMORY_COLUMNS,
+    PROJECT_COLUMNS,
+    SQLFlavor,
+    regroup_neighbours,
+)
+from . import schema
+from .where import compile_where
 
 T = TypeVar("T")
 
-_MEMORY_COLUMNS = (
-    "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
-    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
-)
-_FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
-_HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
-                    "metadata, created_at")
-_KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
-_BUCKET_SQL = (
-    "SELECT b.id, b.project_id, b.name, b.description, b.created_at, "
-    "(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id) "
-    "FROM buckets b WHERE b.project_id = %s"
-)
 _HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are searched exactly
 _RETRIES = 5
 
@@ -74,58 +72,20 @@ def _row(c: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[A
     return rows[0] if rows else None
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(UTC) if dt is not None else None
-
-
-def _memory(row: Sequence[Any]) -> Memory:
-    return Memory(
-        id=row[0], project_id=row[1], text=row[2], hash=row[3], bucket_id=row[4],
-        created_at=row[5].astimezone(UTC), updated_at=row[6].astimezone(UTC),
-        user_id=row[7], agent_id=row[8], app_id=row[9], run_id=row[10],
-        metadata=row[11], categories=row[12], expiration_date=_utc(row[13]), source=row[14],
-        bucket_name=row[15] or DEFAULT_BUCKET,
-    )
-
-
-def _event(row: Sequence[Any]) -> HistoryEvent:
-    return HistoryEvent(
-        id=row[0], memory_id=row[1], project_id=row[2], event=row[3], old_text=row[4], new_text=row[5],
-        input=row[6], user_id=row[7], agent_id=row[8], app_id=row[9], run_id=row[10], metadata=row[11],
-        created_at=row[12].astimezone(UTC),
-    )
-
-
-def _key(row: Sequence[Any]) -> ApiKey:
-    return ApiKey(row[0], row[1], row[2], row[3], row[4].astimezone(UTC), _utc(row[5]))
-
-
-def _bucket(row: Sequence[Any]) -> Bucket:
-    return Bucket(row[0], row[1], row[2], row[3], row[4].astimezone(UTC), int(row[5]))
-
-
-def _patch(ch: MemoryChange) -> tuple[list[str], list[Any]]:
-    """The SET clauses of a patch: only the fields it gives."""
-    sets, args = ["updated_at = %s"], [ch.updated_at]
-    fields: dict[str, tuple[str, Any]] = {
-        "text": ("%s", ch.text), "hash": ("%s", ch.hash),
-        "embedding": ("%s::vector", vector_text(ch.vector) if ch.vector is not None else None),
-        "metadata": ("%s", Jsonb(ch.metadata) if ch.metadata is not None else None),
-        "categories": ("%s", Jsonb(ch.categories) if ch.categories is not None else None),
-        "bucket_id": ("%s", ch.bucket_id), "expiration_date": ("%s", ch.expiration_date),
-    }
-    for column, (placeholder, value) in fields.items():
-        if value is not None:
-            sets.append(f"{column} = {placeholder}")
-            args.append(value)
-    if ch.clear_expiration:
-        sets.append("expiration_date = NULL")
-    return sets, args
-
-
 def vector_text(vector: Vectors) -> str:
     """pgvector's text form: '[x,y,...]' (float32 values, written exactly)."""
     return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float32).tolist())) + "]"
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC)
+
+
+POSTGRES = SQLFlavor(param="%s", vector_param="%s::vector", write_json=Jsonb, write_event_json=Json,
+                   write_time=lambda at: at, write_vector=vector_text, read_time=_utc)
+_memory = POSTGRES.memory
+_BUCKETS = POSTGRES.bucket_select()
+_INSERT, _INSERT_NEW = POSTGRES.memory_insert(None), POSTGRES.memory_insert("project_id, id")
 
 
 def _parse_vector(text: str) -> Vectors:
@@ -182,7 +142,7 @@ class PostgresStore:
             raise Unavailable(f"cannot reach PostgreSQL ({redact(url)}): {reason}") from None
         try:
             with self._errors(), self._pool.connection() as conn:
-                self.schema_version = postgres_schema.check(conn, migrate=migrate)[1]
+                self.schema_version = schema.check(conn, migrate=migrate)[1]
                 self._dims = {
                     int(r[0].rsplit("_", 1)[1]) for r in _rows(
                         conn,
@@ -245,17 +205,6 @@ class PostgresStore:
                 time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    # meta --------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._read(lambda c: _row(c, "SELECT value FROM meta WHERE key = %s", (key,)))
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._write(lambda c: c.execute(
-            "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        ))
-
     # projects and keys -------------------------------------------------------
     def ensure_project(self, name: str) -> Project:
         def fn(c: psycopg.Connection) -> Project:
@@ -272,15 +221,15 @@ class PostgresStore:
                      new.created_at),
                 )
                 return new
-            row = _row(c, "SELECT id, name, created_at FROM projects WHERE name = %s", (name,))
+            row = _row(c, f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = %s", (name,))
             assert row is not None
-            return Project(row[0], row[1], row[2].astimezone(UTC))
+            return POSTGRES.project(row)
 
         return self._write(fn)
 
     def get_project(self, project_id: str) -> Project | None:
-        row = self._read(lambda c: _row(c, "SELECT id, name, created_at FROM projects WHERE id = %s", (project_id,)))
-        return Project(row[0], row[1], row[2].astimezone(UTC)) if row else None
+        row = self._read(lambda c: _row(c, f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s", (project_id,)))
+        return POSTGRES.project(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
@@ -291,38 +240,38 @@ class PostgresStore:
         return key
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        row = self._read(lambda c: _row(c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)))
-        return _key(row) if row else None
+        row = self._read(lambda c: _row(c, f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)))
+        return POSTGRES.key(row) if row else None
 
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
         if project_id is None:
-            rows = self._read(lambda c: _rows(c, f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at"))
+            rows = self._read(lambda c: _rows(c, f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at"))
         else:
             rows = self._read(lambda c: _rows(
-                c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE project_id = %s ORDER BY created_at", (project_id,)))
-        return [_key(r) for r in rows]
+                c, f"SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = %s ORDER BY created_at", (project_id,)))
+        return [POSTGRES.key(r) for r in rows]
 
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         def fn(c: psycopg.Connection) -> Any:
             c.execute("UPDATE api_keys SET revoked_at = %s WHERE (id = %s OR prefix = %s) AND revoked_at IS NULL",
                       (at, key_id, key_id))
-            return _row(c, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s OR prefix = %s", (key_id, key_id))
+            return _row(c, f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = %s OR prefix = %s", (key_id, key_id))
 
         row = self._write(fn)
-        return _key(row) if row else None
+        return POSTGRES.key(row) if row else None
 
     # buckets -----------------------------------------------------------------
     def list_buckets(self, project_id: str) -> list[Bucket]:
-        rows = self._read(lambda c: _rows(c, _BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,)))
-        return [_bucket(r) for r in rows]
+        rows = self._read(lambda c: _rows(c, _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,)))
+        return [POSTGRES.bucket(r) for r in rows]
 
     def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND b.id = %s", (project_id, bucket_id)))
-        return _bucket(row) if row else None
+        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.id = %s", (project_id, bucket_id)))
+        return POSTGRES.bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKET_SQL + " AND b.name_key = %s", (project_id, name_key(name))))
-        return _bucket(row) if row else None
+        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.name_key = %s", (project_id, name_key(name))))
+        return POSTGRES.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
         try:
@@ -415,19 +364,8 @@ class PostgresStore:
                 self._lock_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
             done: list[str] = []
             for memory, vector in zip(memories, vectors, strict=True):
-                row = _row(
-                    c,
-                    "INSERT INTO memories(project_id, id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
-                    "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector)"
-                    + (" ON CONFLICT (project_id, id) DO NOTHING" if skip_taken else "") + " RETURNING id",
-                    (
-                        memory.project_id, memory.id, memory.text, memory.hash, memory.user_id, memory.agent_id,
-                        memory.app_id, memory.run_id, memory.bucket_id, Jsonb(memory.metadata),
-                        Jsonb(memory.categories), memory.source, memory.created_at, memory.updated_at,
-                        memory.expiration_date, vector_text(vector),
-                    ),
-                )
+                row = _row(c, (_INSERT_NEW if skip_taken else _INSERT) + " RETURNING id",
+                           POSTGRES.memory_values(memory, vector))
                 if row is not None:
                     done.append(memory.id)
             inserted = set(done)
@@ -445,7 +383,7 @@ class PostgresStore:
 
     @staticmethod
     def _create_index(c: psycopg.Connection, dim: int) -> None:
-        c.execute("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.LOCK,))
+        c.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK,))
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
                   f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
@@ -454,24 +392,13 @@ class PostgresStore:
         if not events:
             return
         with c.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO history(project_id, id, memory_id, event, old_text, new_text, input, user_id, agent_id, "
-                "app_id, run_id, metadata, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        e.project_id, e.id, e.memory_id, e.event, e.old_text, e.new_text,
-                        Json(e.input) if e.input is not None else None, e.user_id, e.agent_id, e.app_id, e.run_id,
-                        Json(e.metadata) if e.metadata is not None else None, e.created_at,
-                    )
-                    for e in events
-                ],
-            )
+            cur.executemany(POSTGRES.event_insert(), POSTGRES.event_values(events))
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
         rows = self._read(lambda c: _rows(
             c,
-            f"SELECT {_MEMORY_COLUMNS}, {'m.embedding::text' if vectors else 'NULL'} FROM {_FROM} "
+            f"SELECT {MEMORY_COLUMNS}, {'m.embedding::text' if vectors else 'NULL'} FROM {FROM} "
             "WHERE m.project_id = %s AND m.id > %s ORDER BY m.id LIMIT %s",
             (project_id, after or "", limit),
         ))
@@ -481,7 +408,7 @@ class PostgresStore:
         if not ids:
             return []
         rows = self._read(lambda c: _rows(
-            c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, list(ids))
+            c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, list(ids))
         ))
         by_id = {r[0]: _memory(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
@@ -509,11 +436,11 @@ class PostgresStore:
             if any(i not in before for i in ids):
                 raise NotFound("Memory not found!")
             for ch in changes:  # the keyword index (a generated tsvector) and the vector follow the text written here
-                sets, args = _patch(ch)
+                sets, args = POSTGRES.patch(ch)
                 c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE project_id = %s AND id = %s",  # type: ignore[arg-type]
                           (*args, project_id, ch.id))
             after = {r[0]: _memory(r) for r in _rows(
-                c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, ids)
+                c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, ids)
             )}
             self._insert_events(c, [ch.event(before[ch.id], after[ch.id]) for ch in changes])
             return [after[i] for i in ids]
@@ -550,8 +477,7 @@ class PostgresStore:
         gone = [i for i in wanted if i in owners]
         c.execute("DELETE FROM memories WHERE project_id = %s AND id = ANY(%s)", (project_id, gone))
         c.execute(
-            "UPDATE history SET old_text = NULL, new_text = NULL, input = NULL, metadata = NULL "
-            "WHERE project_id = %s AND memory_id = ANY(%s)",
+            f"{FORGET_HISTORY} WHERE project_id = %s AND memory_id = ANY(%s)",
             (project_id, gone),
         )
         self._insert_events(c, [
@@ -562,20 +488,14 @@ class PostgresStore:
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
         rows = self._read(lambda c: _rows(
-            c, f"SELECT {_HISTORY_COLUMNS} FROM history WHERE project_id = %s AND memory_id = %s ORDER BY seq",
+            c, f"SELECT {HISTORY_COLUMNS} FROM history WHERE project_id = %s AND memory_id = %s ORDER BY seq",
             (project_id, memory_id),
         ))
-        return [_event(r) for r in rows]
+        return [POSTGRES.event(r) for r in rows]
 
     def entities(self, project_id: str) -> list[Entity]:
-        parts = [
-            f"SELECT '{kind}', {col}, count(*), min(created_at), max(updated_at) FROM memories "
-            f"WHERE project_id = %s AND {col} IS NOT NULL GROUP BY {col}"
-            for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
-        ]
-        sql = " UNION ALL ".join(parts) + " ORDER BY 5 DESC"
-        rows = self._read(lambda c: _rows(c, sql, (project_id,) * 4))
-        return [Entity(r[0], r[1], int(r[2]), r[3].astimezone(UTC), r[4].astimezone(UTC)) for r in rows]
+        rows = self._read(lambda c: _rows(c, POSTGRES.entities_select(), (project_id,) * 4))
+        return [POSTGRES.entity(r) for r in rows]
 
     # search ------------------------------------------------------------------
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
@@ -679,16 +599,8 @@ class PostgresStore:
             ", m.text, m.metadata FROM n JOIN memories m ON m.project_id = %s AND m.id = n.id"
         )
         rows = self._read(lambda c: _rows(c, query, args))
-        by_anchor: dict[tuple[str, int], list[tuple[datetime, int, str, float, str, dict[str, Any]]]] = {}
-        for anchor, nid, side, created, seq, distance, text, metadata in rows:
-            by_anchor.setdefault((anchor, side), []).append(
-                (created, seq, nid, _similarity(distance), text, metadata or {}))
-        out = []
-        for (anchor, side), found in by_anchor.items():
-            found.sort(key=lambda f: (f[0], f[1]), reverse=side < 0)  # nearest first on either side
-            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim, text, metadata)
-                    for i, (_, _, nid, sim, text, metadata) in enumerate(found)]
-        return out
+        return regroup_neighbours((anchor, nid, side, created, seq, _similarity(distance), text, metadata or {})
+                                  for anchor, nid, side, created, seq, distance, text, metadata in rows)
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
@@ -699,7 +611,7 @@ class PostgresStore:
                 count = _row(c, f"SELECT count(*) FROM memories m WHERE m.project_id = %s AND {sql}", (project_id, *params))
                 rows = _rows(
                     c,
-                    f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = %s AND {sql} "
+                    f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND {sql} "
                     "ORDER BY m.created_at DESC, m.seq DESC LIMIT %s OFFSET %s",
                     (project_id, *params, limit, offset),
                 )

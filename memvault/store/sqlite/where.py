@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ..filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
+from ...filters import DATE_FIELDS, ORDERED, And, Cond, Node, Not, Or, kind
 
 _COLUMNS = {
     "id": "m.id",

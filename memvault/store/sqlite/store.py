@@ -14,62 +14,33 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ..embed.base import Vectors
-from ..errors import Conflict, InvalidInput, NotFound
-from ..filters import Node
-from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
-from ..validate import name_key
-from . import keyword
-from .base import MemoryChange, Neighbour
-from .sqlite_where import compile_where, from_ts, ts
-from .vector_index import GRAPH_MIN, ProjectVectors
-
-if TYPE_CHECKING:
-    import sqlite3
-else:  # the `sqlite3` API over one known SQLite (3.50, FTS5 built in) on every platform, whatever Python links
-    import sqlean as sqlite3
-
-# What SQLite says when a statement or a value is too large for it: the input is the cause, so a 400, not a 500.
-# (The door in memvault/validate.py bounds every input below these; this is the net under it.)
-_TOO_LARGE = ("too many SQL variables", "Expression tree is too large", "LIKE or GLOB pattern too complex",
-              "string or blob too big", "too many terms in compound SELECT")
-
-
-class _Connection(sqlite3.Connection):
-    """A connection whose statements turn SQLite's "too large" refusals into InvalidInput."""
-
-    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        with _input_errors():
-            return super().execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        with _input_errors():
-            return super().executemany(sql, parameters)
-
-
-@contextmanager
-def _input_errors() -> Iterator[None]:
-    try:
-        yield
-    except (sqlite3.DataError, OverflowError) as exc:  # a value SQLite cannot hold (e.g. an integer over 64 bits)
-        raise InvalidInput(f"a value is too large to store: {exc}") from None
-    except sqlite3.OperationalError as exc:
-        if any(reason in str(exc) for reason in _TOO_LARGE):
-            raise InvalidInput(f"the request is too large for the database: {exc}") from None
-        raise
-
-
-_MEMORY_COLUMNS = (
-    "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
-    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
+from ...embed.base import Vectors
+from ...errors import Conflict, NotFound
+from ...filters import Node
+from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ...validate import name_key
+from .. import keyword
+from ..base import MemoryChange, Neighbour
+from ..sql import (
+    FORGET_HISTORY,
+    FROM,
+    HISTORY_COLUMNS,
+    KEY_COLUMNS,
+    MEMORY_COLUMNS,
+    PROJECT_COLUMNS,
+    SQLFlavor,
+    regroup_neighbours,
 )
-_FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
+from ..vector_index import GRAPH_MIN, ProjectVectors
+from . import schema
+from .connection import _one, _row, _rows, connect, sqlite3
+from .where import compile_where, from_ts, ts
+
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
 # from scanning the whole project through a (project_id, ...) index instead of probing the id index.
 COMPACT_DELAY = 2.0  # seconds from a delete to the compaction that drops its bytes from the files
@@ -79,31 +50,6 @@ _COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cl
 _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Every read of this store goes through here (or `_row`): the rows are fetched whole and the statement closed
-    before anything decodes them, so a row a decoder rejects fails that one call and leaves no statement, and no
-    read snapshot, open on the thread's connection (tests/store/test_reads.py checks that no read bypasses it)."""
-    cur = conn.execute(sql, params)
-    try:
-        return cur.fetchall()
-    finally:
-        cur.close()
-
-
-def _row(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-    rows = _rows(conn, sql, params)
-    return rows[0] if rows else None
-
-
-def _one(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-    """The single value of a query that always answers one row (a count, a pragma)."""
-    return _rows(conn, sql, params)[0][0]
-
-
-def _ts_or_none(text: str | None) -> datetime | None:
-    return from_ts(text) if text else None
 
 
 def _json(text: str) -> Any:
@@ -123,65 +69,8 @@ def _no_surrogates(value: Any) -> Any:
     return value
 
 
-def _memory(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
-    return Memory(
-        id=row[0],
-        project_id=row[1],
-        text=row[2],
-        hash=row[3],
-        bucket_id=row[4],
-        created_at=from_ts(row[5]),
-        updated_at=from_ts(row[6]),
-        user_id=row[7],
-        agent_id=row[8],
-        app_id=row[9],
-        run_id=row[10],
-        metadata=_json(row[11]),
-        categories=_json(row[12]),
-        expiration_date=_ts_or_none(row[13]),
-        source=row[14],
-        bucket_name=row[15] or DEFAULT_BUCKET,
-    )
-
-
 def _metadata(text: str) -> dict[str, Any]:
     return _json(text) if text and text != "{}" else {}
-
-
-def _event(row: tuple[Any, ...]) -> HistoryEvent:
-    return HistoryEvent(
-        id=row[0],
-        memory_id=row[1],
-        project_id=row[2],
-        event=row[3],
-        old_text=row[4],
-        new_text=row[5],
-        input=_json(row[6]) if row[6] else None,
-        user_id=row[7],
-        agent_id=row[8],
-        app_id=row[9],
-        run_id=row[10],
-        metadata=_json(row[11]) if row[11] else None,
-        created_at=from_ts(row[12]),
-    )
-
-
-def _patch(ch: MemoryChange) -> tuple[list[str], list[Any]]:
-    """The SET clauses of a patch: only the fields it gives."""
-    sets, args = ["updated_at = ?"], [ts(ch.updated_at)]
-    fields: dict[str, Any] = {
-        "text": ch.text, "hash": ch.hash, "embedding": _blob(ch.vector) if ch.vector is not None else None,
-        "metadata": json.dumps(ch.metadata) if ch.metadata is not None else None,
-        "categories": json.dumps(ch.categories) if ch.categories is not None else None, "bucket_id": ch.bucket_id,
-        "expiration_date": ts(ch.expiration_date) if ch.expiration_date is not None else None,
-    }
-    for column, value in fields.items():
-        if value is not None:
-            sets.append(f"{column} = ?")
-            args.append(value)
-    if ch.clear_expiration:
-        sets.append("expiration_date = NULL")
-    return sets, args
 
 
 def scope_token(project_id: str) -> str:
@@ -191,6 +80,13 @@ def scope_token(project_id: str) -> str:
 
 def _blob(vector: Vectors) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+SQLITE = SQLFlavor(param="?", vector_param="?", write_json=json.dumps, write_event_json=json.dumps, write_time=ts,
+                 write_vector=_blob, read_time=from_ts, read_json=_json)
+_memory = SQLITE.memory
+_BUCKETS = SQLITE.bucket_select()
+_INSERT, _INSERT_NEW = SQLITE.memory_insert(None), SQLITE.memory_insert("id, project_id")
 
 
 def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -203,9 +99,11 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
 class SQLiteStore:
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
-    def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True) -> None:
+    def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
+                 migrate: bool = False) -> None:
         """graph_min: vectors of one project from which searches read an HNSW graph, built in the background
-        unless graph_background is False (vector_index.py)."""
+        unless graph_background is False (vector_index.py). `migrate`: apply pending schema migrations (an empty
+        file is always set up; one behind this version is refused unless `migrate`: see store/migrations.py)."""
         self.path = str(path)
         self._graph = (graph_min, graph_background)
         if self.path != ":memory:":
@@ -221,8 +119,9 @@ class SQLiteStore:
         self._compact_timer: threading.Timer | None = None
         self._compact_pending = False  # a delete waits for its compaction
         self._closed = False
-        self._migrate()
-        if self.get_meta(_COMPACT_MARK) is not None:  # a delete whose compaction did not run (the process died)
+        self._migrate(migrate)
+        # A delete whose compaction did not run (the process died): compact now.
+        if _row(self._conn(), "SELECT value FROM meta WHERE key = ?", (_COMPACT_MARK,)) is not None:
             try:
                 self.compact()
             except sqlite3.Error:  # busy: another process holds the file; try again in the background
@@ -232,17 +131,7 @@ class SQLiteStore:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30,
-                                   factory=_Connection)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten in the file, not just unlinked
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection: index pages stay hot
-            # No checkpoint inside a commit (it tripled the commit of a 1,000-id delete at 100k memories):
-            # a background checkpoint follows every write within CHECKPOINT_DELAY instead.
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn = connect(self.path)
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -354,53 +243,15 @@ class SQLiteStore:
             self._conns.clear()
         self._local = threading.local()
 
-    def _migrate(self) -> None:
-        conn = self._conn()
-        conn.create_function("memvault_name_key", 1, name_key, deterministic=True)  # for 0004_bucket_name_key
-        version = _one(conn, "PRAGMA user_version")
-        scripts = sorted(
-            (p for p in resources.files("memvault.store.migrations").joinpath("sqlite").iterdir()
-             if p.name.endswith(".sql")),
-            key=lambda p: p.name,
-        )
-        for script in scripts:
-            number = int(script.name.split("_", 1)[0])
-            if number <= version:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                again = _one(conn, "PRAGMA user_version")
-                if again < number:  # another process may have just migrated
-                    for statement in script.read_text().split(";\n"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {number}")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        known = max((int(p.name.split("_", 1)[0]) for p in scripts), default=0)
-        if version < known:  # a migration may rewrite a whole table: into the main file now, not at a write
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if version > known:
-            raise RuntimeError(f"{self.path} has schema version {version}, newer than this memvault knows ({known})")
-
-    # meta --------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = _row(self._conn(), "SELECT value FROM meta WHERE key = ?", (key,))
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as c:
-            c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                      (key, value))
+    def _migrate(self, migrate: bool) -> None:
+        self.schema_version = schema.check(self._conn(), migrate=migrate)[1]
 
     # projects and keys -------------------------------------------------------
     def ensure_project(self, name: str) -> Project:
         with self._tx() as c:
-            row = _row(c, "SELECT id, name, created_at FROM projects WHERE name = ?", (name,))
+            row = _row(c, f"SELECT {PROJECT_COLUMNS} FROM projects WHERE name = ?", (name,))
             if row:
-                return Project(row[0], row[1], from_ts(row[2]))
+                return SQLITE.project(row)
             project = Project(str(uuid.uuid4()), name, utcnow())
             c.execute("INSERT INTO projects VALUES (?, ?, ?)", (project.id, project.name, ts(project.created_at)))
             c.execute(
@@ -411,8 +262,8 @@ class SQLiteStore:
             return project
 
     def get_project(self, project_id: str) -> Project | None:
-        row = _row(self._conn(), "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,))
-        return Project(row[0], row[1], from_ts(row[2])) if row else None
+        row = _row(self._conn(), f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?", (project_id,))
+        return SQLITE.project(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
@@ -423,22 +274,16 @@ class SQLiteStore:
             )
         return key
 
-    _KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
-
-    @staticmethod
-    def _key(row: tuple[Any, ...]) -> ApiKey:
-        return ApiKey(row[0], row[1], row[2], row[3], from_ts(row[4]), _ts_or_none(row[5]))
-
     def find_key(self, key_hash: str) -> ApiKey | None:
-        row = _row(self._conn(), f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
-        return self._key(row) if row else None
+        row = _row(self._conn(), f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,))
+        return SQLITE.key(row) if row else None
 
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
-        sql = f"SELECT {self._KEY_COLUMNS} FROM api_keys"
+        sql = f"SELECT {KEY_COLUMNS} FROM api_keys"
         args: tuple[Any, ...] = ()
         if project_id is not None:
             sql, args = sql + " WHERE project_id = ?", (project_id,)
-        return [self._key(r) for r in _rows(self._conn(), sql + " ORDER BY created_at", args)]
+        return [SQLITE.key(r) for r in _rows(self._conn(), sql + " ORDER BY created_at", args)]
 
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         with self._tx() as c:
@@ -446,31 +291,21 @@ class SQLiteStore:
                 "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL",
                 (ts(at), key_id, key_id),
             )
-            row = _row(c, f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id))
-        return self._key(row) if row else None
+            row = _row(c, f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ? OR prefix = ?", (key_id, key_id))
+        return SQLITE.key(row) if row else None
 
     # buckets -----------------------------------------------------------------
-    _BUCKET_SQL = (
-        "SELECT b.id, b.project_id, b.name, b.description, b.created_at, "
-        "(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id) "
-        "FROM buckets b WHERE b.project_id = ?"
-    )
-
-    @staticmethod
-    def _bucket(row: tuple[Any, ...]) -> Bucket:
-        return Bucket(row[0], row[1], row[2], row[3], from_ts(row[4]), row[5])
-
     def list_buckets(self, project_id: str) -> list[Bucket]:
-        rows = _rows(self._conn(), self._BUCKET_SQL + " ORDER BY b.created_at, b.name", (project_id,))
-        return [self._bucket(r) for r in rows]
+        rows = _rows(self._conn(), _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,))
+        return [SQLITE.bucket(r) for r in rows]
 
     def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = _row(self._conn(), self._BUCKET_SQL + " AND b.id = ?", (project_id, bucket_id))
-        return self._bucket(row) if row else None
+        row = _row(self._conn(), _BUCKETS + " AND b.id = ?", (project_id, bucket_id))
+        return SQLITE.bucket(row) if row else None
 
     def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = _row(self._conn(), self._BUCKET_SQL + " AND b.name_key = ?", (project_id, name_key(name)))
-        return self._bucket(row) if row else None
+        row = _row(self._conn(), _BUCKETS + " AND b.name_key = ?", (project_id, name_key(name)))
+        return SQLITE.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
         try:
@@ -550,18 +385,7 @@ class SQLiteStore:
             for project_id in {m.project_id for m in memories}:
                 self._check_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
             for memory, vector in zip(memories, vectors, strict=True):
-                cur = c.execute(
-                    "INSERT INTO memories(id, project_id, text, hash, user_id, agent_id, app_id, run_id, bucket_id, "
-                    "metadata, categories, source, created_at, updated_at, expiration_date, embedding) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    + (" ON CONFLICT(id, project_id) DO NOTHING" if skip_taken else ""),
-                    (
-                        memory.id, memory.project_id, memory.text, memory.hash, memory.user_id, memory.agent_id,
-                        memory.app_id, memory.run_id, memory.bucket_id, json.dumps(memory.metadata),
-                        json.dumps(memory.categories), memory.source, ts(memory.created_at), ts(memory.updated_at),
-                        ts(memory.expiration_date) if memory.expiration_date else None, _blob(vector),
-                    ),
-                )
+                cur = c.execute(_INSERT_NEW if skip_taken else _INSERT, SQLITE.memory_values(memory, vector))
                 if cur.rowcount == 0:
                     continue  # skip_taken: the project has this id
                 seq = cur.lastrowid
@@ -577,7 +401,7 @@ class SQLiteStore:
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
         rows = _rows(
             self._conn(),
-            f"SELECT {_MEMORY_COLUMNS}, {'m.embedding' if vectors else 'NULL'} FROM {_FROM} "
+            f"SELECT {MEMORY_COLUMNS}, {'m.embedding' if vectors else 'NULL'} FROM {FROM} "
             "WHERE m.project_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
             (project_id, after or "", limit),
         )
@@ -585,25 +409,14 @@ class SQLiteStore:
                 for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
-        c.executemany(
-            "INSERT INTO history(id, project_id, memory_id, event, old_text, new_text, input, user_id, agent_id, "
-            "app_id, run_id, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.id, e.project_id, e.memory_id, e.event, e.old_text, e.new_text,
-                    json.dumps(e.input) if e.input is not None else None, e.user_id, e.agent_id, e.app_id,
-                    e.run_id, json.dumps(e.metadata) if e.metadata is not None else None, ts(e.created_at),
-                )
-                for e in events
-            ],
-        )
+        c.executemany(SQLITE.event_insert(), SQLITE.event_values(events))
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
             return []
         rows = _rows(
             self._conn(),
-            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+            f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
         )
         by_id = {r[0]: _memory(r) for r in rows}
@@ -633,7 +446,7 @@ class SQLiteStore:
                 raise NotFound("Memory not found!")
             for ch in changes:
                 seq = before[ch.id][1]
-                sets, args = _patch(ch)
+                sets, args = SQLITE.patch(ch)
                 c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
                 if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
                     c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
@@ -642,7 +455,7 @@ class SQLiteStore:
                 if ch.vector is not None:
                     c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
             after = {r[0]: _memory(r) for r in _rows(
-                c, f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+                c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
                 (project_id, json.dumps(ids)),
             )}
             self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
@@ -674,8 +487,7 @@ class SQLiteStore:
         c.execute("DELETE FROM memories_fts WHERE rowid IN (SELECT value FROM json_each(?))", (seqs,))
         c.execute("DELETE FROM memories WHERE seq IN (SELECT value FROM json_each(?))", (seqs,))
         c.execute(
-            "UPDATE history SET old_text = NULL, new_text = NULL, input = NULL, metadata = NULL "
-            "WHERE project_id = ? AND memory_id IN (SELECT value FROM json_each(?))",
+            f"{FORGET_HISTORY} WHERE project_id = ? AND memory_id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
@@ -693,20 +505,13 @@ class SQLiteStore:
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
         rows = _rows(
             self._conn(),
-            "SELECT id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
-            "metadata, created_at FROM history WHERE project_id = ? AND memory_id = ? ORDER BY seq",
+            f"SELECT {HISTORY_COLUMNS} FROM history WHERE project_id = ? AND memory_id = ? ORDER BY seq",
             (project_id, memory_id),
         )
-        return [_event(r) for r in rows]
+        return [SQLITE.event(r) for r in rows]
 
     def entities(self, project_id: str) -> list[Entity]:
-        parts = [
-            f"SELECT '{kind}', {col}, count(*), min(created_at), max(updated_at) FROM memories "
-            f"WHERE project_id = ? AND {col} IS NOT NULL GROUP BY {col}"
-            for kind, col in (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
-        ]
-        rows = _rows(self._conn(), " UNION ALL ".join(parts) + " ORDER BY 5 DESC", (project_id,) * 4)
-        return [Entity(r[0], r[1], r[2], from_ts(r[3]), from_ts(r[4])) for r in rows]
+        return [SQLITE.entity(r) for r in _rows(self._conn(), SQLITE.entities_select(), (project_id,) * 4)]
 
     # search ------------------------------------------------------------------
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
@@ -822,15 +627,8 @@ class SQLiteStore:
             index = self._indexes.get((project_id, len(vector)))
             keys = np.fromiter((int(r[2]) for r in rows), dtype=np.int64, count=len(rows))
             sims = index.similarity(keys, vector) if index is not None else np.zeros(len(rows), dtype=np.float32)
-        by_anchor: dict[tuple[str, int], list[tuple[str, int, str, float, str, str]]] = {}
-        for r, sim in zip(rows, sims, strict=True):
-            by_anchor.setdefault((r[0], r[4]), []).append((r[3], int(r[2]), r[1], float(sim), r[5], r[6]))
-        out = []
-        for (anchor, side), found in by_anchor.items():
-            found.sort(reverse=side < 0)  # nearest first on either side
-            out += [Neighbour(anchor, nid, side * (i + 1) if side else 0, sim, text, _metadata(meta))
-                    for i, (_, _, nid, sim, text, meta) in enumerate(found)]
-        return out
+        return regroup_neighbours((r[0], r[1], r[4], r[3], r[2], float(sim), r[5], _metadata(r[6]))
+                                  for r, sim in zip(rows, sims, strict=True))
 
     # the in-memory vector index ------------------------------------------------
     def _sync_index(self) -> None:
@@ -898,7 +696,7 @@ class SQLiteStore:
         total = _one(conn, f"SELECT count(*) FROM memories m WHERE m.project_id = ? AND {sql}", (project_id, *params))
         rows = _rows(
             conn,
-            f"SELECT {_MEMORY_COLUMNS} FROM {_FROM} WHERE m.project_id = ? AND {sql} "
+            f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = ? AND {sql} "
             "ORDER BY m.created_at DESC, m.seq DESC LIMIT ? OFFSET ?",
             (project_id, *params, limit, offset),
         )

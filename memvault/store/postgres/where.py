@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..filters import ORDERED, And, Cond, Node, Not, Or, kind
+from ...filters import ORDERED, And, Cond, Node, Not, Or, kind
 
 _COLUMNS = {
     "id": "m.id",

@@ -1,0 +1,480 @@
+"""The store conformance suite: what every store must do, the same way. Both built-in stores pass it unchanged
+(tests/store/test_conformance.py runs it on SQLite, PostgreSQL and SQLite with its vector graph from the first vector
+on); an outside store runs it in its own tests by importing the tests and giving two fixtures::
+
+    import pytest
+    from memvault.testing.conformance import *  # noqa: F403 - the suite's tests and fixtures
+
+    @pytest.fixture
+    def store(tmp_path):            # a new, empty store
+        made = MyStore(...)
+        yield made
+        made.close()
+
+    @pytest.fixture
+    def store_twin(store):          # a second handle on the same data, as another process would open it
+        ...
+
+See docs/adding-a-store.md.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memvault import filters as F
+from memvault.errors import Conflict, InvalidInput
+from memvault.models import Bucket, HistoryEvent, Memory, utcnow
+from memvault.store.base import MemoryChange, Store
+
+DIM = 8
+
+
+def vec(*hot: int) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    for h in hot:
+        v[h] = 1.0
+    return v / np.linalg.norm(v)
+
+
+def general(store: Store, project_id: str) -> Bucket:
+    found = store.find_bucket(project_id, "general")
+    assert found is not None
+    return found
+
+
+def put(store: Store, project_id: str, text: str, v: np.ndarray, *, created: datetime | None = None,
+        **fields: object) -> Memory:
+    at = created or utcnow()
+    m = Memory(id=str(uuid.uuid4()), project_id=project_id, text=text, hash=text, bucket_id=general(store, project_id).id,
+               created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+    event = HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, text, [{"role": "user", "content": text}],
+                         at, m.user_id)
+    store.insert([m], v[None, :], [event])
+    return m
+
+
+@pytest.fixture
+def pid(store: Store) -> str:
+    return store.ensure_project("p1").id
+
+
+@pytest.fixture
+def other(store: Store) -> str:
+    return store.ensure_project("p2").id
+
+
+def test_ensure_project_is_idempotent_and_makes_the_general_bucket(store: Store) -> None:
+    a = store.ensure_project("acme")
+    assert store.ensure_project("acme").id == a.id
+    assert [b.name for b in store.list_buckets(a.id)] == ["General"]
+
+
+def test_insert_then_get_round_trips_every_field(store: Store, pid: str) -> None:
+    exp = datetime(2031, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
+    m = put(store, pid, "likes tea", vec(0), user_id="u", agent_id="a", app_id="x", run_id="r",
+            metadata={"k": 1, "s": "v"}, categories=["food"], expiration_date=exp, source="chatgpt")
+    [got] = store.get(pid, [m.id])
+    assert (got.text, got.user_id, got.agent_id, got.app_id, got.run_id) == ("likes tea", "u", "a", "x", "r")
+    assert got.metadata == {"k": 1, "s": "v"} and got.categories == ["food"] and got.source == "chatgpt"
+    assert got.expiration_date == exp and got.created_at == m.created_at and got.bucket_name == "General"
+
+
+def test_get_never_crosses_projects(store: Store, pid: str, other: str) -> None:
+    m = put(store, pid, "secret", vec(0))
+    assert store.get(other, [m.id]) == []
+    assert store.list(other, None, 10).total == 0
+    assert store.delete(other, [m.id], utcnow()) == []
+    assert store.vector_search(other, vec(0), None, 5) == []
+    assert store.keyword_search(other, ["secret"], None, 5) == []
+    assert store.history(other, m.id) == []
+    assert store.get(pid, [m.id])[0].text == "secret"
+
+
+def test_list_is_newest_first_and_pages(store: Store, pid: str) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    for i in range(5):
+        put(store, pid, f"m{i}", vec(i % DIM), created=base + timedelta(days=i), user_id="u")
+    page = store.list(pid, F.eq("user_id", "u"), limit=2, offset=1)
+    assert page.total == 5 and [m.text for m in page.items] == ["m3", "m2"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"user_id": "alice"}, {"a1", "a2"}),
+        ({"user_id": "*"}, {"a1", "a2", "b1"}),
+        ({"user_id": {"ne": "alice"}}, {"b1", "n1"}),
+        ({"user_id": {"in": ["alice", "bob"]}}, {"a1", "a2", "b1"}),
+        ({"OR": [{"user_id": "bob"}, {"agent_id": "helper"}]}, {"b1", "a2"}),
+        ({"AND": [{"user_id": "alice"}, {"NOT": [{"agent_id": "helper"}]}]}, {"a1"}),
+        ({"metadata": {"city": "Lyon"}}, {"a1"}),
+        ({"metadata": {"n": {"gte": 5}}}, {"a2", "b1"}),
+        ({"metadata": {"city": {"icontains": "LY"}}}, {"a1"}),
+        ({"categories": {"contains": "food"}}, {"a1", "b1"}),
+        ({"categories": {"in": ["travel", "x"]}}, {"a2"}),
+        ({"keywords": {"icontains": "TEA"}}, {"a1"}),
+        ({"created_at": {"gte": "2024-01-02"}}, {"a2", "b1", "n1"}),
+        ({"created_at": {"lt": "2024-01-02T00:00:00Z"}}, {"a1"}),
+    ],
+)
+def test_filters_select_exactly(store: Store, pid: str, raw: dict, expected: set[str]) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    put(store, pid, "a1 likes tea", vec(0), created=base, user_id="alice", metadata={"city": "Lyon", "n": 1},
+        categories=["food"])
+    put(store, pid, "a2 flies", vec(1), created=base + timedelta(days=1), user_id="alice", agent_id="helper",
+        metadata={"n": 5}, categories=["travel"])
+    put(store, pid, "b1 cooks", vec(2), created=base + timedelta(days=2), user_id="bob", metadata={"n": 9},
+        categories=["food"])
+    put(store, pid, "n1 nobody", vec(3), created=base + timedelta(days=3), agent_id="x")
+    where = F.parse(raw)
+    texts = {m.text.split()[0] for m in store.list(pid, where, 100).items}
+    assert texts == expected
+    hits = {store.get(pid, [i])[0].text.split()[0] for i, _ in store.vector_search(pid, vec(0), where, 10)}
+    assert hits == expected
+
+
+def test_vector_search_ranks_by_cosine_and_respects_selective_filters(store: Store, pid: str) -> None:
+    for i in range(300):
+        put(store, pid, f"noise {i}", vec(0, 1), user_id="crowd")
+    near = put(store, pid, "target", vec(0), user_id="me")
+    far = put(store, pid, "other", vec(5), user_id="me")
+    hits = store.vector_search(pid, vec(0), F.eq("user_id", "me"), 5)
+    assert [h[0] for h in hits] == [near.id, far.id]
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5) and hits[1][1] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_keyword_search_matches_stems_and_ranks(store: Store, pid: str) -> None:
+    a = put(store, pid, "I am running a marathon in Lyon", vec(0))
+    put(store, pid, "Cooking pasta tonight", vec(1))
+    hits = store.keyword_search(pid, ["runs", "lyon"], None, 5)
+    assert [h[0] for h in hits] == [a.id] and hits[0][1] > 0
+
+
+def test_neighbours_walk_the_run_through_the_filter_with_cosine_text_and_metadata(store: Store, pid: str) -> None:
+    t0 = utcnow()
+    run = [put(store, pid, f"turn {i}", vec(i % DIM), created=t0 + timedelta(seconds=2 * i), user_id="me",
+               run_id="r", metadata={"n": i}) for i in range(5)]
+    # Someone else's memory in the middle of the same run id, and one of mine in another run.
+    put(store, pid, "intruder", vec(2), created=t0 + timedelta(seconds=5), user_id="other", run_id="r")
+    put(store, pid, "elsewhere", vec(2), created=t0 + timedelta(seconds=5), user_id="me", run_id="r2")
+    found = store.neighbours(pid, [run[2].id], vec(2), F.eq("user_id", "me"), 2)
+    got = sorted((n.offset, n.id, n.text, n.metadata) for n in found if n.anchor == run[2].id)
+    assert got == [(o, run[2 + o].id, f"turn {2 + o}", {"n": 2 + o}) for o in (-2, -1, 0, 1, 2)]
+    sims = {n.id: n.similarity for n in found}
+    assert sims[run[2].id] == pytest.approx(1.0, abs=1e-5) and sims[run[1].id] == pytest.approx(0.0, abs=1e-5)
+    assert [(n.offset, n.text) for n in store.neighbours(pid, [run[0].id], vec(0), None, 0)] == [(0, "turn 0")]
+
+
+def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) -> None:
+    m = put(store, pid, "lives in Paris", vec(0), metadata={"k": 1})
+    [got] = store.update(pid, [MemoryChange(m.id, str(uuid.uuid4()), utcnow(), text="lives in Lyon", hash="h2",
+                                            vector=vec(4))])
+    assert (got.text, got.hash, got.metadata) == ("lives in Lyon", "h2", {"k": 1})
+    assert store.get(pid, [m.id]) == [got]
+    assert store.keyword_search(pid, ["paris"], None, 5) == []
+    assert store.keyword_search(pid, ["lyon"], None, 5)[0][0] == m.id
+    assert store.vector_search(pid, vec(4), None, 1)[0][0] == m.id
+    events = store.history(pid, m.id)
+    assert [(e.event, e.old_text, e.new_text, e.metadata) for e in events][1:] == [
+        ("UPDATE", "lives in Paris", "lives in Lyon", {"k": 1})]
+
+
+def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:
+    m = put(store, pid, "my password hint is kitten", vec(0), user_id="u")
+    keep = put(store, pid, "unrelated", vec(1), user_id="u")
+    assert store.delete(pid, [m.id, m.id, str(uuid.uuid4())], utcnow()) == [m.id]
+    assert store.get(pid, [m.id]) == []
+    assert store.keyword_search(pid, ["kitten"], None, 5) == []
+    assert m.id not in [h[0] for h in store.vector_search(pid, vec(0), None, 5)]
+    events = store.history(pid, m.id)
+    assert [e.event for e in events] == ["ADD", "DELETE"]
+    assert all(e.old_text is None and e.new_text is None and e.input is None for e in events)
+    assert [e.total_memories for e in store.entities(pid)] == [1]
+    assert store.get(pid, [keep.id])[0].text == "unrelated"
+
+
+def test_delete_where_is_scoped_and_returns_ids(store: Store, pid: str, other: str) -> None:
+    a = put(store, pid, "a", vec(0), user_id="u")
+    put(store, pid, "b", vec(1), user_id="v")
+    theirs = put(store, other, "c", vec(0), user_id="u")
+    assert store.delete_where(pid, F.eq("user_id", "u"), utcnow()) == [a.id]
+    assert store.get(other, [theirs.id])[0].text == "c"
+    assert store.list(pid, None, 10).total == 1
+
+
+def test_entities_count_per_kind(store: Store, pid: str) -> None:
+    put(store, pid, "a", vec(0), user_id="u", run_id="r")
+    put(store, pid, "b", vec(1), user_id="u")
+    put(store, pid, "c", vec(2), agent_id="g")
+    got = {(e.type, e.name): e.total_memories for e in store.entities(pid)}
+    assert got == {("user", "u"): 2, ("run", "r"): 1, ("agent", "g"): 1}
+
+
+def test_existing_hashes_respects_scope(store: Store, pid: str) -> None:
+    put(store, pid, "same", vec(0), user_id="u")
+    assert store.existing_hashes(pid, ["same", "nope"], F.eq("user_id", "u")) == {"same"}
+    assert store.existing_hashes(pid, ["same"], F.eq("user_id", "v")) == set()
+
+
+def test_bucket_names_are_unique_ignoring_case(store: Store, pid: str) -> None:
+    store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
+    with pytest.raises(Conflict):
+        store.create_bucket(Bucket(str(uuid.uuid4()), pid, "work", "", utcnow()))
+    assert store.find_bucket(pid, "WORK") is not None
+
+
+def test_delete_bucket_moves_or_deletes_its_memories(store: Store, pid: str) -> None:
+    work = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
+    m = put(store, pid, "standup at nine", vec(0))
+    assert store.move_memories(pid, [m.id, str(uuid.uuid4())], work.id, utcnow()) == [m.id]
+    assert store.get(pid, [m.id])[0].bucket_name == "Work"
+    assert store.list(pid, F.Cond("bucket", "eq", work.id), 10).total == 1
+    assert store.delete_bucket(pid, work.id, general(store, pid).id, utcnow()) == 1
+    assert store.get(pid, [m.id])[0].bucket_name == "General"
+    trash = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Trash", "", utcnow()))
+    store.move_memories(pid, [m.id], trash.id, utcnow())
+    assert store.delete_bucket(pid, trash.id, None, utcnow()) == 1
+    assert store.get(pid, [m.id]) == [] and store.keyword_search(pid, ["standup"], None, 5) == []
+
+
+def test_keys_are_found_by_hash_and_revoked(store: Store, pid: str) -> None:
+    key = store.add_key(pid, "h" * 64, "ci", "mv_abcdefgh")
+    found = store.find_key("h" * 64)
+    assert found is not None and found.project_id == pid and found.revoked_at is None
+    revoked = store.revoke_key(key.id, utcnow())
+    assert revoked is not None and revoked.revoked_at is not None
+    assert store.find_key("x" * 64) is None
+
+
+def test_a_second_store_on_the_same_data_sees_writes_and_deletes(store: Store, pid: str,
+                                                                 request: pytest.FixtureRequest) -> None:
+    """Two handles on one database (two processes, in production) agree, including the vector index."""
+    twin = request.getfixturevalue("store_twin")
+    store.vector_search(pid, vec(0), None, 1)  # warm this handle's index
+    twin.vector_search(pid, vec(0), None, 1)
+    m = put(store, pid, "written by one", vec(6))
+    assert twin.vector_search(pid, vec(6), None, 1)[0][0] == m.id
+    twin.delete(pid, [m.id], utcnow())
+    assert store.vector_search(pid, vec(6), None, 1) == [] or store.vector_search(pid, vec(6), None, 1)[0][0] != m.id
+
+
+def test_scan_pages_by_id_with_or_without_vectors(store: Store, pid: str, other: str) -> None:
+    made = sorted((put(store, pid, f"m{i}", vec(i % DIM)) for i in range(5)), key=lambda m: m.id)
+    put(store, other, "not mine", vec(0))
+    first = store.scan(pid, None, 2)
+    assert [m.id for m, _ in first] == [m.id for m in made[:2]] and all(v is None for _, v in first)
+    rest = store.scan(pid, first[-1][0].id, 10, vectors=True)
+    assert [m.id for m, _ in rest] == [m.id for m in made[2:]]
+    assert all(v is not None and np.allclose(v, vec(int(m.text[1:]) % DIM)) for m, v in rest)
+    assert store.scan(pid, made[-1].id, 10) == []
+
+
+def test_insert_new_skips_ids_the_project_has_and_ids_are_each_projects_own(store: Store, pid: str, other: str) -> None:
+    theirs = put(store, other, "their text", vec(1))
+    mine = put(store, pid, "my text", vec(2))
+    at = utcnow()
+    fresh = Memory(id=str(uuid.uuid4()), project_id=pid, text="new", hash="new", bucket_id=general(store, pid).id,
+                   created_at=at, updated_at=at)
+    clash = [Memory(**{**fresh.__dict__, "id": i, "text": "forged"}) for i in (theirs.id, mine.id)]
+    events = [HistoryEvent(str(uuid.uuid4()), m.id, pid, "ADD", None, m.text, None, at) for m in [fresh, *clash]]
+    assert store.insert_new([fresh, *clash], np.stack([vec(3)] * 3), events) == [fresh.id, theirs.id]
+    assert store.get(other, [theirs.id])[0].text == "their text"  # the other project's memory of that id: untouched
+    assert [e.new_text for e in store.history(other, theirs.id)] == ["their text"]
+    assert store.get(pid, [mine.id])[0].text == "my text"  # this project's own: left as it is
+    assert store.get(pid, [theirs.id])[0].text == "forged"  # the same id, this project's own memory
+    assert [e.new_text for e in store.history(pid, theirs.id)] == ["forged"]
+    assert [e.new_text for e in store.history(pid, fresh.id)] == ["new"]
+    assert store.delete(pid, [theirs.id], at) == [theirs.id]  # a delete in one project leaves the other's alone
+    assert store.get(other, [theirs.id])[0].text == "their text"
+    assert [e.new_text for e in store.history(other, theirs.id)] == ["their text"]
+    assert [h[0] for h in store.vector_search(other, vec(1), None, 1)] == [theirs.id]
+
+
+def test_compact_after_deletes_keeps_every_live_memory(store: Store, pid: str) -> None:
+    gone = put(store, pid, "the alarm code is 4512", vec(0))
+    kept = put(store, pid, "the alarm is in the hall", vec(1))
+    store.delete(pid, [gone.id], utcnow())
+    for rewrite in (False, True):
+        store.compact(rewrite)
+        assert store.get(pid, [gone.id, kept.id]) == [store.get(pid, [kept.id])[0]]
+        assert [h[0] for h in store.keyword_search(pid, ["alarm"], None, 5)] == [kept.id]
+        assert [h[0] for h in store.vector_search(pid, vec(1), None, 5)] == [kept.id]
+
+
+def test_vectors_of_another_embedder_are_kept_but_never_compared(store: Store, pid: str) -> None:
+    old = put(store, pid, "embedded by the old model", vec(0))
+    new = put(store, pid, "embedded by the new model", np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32))
+    assert [h[0] for h in store.vector_search(pid, vec(0), None, 5)] == [old.id]
+    assert [h[0] for h in store.vector_search(pid, np.array([1, 0, 0, 0], dtype=np.float32), None, 5)] == [new.id]
+    near = {n.id: n.similarity for n in store.neighbours(pid, [old.id, new.id], vec(0), None, 0)}
+    assert near[old.id] == pytest.approx(1.0, abs=1e-5) and near[new.id] == pytest.approx(0.0, abs=1e-5)
+    store.delete(pid, [old.id], utcnow())
+    assert store.vector_search(pid, vec(0), None, 5) == []
+
+
+def test_keyword_statistics_come_from_the_searched_scope(store: Store, pid: str) -> None:
+    for i in range(30):  # everywhere among other users' memories, so rare only in u1's
+        put(store, pid, f"pottery evening number {i}", vec(1), user_id=f"other{i % 3}")
+    for i in range(12):  # u1's partner, named in most of u1's memories
+        put(store, pid, f"caroline called about item {i}", vec(2), user_id="u1")
+    pottery = put(store, pid, "signed up for a pottery class", vec(3), user_id="u1")
+    hits = store.keyword_search(pid, ["caroline", "pottery"], F.eq("user_id", "u1"), 5)
+    assert hits[0][0] == pottery.id  # the word rare in this user's memories weighs most here
+
+
+def test_a_term_in_more_memories_than_the_budget_is_left_out(store: Store, pid: str) -> None:
+    from memvault.store.keyword import KEYWORD_BUDGET
+
+    base = utcnow()
+    bucket = general(store, pid).id
+    many = [Memory(str(uuid.uuid4()), pid, f"common note {i}", f"c{i}", bucket, base, base) for i in range(KEYWORD_BUDGET + 1)]
+    store.insert(many, np.tile(vec(0), (len(many), 1)), [])
+    rare = put(store, pid, "a common heron", vec(1))
+    assert store.keyword_search(pid, ["common"], None, 10) == []  # a near stop word in this scope
+    assert [h[0] for h in store.keyword_search(pid, ["common", "heron"], None, 10)] == [rare.id]
+
+
+# Every operator against every kind of value, on one set of memories: both stores must give these exact answers.
+_KINDS: dict[str, tuple[Any, ...]] = {  # name: (metadata, user_id, categories, bucket, day of January 2024)
+    "s1": ({"v": "apple", "n": 1}, "alice", ["food"], "General", 1),
+    "s2": ({"v": "Banana", "w": "Émile"}, "bob", ["travel", "Été"], "Émile", 2),
+    "s5": ({"v": "5"}, "alice", [], "Émile", 3),
+    "n5": ({"v": 5}, None, ["food", "travel"], "General", 4),
+    "n9": ({"v": 9.5}, "Zoe", [], "General", 5),
+    "one": ({"v": 1}, None, [], "General", 6),
+    "t": ({"v": True}, None, [], "General", 7),
+    "f": ({"v": False}, None, [], "General", 8),
+    "z": ({"v": None}, None, [], "General", 9),
+    "arr": ({"v": [1, "apple"]}, None, [], "General", 10),
+    "none": ({}, None, [], "General", 11),
+}
+_ALL = set(_KINDS)
+_HAS_V = _ALL - {"z", "none"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # metadata: strings, numbers (int and float), bools, null; a value never meets one of another kind
+        ({"metadata": {"v": "apple"}}, {"s1"}),
+        ({"metadata": {"v": 5}}, {"n5"}),
+        ({"metadata": {"v": "5"}}, {"s5"}),
+        ({"metadata": {"v": 9.5}}, {"n9"}),
+        ({"metadata": {"v": 1}}, {"one"}),
+        ({"metadata": {"v": 1.0}}, {"one"}),
+        ({"metadata": {"v": True}}, {"t"}),
+        ({"metadata": {"v": False}}, {"f"}),
+        ({"metadata": {"v": {"eq": "apple"}, "n": 1}}, {"s1"}),
+        ({"metadata": {"v": {"ne": 5}}}, _ALL - {"n5"}),
+        ({"metadata": {"v": {"ne": "5"}}}, _ALL - {"s5"}),
+        ({"metadata": {"v": {"ne": True}}}, _ALL - {"t"}),
+        ({"metadata": {"v": ["apple", 5]}}, {"s1", "n5"}),
+        ({"metadata": {"v": {"in": [True, "5", 9.5]}}}, {"t", "s5", "n9"}),
+        ({"metadata": {"v": {"in": [1]}}}, {"one"}),
+        ({"metadata": {"v": {"nin": [5, "apple"]}}}, _ALL - {"n5", "s1"}),
+        ({"metadata": {"v": {"nin": [False]}}}, _ALL - {"f"}),
+        ({"metadata": {"v": {"gt": 4}}}, {"n5", "n9"}),
+        ({"metadata": {"v": {"gte": 5}}}, {"n5", "n9"}),
+        ({"metadata": {"v": {"lt": 5}}}, {"one"}),
+        ({"metadata": {"v": {"lte": 1.0}}}, {"one"}),
+        ({"metadata": {"v": {"lt": "5"}}}, set()),  # a string never orders against a number
+        ({"metadata": {"v": {"gte": "5"}}}, {"s1", "s2", "s5"}),
+        ({"metadata": {"v": {"lt": "b"}}}, {"s1", "s2", "s5"}),  # by code point: "B" < "b"
+        ({"metadata": {"v": {"gt": "a"}}}, {"s1"}),
+        ({"metadata": {"v": {"gt": 4, "lt": 9}}}, {"n5"}),
+        ({"metadata": {"v": {"contains": "an"}}}, {"s2"}),
+        ({"metadata": {"v": {"contains": "5"}}}, {"s5"}),  # strings only: not the number 5
+        ({"metadata": {"v": {"icontains": "APP"}}}, {"s1"}),
+        ({"metadata": {"v": {"icontains": "tru"}}}, set()),  # not the bool
+        ({"metadata": {"w": {"icontains": "ÉMILE"}}}, {"s2"}),  # ASCII letters fold, É stays É (any locale)
+        ({"metadata": {"w": {"icontains": "émile"}}}, set()),
+        ({"metadata": {"w": {"icontains": "%"}}}, set()),  # wildcards are plain characters
+        ({"metadata": {"v": "*"}}, _HAS_V),
+        ({"metadata": {"v": {"exists": True}}}, _HAS_V),
+        ({"metadata": {"v": {"exists": False}}}, {"z", "none"}),
+        ({"metadata": {"v": None}}, {"z", "none"}),  # null is the same as missing
+        ({"metadata": {"v": {"ne": None}}}, _HAS_V),
+        ({"metadata": {"nope": {"exists": False}}}, _ALL),
+        ({"NOT": [{"metadata": {"v": {"exists": True}}}]}, {"z", "none"}),
+        # owner fields (text): every operator, exists both ways, null
+        ({"user_id": "alice"}, {"s1", "s5"}),
+        ({"user_id": {"ne": "alice"}}, _ALL - {"s1", "s5"}),
+        ({"user_id": {"in": ["bob", "Zoe"]}}, {"s2", "n9"}),
+        ({"user_id": {"nin": ["bob", "Zoe"]}}, _ALL - {"s2", "n9"}),
+        ({"user_id": {"gt": "alice"}}, {"s2"}),  # by code point: "Zoe" < "alice"
+        ({"user_id": {"lt": "b"}}, {"s1", "s5", "n9"}),
+        ({"user_id": {"gte": "bob", "lte": "bob"}}, {"s2"}),
+        ({"user_id": {"contains": "li"}}, {"s1", "s5"}),
+        ({"user_id": {"icontains": "ZO"}}, {"n9"}),
+        ({"user_id": {"icontains": "_"}}, set()),
+        ({"user_id": {"exists": True}}, {"s1", "s2", "s5", "n9"}),
+        ({"user_id": {"exists": False}}, _ALL - {"s1", "s2", "s5", "n9"}),
+        ({"user_id": None}, _ALL - {"s1", "s2", "s5", "n9"}),
+        ({"user_id": {"ne": None}}, {"s1", "s2", "s5", "n9"}),
+        # categories
+        ({"categories": "food"}, {"s1", "n5"}),
+        ({"categories": {"ne": "food"}}, _ALL - {"s1", "n5"}),
+        ({"categories": {"nin": ["food", "travel"]}}, _ALL - {"s1", "s2", "n5"}),
+        ({"categories": {"icontains": "TRAV"}}, {"s2", "n5"}),
+        ({"categories": {"icontains": "éT"}}, set()),
+        ({"categories": {"icontains": "Ét"}}, {"s2"}),
+        ({"categories": {"exists": False}}, _ALL - {"s1", "s2", "n5"}),
+        # bucket: by id (the engine turns a bucket's name into its id before a store sees the filter)
+        ({"bucket": "{emile}"}, {"s2", "s5"}),
+        ({"bucket": {"ne": "{general}"}}, {"s2", "s5"}),
+        ({"bucket": {"in": ["{general}"]}}, _ALL - {"s2", "s5"}),
+        ({"bucket": {"nin": ["{emile}", "nothing"]}}, _ALL - {"s2", "s5"}),
+        ({"bucket": {"exists": True}}, _ALL),
+        ({"bucket": {"exists": False}}, set()),
+        # dates
+        ({"created_at": "2024-01-04T00:00:00Z"}, {"n5"}),
+        ({"created_at": {"ne": "2024-01-04T00:00:00Z"}}, _ALL - {"n5"}),
+        ({"created_at": {"in": ["2024-01-01", "2024-01-02T01:00:00+01:00"]}}, {"s1", "s2"}),
+        ({"created_at": {"nin": ["2024-01-01"]}}, _ALL - {"s1"}),
+        ({"created_at": {"gt": "2024-01-09"}}, {"arr", "none"}),
+        ({"created_at": {"gte": "2024-01-09", "lt": 1704844800}}, {"z"}),
+        ({"created_at": {"lte": "2024-01-01T00:00:00Z"}}, {"s1"}),
+        ({"created_at": {"exists": True}}, _ALL),
+        ({"expiration_date": {"exists": False}}, _ALL),
+        ({"expiration_date": {"exists": True}}, set()),
+        # logic
+        ({"OR": [{"metadata": {"v": 5}}, {"user_id": "bob"}]}, {"n5", "s2"}),
+        ({"AND": [{"bucket": "{general}"}, {"NOT": {"metadata": {"v": {"exists": True}}}}]}, {"z", "none"}),
+    ],
+)
+def test_every_operator_on_every_kind_means_the_same_on_every_store(store: Store, pid: str, raw: dict,
+                                                                     expected: set[str]) -> None:
+    emile = store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Émile", "", utcnow()))
+    for i, (name, (metadata, user, cats, bucket, day)) in enumerate(_KINDS.items()):
+        at = datetime(2024, 1, day, tzinfo=UTC)
+        m = Memory(str(uuid.uuid4()), pid, f"{name} text", name, emile.id if bucket == "Émile" else general(store, pid).id,
+                   at, at, user_id=user, metadata=metadata, categories=cats)
+        store.insert([m], vec(i % DIM)[None, :], [])
+    where = F.parse(json.loads(json.dumps(raw).replace("{emile}", emile.id).replace("{general}", general(store, pid).id)))
+    assert {m.text.split()[0] for m in store.list(pid, where, 100).items} == expected
+    hits = {store.get(pid, [i])[0].text.split()[0] for i, _ in store.vector_search(pid, vec(0), where, 20)}
+    assert hits == expected
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        lambda: F.Cond("nope", "eq", "x"),  # an unknown field is refused before any store sees it
+        lambda: F.Cond("metadata", "gt", True, "v"),  # bools do not order
+        lambda: F.Cond("metadata", "eq", "x"),  # a metadata condition names its key
+        lambda: F.Cond("bucket", "gt", "a"),
+        lambda: F.Cond("created_at", "eq", "2024-01-01"),  # a date field compares dates
+        lambda: F.Cond("metadata", "eq", "k\x00", "k"),
+        lambda: F.Cond("metadata", "eq", "x", "k\x00"),
+    ],
+)
+def test_a_condition_no_store_could_read_the_same_way_is_refused_when_made(node: object) -> None:
+    with pytest.raises(InvalidInput):
+        node()  # type: ignore[operator]
