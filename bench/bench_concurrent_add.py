@@ -7,7 +7,8 @@
 2. a real `memvault serve` (SQLite in a temp dir, its own process) is started; `--clients` threads each add
    one memory per call (POST /v3/memories/add/, infer=false), all facts distinct; memories per second.
 3. the same server, one client, `--batch` memories per call; memories per second.
-4. with `--peer-python` (a virtualenv with mem0ai, torch and sentence-transformers, see bench/peer_mem0.py):
+4. with `--compare-unbatched`: step 2 again against the same server built without the batching queue.
+5. with `--peer-python` (a virtualenv with mem0ai, torch and sentence-transformers, see bench/peer_mem0.py):
    mem0 OSS's own `Memory`, in-process, adding the first `--peer-facts` facts of step 2 one per call.
 Each figure is printed with its ratio to the ceiling of step 1 (the issue's targets: 80 % and 90 %), and
 step 2 with its ratio to the peer.
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +52,32 @@ def ceiling(texts: list[str]) -> float:
     for i in range(0, len(texts), 64):
         embedder.embed(texts[i:i + 64])
     return len(texts) / (time.perf_counter() - start)
+
+
+UNBATCHED = """
+import sys, uvicorn
+from memvault.config import Settings
+from memvault.embed import build_embedder
+from memvault.factory import build_engine
+from memvault.http import create_app
+engine = build_engine(Settings(data_dir=sys.argv[1]), embedder=build_embedder("minilm"))  # no batching queue
+uvicorn.run(create_app(engine), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def start_unbatched(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """The same server with the embedder called by each request directly, as before the batching queue."""
+    proc = subprocess.Popen([sys.executable, "-c", UNBATCHED, str(data_dir), str(port)],
+                            env={**os.environ, "MEM0_TELEMETRY": "False"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not start")
 
 
 def make_key(data_dir: Path) -> str:
@@ -92,6 +121,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="memories per call in step 3")
     parser.add_argument("--peer-python", help="python of a virtualenv with mem0ai (bench/peer_mem0.py)")
     parser.add_argument("--peer-facts", type=int, default=500)
+    parser.add_argument("--compare-unbatched", action="store_true",
+                        help="also run step 2 against a server without the batching queue")
     args = parser.parse_args()
 
     single, batched, warm = facts(args.facts, 1), facts(args.facts, 2), facts(200, 3)
@@ -113,6 +144,18 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
+        if args.compare_unbatched:
+            port = free_port()
+            server = start_unbatched(data_dir, port)
+            url = f"http://127.0.0.1:{port}"
+            try:
+                concurrent_single_adds(url, key, facts(200, 4), args.clients)
+                rate = concurrent_single_adds(url, key, facts(args.facts, 5), args.clients)
+                print(f"add, {args.clients} clients, one memory per call, WITHOUT the batching queue: {rate:.0f} /s "
+                      f"= {rate / top:.0%} of the ceiling; with it: {single_rate / rate:.2f}x")
+            finally:
+                server.terminate()
+                server.wait(30)
         if args.peer_python:
             peer = run_peer(args.peer_python, single[: args.peer_facts], data_dir)
             print(f"mem0 OSS Memory, in-process, one add per call: {peer:.1f} /s; memvault over HTTP with "
