@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import Server
 from mem0 import MemoryClient
 
 from memvault.embed.hashing import HashingEmbedder
@@ -16,6 +15,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.rerank.http_api import HTTPReranker
 from memvault.store.base import Store
 from memvault.testing.openai_server import FakeOpenAIServer
+from memvault.testing.server import Server
 
 
 @pytest.fixture

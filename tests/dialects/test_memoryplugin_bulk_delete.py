@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures)
+
+from memvault.testing.clients import (  # noqa: F401 (the *_fixture names register pytest fixtures)
     MP,
     UNKNOWN,
     Mem0,
@@ -29,6 +29,7 @@ from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures
     other_fixture,
     project_fixture,
 )
+from memvault.testing.server import Server
 
 server = module_server  # one server for this module: each test works in projects of its own
 
