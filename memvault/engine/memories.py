@@ -47,8 +47,8 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-
 class Memories(EngineCore):
+    # add -------------------------------------------------------------------------
     def add(
         self,
         project_id: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import Any
 
 from .. import filters as F
 from .. import ranking
@@ -17,8 +17,6 @@ from ..models import SearchHit, SearchOptions
 from .core import EngineCore
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class Beside:

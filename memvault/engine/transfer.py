@@ -29,6 +29,7 @@ from .memories import own_input
 
 _IMPORT_EMBED_CHUNK = 256  # texts an import embeds at once (progress is told after each chunk)
 
+
 def _unit(vector: Any) -> Vectors:
     v = np.asarray(vector, dtype=np.float32)
     norm = float(np.linalg.norm(v))
@@ -37,7 +38,6 @@ def _unit(vector: Any) -> Vectors:
 
 def _stack(vectors: Sequence[Vectors]) -> Vectors:
     return np.stack(vectors).astype(np.float32)
-
 
 
 class Transfer(Buckets):
