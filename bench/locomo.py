@@ -56,8 +56,8 @@ DATA = Path(os.environ.get("MEMVAULT_LOCOMO_DIR") or Path(__file__).resolve().pa
 KS = (5, 10, 20)
 MODES = {
     "full": SearchOptions(top_k=20),  # what a client gets by default
-    "hybrid": SearchOptions(top_k=20, rerank=False),  # meaning + keywords, no context/rerank signals
-    "dense": SearchOptions(top_k=20, keyword=False, rerank=False),  # meaning only
+    "hybrid": SearchOptions(top_k=20, context=False, rerank=False),  # meaning + keywords, no context/rerank signals
+    "dense": SearchOptions(top_k=20, keyword=False, context=False, rerank=False),  # meaning only
 }
 
 
@@ -272,7 +272,7 @@ class Asked:
         """The ids Engine.search would answer with this tuning (first tier, rerank on, no reranker)."""
         dense, sparse = self.dense[: t.candidates], self.sparse[: t.candidates]
         near = [self.exact[i] for i in dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])]
-        first = ranking.fuse(dense, sparse, near, rerank=False, t=t)
+        first = ranking.fuse(dense, sparse, near, context=False, t=t)
         for s in first[: t.anchors]:
             near += [n for n in self.around.get(s.id, ()) if abs(n.offset) <= t.radius]
         scored = ranking.fuse(dense, sparse, near, query=self.question, t=t)

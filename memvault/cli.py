@@ -293,7 +293,7 @@ def search(
     from .shapes import hit_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
-        where = F.all_of(F.parse(_json_arg(filters, "--filters")), Owners(user_id=user_id).as_filter())
+        where = F.all_of(F.parse(_json_arg(filters, "--filters")), F.owned_by(Owners(user_id=user_id)))
         hits = engine.search(pid, query, where, SearchOptions(top_k=top_k))
         results = [hit_out(h) for h in hits]
         rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
@@ -315,7 +315,7 @@ def list_memories(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(pid, F.all_of(Owners(user_id=user_id).as_filter(), in_bucket), limit=limit, offset=offset)
+        page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)
     if shown < page.total:

@@ -32,7 +32,7 @@ from typing import Any
 
 from . import validate as V
 from .errors import InvalidInput
-from .models import ENTITY_FIELDS
+from .models import ENTITY_FIELDS, Owners
 
 OPS = frozenset({"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "icontains", "exists"})
 ORDERED = frozenset({"gt", "gte", "lt", "lte"})
@@ -145,6 +145,11 @@ def all_of(*nodes: Node | None) -> Node | None:
 
 def eq(field: str, value: Any) -> Cond:
     return Cond(field, "eq", value)
+
+
+def owned_by(owners: Owners) -> Node | None:
+    """The memories of these owners (every field given must match); None when no owner is given."""
+    return all_of(*(eq(k, v) for k, v in owners.__dict__.items() if v is not None))
 
 
 def conditions(node: Node | None) -> int:

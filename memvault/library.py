@@ -113,8 +113,8 @@ class Memory:
                run_id: str | None = None, app_id: str | None = None, filters: dict[str, Any] | None = None,
                limit: int | None = None, top_k: int | None = None, threshold: float | None = None,
                rerank: bool = True) -> dict[str, Any]:
-        where = F.all_of(F.parse(filters), Owners(user_id, agent_id, app_id, run_id).as_filter())
-        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, rerank=rerank)
+        where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
+        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank)
         return {"results": [_hit(h) for h in self.engine.search(self.project_id, query, where, options)]}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
@@ -127,7 +127,7 @@ class Memory:
     def get_all(self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
                 app_id: str | None = None, filters: dict[str, Any] | None = None, limit: int | None = None,
                 top_k: int | None = None) -> dict[str, Any]:
-        where = F.all_of(F.parse(filters), Owners(user_id, agent_id, app_id, run_id).as_filter())
+        where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
         page = self.engine.list(self.project_id, where, limit=top_k or limit or 100)
         return {"results": [{k: v for k, v in _item(m).items() if k != "score"} for m in page.items]}
 
@@ -143,7 +143,7 @@ class Memory:
     def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
                    app_id: str | None = None) -> dict[str, str]:
         """Delete every memory of the given owner(s); at least one is required (`reset()` deletes all)."""
-        self.engine.delete_where(self.project_id, Owners(user_id, agent_id, app_id, run_id).as_filter())
+        self.engine.delete_where(self.project_id, F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
         return {"message": "Memories deleted successfully!"}
 
     def history(self, memory_id: str) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         top_k: Annotated[int, Field(ge=1, le=100, description="How many results at most.")] = 10,
     ) -> dict[str, Any]:
         """Find memories by meaning and keywords, best first. Returns {"results": [...]}, each with a `score` (0..1)."""
-        where = F.all_of(F.parse(filters), Owners(user_id=user_id).as_filter())
+        where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id=user_id)))
         hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k))
         return {"results": [hit_out(h) for h in hits]}
 
@@ -137,7 +137,7 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     ) -> dict[str, Any]:
         """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
         bucket_filter = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(project_of(ctx), F.all_of(Owners(user_id=user_id).as_filter(), bucket_filter), limit=limit)
+        page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit)
         return {"results": [memory_out(m) for m in page.items], "total": page.total}
 
     @server.tool(annotations=READ)

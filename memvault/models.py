@@ -1,10 +1,14 @@
-"""Domain types. No HTTP, MCP or storage types here."""
+"""Domain types and the engine's request types. No HTTP, MCP or storage types here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .embed.base import Vectors
 
 ENTITY_FIELDS: tuple[str, ...] = ("user_id", "agent_id", "app_id", "run_id")
 ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "app_id", "run": "run_id"}
@@ -115,3 +119,78 @@ class DeleteOutcome:
 class Page:
     items: list[Memory]
     total: int
+
+
+# requests -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Owners:
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class AddResult:
+    event: str  # "ADD"
+    memory: Memory
+
+
+@dataclass(frozen=True)
+class UpdateItem:
+    memory_id: str
+    text: str | None = None
+    metadata: dict[str, Any] | None = None
+    categories: list[str] | None = None
+    bucket: str | None = None
+    expiration_date: datetime | None = None
+    clear_expiration: bool = False
+
+
+@dataclass
+class SearchOptions:
+    top_k: int = 10
+    threshold: float | None = None
+    keyword: bool = True  # fuse keyword relevance with meaning
+    context: bool = True  # the context signals: run neighbours, speaker and date (memvault.ranking)
+    rerank: bool = True  # the external reranker reads the best candidates again, when one is configured
+
+
+@dataclass(frozen=True)
+class ImportEvent:
+    """One history event of an imported memory (it gets a new event id)."""
+
+    event: str  # ADD | UPDATE | DELETE
+    old_text: str | None
+    new_text: str | None
+    created_at: datetime
+    input: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """A memory as an export holds it: its id, times and history are kept."""
+
+    id: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    owners: Owners = Owners()
+    metadata: dict[str, Any] | None = None
+    categories: Sequence[str] = ()
+    bucket: str | None = None  # a bucket name; made when the project has none of that name
+    expiration_date: datetime | None = None
+    source: str | None = None
+    history: Sequence[ImportEvent] = ()  # none: one ADD event at created_at
+    vector: Vectors | None = None
+    embedder: str | None = None  # the embedder that made `vector`
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    id: str
+    status: str  # "added" | "exists" (already in this project: left as it is)

@@ -1,7 +1,7 @@
 """Hybrid scoring: pure functions that fuse meaning, keyword relevance and context into one score in 0..1.
 
 A search gathers candidates from the vector search (cosine) and the keyword search (BM25, IDF-weighted,
-stemmed), then asks the store for the exact cosine, text and metadata of every candidate and, with rerank on, for
+stemmed), then asks the store for the exact cosine, text and metadata of every candidate and, with context on, for
 the run neighbours (the memories said just before and after in the same run_id, up to `radius` on each side) of
 the best `anchors` of them by `base` — a bounded set, whatever the size of the tenant. Each memory scores
 (the names are the fields of `Tuning`; `t` is the tuning in use, `DEFAULT` unless a benchmark says otherwise)
@@ -10,7 +10,7 @@ the best `anchors` of them by `base` — a bounded set, whatever the size of the
     keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
     base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
 
-and, with rerank on, two signals that only ever lower the score and the context, each in 0..1:
+and, with context on, two signals that only ever lower the score and the context, each in 0..1:
 
     speaker  = 1 if the memory is said by someone the query names, else 0 (a memory "Name: ..." is said by
                Name). Only when the query names the speaker of at least one candidate; else absent.
@@ -25,7 +25,7 @@ together with the query by the reranker, which gives each a relevance in 0..1:
 
     score    = (1 - t.rerank) * score + t.rerank * rerank
 
-With rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
+With context and rerank off, score = base. A reply that answers a question asked one turn earlier ("Yes, last May!")
 is found through the turn it answers; the context takes the neighbour's `base`, not its `own`, because
 the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
 threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
@@ -206,7 +206,7 @@ def same_date(asked: Sequence[tuple[int, int, int]], held: Sequence[tuple[int, i
 
 # fusion ----------------------------------------------------------------------------
 def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]],
-         neighbours: Iterable[Candidate] | None = None, *, keyword: bool = True, rerank: bool = True,
+         neighbours: Iterable[Candidate] | None = None, *, keyword: bool = True, context: bool = True,
          query: str = "", t: Tuning = DEFAULT) -> list[Scored]:
     """One score per id, best first (ties by id, so the same input always gives the same order).
 
@@ -214,7 +214,7 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
     neighbours: what `Store.neighbours` found — offset 0 gives an anchor's exact cosine, text and metadata,
     other offsets place memories around it in its run. query: the query text, for the speaker and date
     signals. The breakdown has a "keyword" part only with `keyword`, and "speaker", "date" and "context"
-    parts only with `rerank`. Scores and every part of the breakdown are in 0..1.
+    parts only with `context`. Scores and every part of the breakdown are in 0..1.
     """
     semantic: dict[str, float] = {i: _clip(s) for i, s in dense}
     around: dict[str, list[tuple[int, str]]] = {}
@@ -236,7 +236,7 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
     ids = list(dict.fromkeys([*semantic, *relevance]))
     own = {i: base(i) for i in ids}
     signals: dict[str, dict[str, float]] = {}
-    if rerank and query:
+    if context and query:
         signals = _signals(query, seen)
     out = []
     for i in ids:
@@ -245,7 +245,7 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
         if keyword:
             parts["keyword"] = round(relevance.get(i, 0.0), 6)
         score = b
-        if rerank:
+        if context:
             if "speaker" in signals:
                 parts["speaker"] = signals["speaker"].get(i, 0.0)
                 score *= 1 - t.speaker * (1 - parts["speaker"])

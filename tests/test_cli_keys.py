@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Server
 from typer.testing import CliRunner
 
 from memvault.cli import app
@@ -19,6 +18,7 @@ from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.server import Server
 
 runner = CliRunner()
 

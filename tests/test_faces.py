@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 
 import memvault
 from memvault.dialects.mem0 import Mem0Dialect
 from memvault.dialects.memoryplugin import MemoryPluginDialect
 from memvault.engine import Engine
 from memvault.errors import MEMORY_NOT_FOUND
+from memvault.testing.server import Server
 
 UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
 PACKAGE = Path(memvault.__file__).parent

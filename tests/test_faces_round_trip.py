@@ -9,10 +9,8 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from conftest import Server
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError
-from test_mcp import call, stdio_session
 from typer.testing import CliRunner
 
 from memvault import Memory
@@ -21,6 +19,8 @@ from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.mcp_client import call, stdio_session
+from memvault.testing.server import Server
 
 
 def test_added_by_mcp_found_by_cli_deleted_by_library_gone_for_the_mem0_sdk(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +28,7 @@ from memvault.errors import Conflict, NotFound
 from memvault.extract.base import Message
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.server import Server
 
 _LETTERS = "bcdfgkmpqvxz"  # no vowel, no s or y: the keyword index's stemmer leaves such a word as it is
 _TEMPLATES = ("I collect {} stones", "My sister owns {} boats", "I moved to {}", "I am a {} fan",
@@ -179,7 +179,7 @@ def test_no_deleted_fact_survives_in_postgres_history_or_export(postgres_store: 
 
 @pytest.fixture
 def postgres_store(request: pytest.FixtureRequest) -> Any:
-    from conftest import make_postgres
+    from memvault.testing.stores import make_postgres
 
     made = make_postgres(request)
     yield made

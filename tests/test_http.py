@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import Server
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine, Limits
@@ -21,6 +20,7 @@ from memvault.extract.llm import LLMExtractor
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.base import Store
 from memvault.testing.openai_server import FakeOpenAIServer
+from memvault.testing.server import Server
 
 T = TypeVar("T")
 

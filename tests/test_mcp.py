@@ -2,61 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
-import httpx2
 import pytest
-from conftest import Server
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
 
 from memvault.engine import Engine
+from memvault.testing.mcp_client import call, fails, http_session, stdio_session
+from memvault.testing.server import Server
 
 TOOLS = {"add_memory", "search_memories", "list_memories", "get_memory", "update_memory", "delete_memory",
          "delete_memories", "list_buckets", "create_bucket"}
 
 Session = Callable[[ClientSession], Awaitable[None]]
-
-
-@asynccontextmanager
-async def stdio_session(data_dir: Path) -> AsyncIterator[ClientSession]:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "memvault", "mcp", "--data-dir", str(data_dir)],
-                                   env={"MEMVAULT_EMBEDDER": "hashing", "PYTHONPATH": os.pathsep.join(sys.path)})
-    with (data_dir.parent / "mcp-stderr.log").open("w") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
-
-
-@asynccontextmanager
-async def http_session(url: str, key: str) -> AsyncIterator[ClientSession]:
-    async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http,
-                streamable_http_client(url + "/mcp", http_client=http) as (read, write),
-                ClientSession(read, write) as session):
-        await session.initialize()
-        yield session
-
-
-async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await session.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
-
-
-async def fails(session: ClientSession, tool: str, **arguments: Any) -> str:
-    result = await session.call_tool(tool, arguments)
-    assert result.is_error
-    return " ".join(getattr(c, "text", "") for c in result.content)
 
 
 async def exercise_every_tool(session: ClientSession) -> None:

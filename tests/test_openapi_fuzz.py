@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.core.result import Ok
+
+from memvault.testing.server import Server
 
 MAX_EXAMPLES = 20
 

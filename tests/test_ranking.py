@@ -41,7 +41,7 @@ def test_an_exact_keyword_match_outranks_a_loose_paraphrase(engine: Engine, proj
     assert hits[0].memory.id == exact
 
 
-@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"rerank": False}])
+@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"context": False}])
 def test_a_filter_never_lets_another_users_memory_in_even_as_a_run_neighbour(
         engine: Engine, project: str, options: dict[str, Any]) -> None:
     # Alice's and Bob's memories share a run id and interleave in time.
@@ -73,7 +73,7 @@ def test_ties_are_stable_and_go_to_the_smaller_id(engine: Engine, project: str) 
     assert first[0].score == first[1].score == first[2].score
 
 
-@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"rerank": False}])
+@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"context": False}])
 def test_threshold_keeps_exactly_the_hits_at_or_above_it(engine: Engine, project: str,
                                                          options: dict[str, Any]) -> None:
     for i, text in enumerate(FILLER):
@@ -93,13 +93,13 @@ def test_breakdown_names_the_parts_that_are_on(engine: Engine, project: str) -> 
     assert {"semantic", "keyword", "context"} <= set(full[0].breakdown)
     no_keyword = search(engine, project, "river walk", keyword=False)
     assert all("keyword" not in h.breakdown for h in no_keyword)
-    no_rerank = search(engine, project, "river walk", rerank=False)
-    assert all(set(h.breakdown) == {"semantic", "keyword"} for h in no_rerank)
-    dense = search(engine, project, "river walk", keyword=False, rerank=False)
+    no_context = search(engine, project, "river walk", context=False)
+    assert all(set(h.breakdown) == {"semantic", "keyword"} for h in no_context)
+    dense = search(engine, project, "river walk", keyword=False, context=False)
     assert all(set(h.breakdown) == {"semantic"} for h in dense)
 
 
-@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"rerank": False}])
+@pytest.mark.parametrize("options", [{}, {"keyword": False}, {"context": False}])
 def test_score_and_every_part_are_between_0_and_1(engine: Engine, project: str, options: dict[str, Any]) -> None:
     texts = [*FILLER, "Maria: I walked by the river on 3 June, 2023", "John: the river was high",
              "river river river river walk walk"]

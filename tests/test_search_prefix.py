@@ -24,7 +24,7 @@ corpus = st.lists(st.lists(turn, min_size=20, max_size=30), min_size=3, max_size
 query = st.tuples(st.sampled_from(["What did", "When did", ""]), st.sampled_from([*SPEAKERS, ""]),
                   st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)).map(
     lambda q: " ".join([q[0], q[1], *q[2]]).strip() + "?")
-modes = st.sampled_from([{}, {"rerank": False}, {"keyword": False}, {"keyword": False, "rerank": False}])
+modes = st.sampled_from([{}, {"context": False}, {"keyword": False}, {"keyword": False, "context": False}])
 
 
 # No shrinking: an example is a whole corpus, and a failing one is readable as it is.

@@ -81,6 +81,19 @@ def test_rerank_off_asks_no_reranker(engine: Engine, service: FakeOpenAIServer) 
     assert texts_sent(service) == []
 
 
+def test_context_and_rerank_are_separate_switches(engine: Engine, service: FakeOpenAIServer) -> None:
+    project = engine.project("p").id
+    put(engine, project, "We moved to Lyon last spring")
+    no_context = search(engine, project, "Lyon", context=False)
+    assert no_context and "context" not in no_context[0].breakdown and "rerank" in no_context[0].breakdown
+    assert texts_sent(service) == ["We moved to Lyon last spring"]  # the reranker is still asked
+    no_rerank = search(engine, project, "Lyon", rerank=False)
+    assert "context" in no_rerank[0].breakdown and "rerank" not in no_rerank[0].breakdown
+    assert len(texts_sent(service)) == 1  # and not asked again
+    neither = search(engine, project, "Lyon", context=False, rerank=False)
+    assert set(neither[0].breakdown) == {"semantic", "keyword"}
+
+
 def test_a_failing_reranker_leaves_the_fused_ranking_and_says_so(
         engine: Engine, service: FakeOpenAIServer, caplog: pytest.LogCaptureFixture) -> None:
     project = engine.project("p").id

@@ -212,8 +212,8 @@ def test_invisible_characters_are_refused_in_bucket_names(engine: Engine, projec
 def test_a_filter_has_at_most_100_conditions_owners_included(engine: Engine, project: str) -> None:
     engine.add_text(project, "one", Owners(user_id="u"))
     wide = F.parse({"OR": [{"metadata": {"k": i}} for i in range(99)]})
-    assert engine.list(project, F.all_of(wide, Owners(user_id="u").as_filter())).total == 0
-    too_wide = F.all_of(wide, Owners(user_id="u", agent_id="a").as_filter())
+    assert engine.list(project, F.all_of(wide, F.owned_by(Owners(user_id="u")))).total == 0
+    too_wide = F.all_of(wide, F.owned_by(Owners(user_id="u", agent_id="a")))
     refused(lambda: engine.list(project, too_wide), "at most 100 conditions")
     refused(lambda: engine.search(project, "one", too_wide), "at most 100 conditions")
     refused(lambda: engine.delete_where(project, too_wide), "at most 100 conditions")

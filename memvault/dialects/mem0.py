@@ -99,7 +99,7 @@ class SearchRequest(ListRequest):
     query: str
     top_k: int = Field(10, ge=1, le=1000)
     threshold: float | None = Field(None, ge=0, le=1)
-    rerank: bool = True
+    rerank: bool = True  # switches both the context signals and the reranker (SearchOptions.context and .rerank)
     keyword_search: bool = True
     limit: int | None = Field(None, ge=1, le=1000)
 
@@ -177,7 +177,7 @@ def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | No
 
 def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_entity: bool) -> list[dict[str, Any]]:
     options = SearchOptions(top_k=body.limit or body.top_k, threshold=body.threshold,
-                            keyword=body.keyword_search, rerank=body.rerank)
+                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank)
     hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options)
     return [hit_out(h) for h in hits]
 

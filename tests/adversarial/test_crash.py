@@ -28,13 +28,14 @@ import httpx
 import numpy as np
 import psycopg
 import pytest
-from conftest import BACKENDS, free_port, make_postgres
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.server import free_port
+from memvault.testing.stores import BACKENDS, make_postgres
 
 pytestmark = pytest.mark.slow  # each test starts the server (or the importer) several times
 

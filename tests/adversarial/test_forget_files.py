@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 
 from memvault import transfer
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
+from memvault.testing.server import Server
 
 FILES = ("memvault.db", "memvault.db-wal", "memvault.db-shm")
 SETTLE = 8.0  # the compaction runs ~2 s after a delete; a slow, shared machine gets this long

@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from adv_strategies import Deep, Run, deep_values, edge_dates, nasty_strings, nested, odd_numbers
-from adv_support import KEY_HOLE, REQUEST_TIMEOUT, Call, Probe, V, check_answer, probe_for, short, to_json
-from conftest import Server
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from memvault.engine import Engine
 from memvault.store.base import Store
+from memvault.testing.hostile import KEY_HOLE, REQUEST_TIMEOUT, Call, Probe, V, check_answer, probe_for, short, to_json
+from memvault.testing.hostile_strategies import Deep, Run, deep_values, edge_dates, nasty_strings, nested, odd_numbers
+from memvault.testing.server import Server
 
 # No shrinking: a failing example is reported as drawn (a broken server makes every later example fail too).
 HOSTILE = settings(max_examples=20, deadline=None, database=None, phases=[Phase.explicit, Phase.generate],

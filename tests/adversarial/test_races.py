@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from adv_support import Probe, check_answer, probe_for
-from conftest import Server
 
 from memvault.engine import Engine
 from memvault.store.base import Store
+from memvault.testing.hostile import Probe, check_answer, probe_for
+from memvault.testing.server import Server
 
 ROUNDS = 15
 BUCKET_ROUNDS, ADDS = 10, 6  # per round: ADDS adds, a move and an update race one bucket delete

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 import httpx
-from conftest import Server
+
+from memvault.testing.server import Server
 
 SURROGATE = "\ud800"
 

@@ -5,7 +5,8 @@ filter names but the project has not is a 404 on Mem0's routes as on MemoryPlugi
 from __future__ import annotations
 
 import pytest
-from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures)
+
+from memvault.testing.clients import (  # noqa: F401 (the *_fixture names register pytest fixtures)
     MP,
     Mem0,
     mem0_fixture,

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 from fastapi.routing import APIRoute
 
 from memvault.dialects import mem0
 from memvault.engine import Engine
+from memvault.testing.server import Server
 
 UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
 NOT_FOUND = {"error": "Memory not found!"}

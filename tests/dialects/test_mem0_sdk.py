@@ -12,13 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError, ValidationError
 
 from memvault.config import Settings
 from memvault.engine import Engine
 from memvault.factory import build_engine
+from memvault.testing.server import Server
 
 
 def connect(server: Server, key: str) -> MemoryClient:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import Server
 from mem0 import MemoryClient
 
 from memvault.embed.hashing import HashingEmbedder
@@ -16,6 +15,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.rerank.http_api import HTTPReranker
 from memvault.store.base import Store
 from memvault.testing.openai_server import FakeOpenAIServer
+from memvault.testing.server import Server
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_search_with_rerank_follows_the_reranker_and_explains_it(client: MemoryC
     service.rerank_handler = lambda query, docs: [1.0 if "Lyon" in d else 0.0 for d in docs]
     plain = client.search("sushi", filters={"user_id": "alice"}, rerank=False)["results"]
     assert plain[0]["memory"] == "Sushi is my favourite food"
-    assert "rerank" not in plain[0]["score_breakdown"]
+    assert "rerank" not in plain[0]["score_breakdown"] and "context" not in plain[0]["score_breakdown"]  # both off
     assert not any(r.path == "/v1/rerank" for r in service.requests)
     hits = client.search("sushi", filters={"user_id": "alice"}, rerank=True)["results"]
     assert [h["memory"] for h in hits] == ["We moved to Lyon last spring", "Sushi is my favourite food"]

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
+
+from memvault.testing.server import Server
 
 MEMORY_FIELDS = {"id", "memory", "user_id", "agent_id", "app_id", "run_id", "metadata", "categories",
                  "hash", "created_at", "updated_at", "expiration_date"}

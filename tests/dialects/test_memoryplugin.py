@@ -8,9 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Server
 from mem0 import MemoryClient
-from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures)
+
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine, Limits
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.base import Store
+from memvault.testing.clients import (  # noqa: F401 (the *_fixture names register pytest fixtures)
     MP,
     UNKNOWN,
     Mem0,
@@ -21,11 +25,7 @@ from mp_api import (  # noqa: F401 (the *_fixture names register pytest fixtures
     other_fixture,
     project_fixture,
 )
-
-from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine, Limits
-from memvault.extract.offline import OfflineExtractor
-from memvault.store.base import Store
+from memvault.testing.server import Server
 
 server = module_server  # one server for this module: each test below works in projects of its own
 

@@ -6,12 +6,12 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port
 
 from memvault.errors import InvalidInput, Unavailable
 from memvault.rerank import build_reranker, reranker_names
 from memvault.rerank.http_api import HTTPReranker
 from memvault.testing.openai_server import FakeOpenAIServer
+from memvault.testing.server import free_port
 
 
 @pytest.fixture

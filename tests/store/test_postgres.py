@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from conftest import make_postgres
 from typer.testing import CliRunner
 
 from memvault.cli import app
@@ -22,6 +21,7 @@ from memvault.store.postgres import schema as postgres_schema
 from memvault.store.postgres.where import compile_where
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres
+from memvault.testing.stores import make_postgres
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ import httpx
 import numpy as np
 import psycopg
 import pytest
-from conftest import free_port
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
@@ -32,6 +31,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store.postgres import PostgresStore
 from memvault.testing.postgres import EmbeddedPostgres
+from memvault.testing.server import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

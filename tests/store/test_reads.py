@@ -16,7 +16,6 @@ import numpy as np
 import psycopg
 import pytest
 import sqlean as sqlite3
-from conftest import Server
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
@@ -26,6 +25,7 @@ from memvault.store.base import Store
 from memvault.store.sqlite import SQLiteStore
 from memvault.store.sqlite import store as sqlite_module
 from memvault.store.sqlite.where import from_ts, ts
+from memvault.testing.server import Server
 
 STORE_DIR = Path(sqlite_module.__file__).parent.parent  # memvault/store
 

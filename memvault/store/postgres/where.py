@@ -1,7 +1,7 @@
 """Compile the filter tree (memvault.filters) to a PostgreSQL WHERE clause over `memories m`, with psycopg params.
 
 Every value is a bound parameter (`%s`); no user text is ever written into the SQL. Only SQL is written here:
-what a condition means is decided in filters.py, and sqlite_where.py writes the same meaning for SQLite. Text is
+what a condition means is decided in filters.py, and store/sqlite/where.py writes the same meaning for SQLite. Text is
 ordered with COLLATE "C" (by code point, as SQLite's BINARY), whatever the database's default collation.
 """
 

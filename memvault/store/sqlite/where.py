@@ -1,7 +1,7 @@
 """Compile the filter tree (memvault.filters) to an SQLite WHERE clause over `memories m`.
 
 Only SQL is written here: what a condition means (kinds, null, missing) is decided in filters.py, and
-postgres_where.py writes the same meaning for PostgreSQL. SQLite compares text by code point (BINARY).
+store/postgres/where.py writes the same meaning for PostgreSQL. SQLite compares text by code point (BINARY).
 """
 
 from __future__ import annotations

@@ -26,11 +26,11 @@ from urllib.parse import quote
 
 import httpx
 
-from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine
-from memvault.extract.offline import OfflineExtractor
-from memvault.models import ApiKey
-from memvault.store.base import Store
+from ..embed.hashing import HashingEmbedder
+from ..engine import Engine
+from ..extract.offline import OfflineExtractor
+from ..models import ApiKey
+from ..store.base import Store
 
 # Generous: a healthy server answers each request in well under a second; this only stops a stalled one
 # (an extraction holding the GIL for minutes) from hanging the suite.

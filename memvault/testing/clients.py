@@ -1,6 +1,8 @@
-"""Small HTTP clients for the MemoryPlugin tests: one speaks MemoryPlugin (Bearer), one speaks Mem0 (Token).
+"""Small HTTP clients of the two dialects for tests: one speaks MemoryPlugin (Bearer), one speaks Mem0 (Token).
 
-Plain httpx against the real server, so what is tested is exactly what a curl or browser client sends.
+Plain httpx against the real server, so what is tested is exactly what a curl or browser client sends. The
+fixtures at the end give a test module one real server per backend and a fresh project per test: a module imports
+them by name and names its server `server = module_server`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BACKENDS, STORE_FACTORIES, Server
 
-from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine
-from memvault.extract.offline import OfflineExtractor
+from ..embed.hashing import HashingEmbedder
+from ..engine import Engine
+from ..extract.offline import OfflineExtractor
+from .server import Server
+from .stores import BACKENDS, STORE_FACTORIES
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -84,21 +87,21 @@ class Mem0:
     def get(self, memory_id: str) -> httpx.Response:
         return self.http.get(f"/v1/memories/{memory_id}/")
 
-    def list(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        answer = self.http.post("/v2/memories/", json={"filters": filters} if filters else {})
-        assert answer.status_code == 200, answer.text
-        return list(answer.json())
-
     def search(self, query: str) -> list[dict[str, Any]]:
         answer = self.http.post("/v2/memories/search/", json={"query": query, "top_k": 50})
         assert answer.status_code == 200, answer.text
         return list(answer.json())
 
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        answer = self.http.post("/v2/memories/", json={"filters": filters} if filters else {})
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
 
 UNKNOWN = "00000000-0000-4000-8000-00000000abcd"
 
 
-# Fixtures of both MemoryPlugin test modules: each imports them and names its module server `server`.
+# Fixtures: a test module imports them and names its module server `server`.
 @pytest.fixture(name="project")
 def project_fixture() -> str:
     return fresh_project()

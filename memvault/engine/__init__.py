@@ -1,0 +1,63 @@
+"""The memory service. Every rule of memvault lives here; adapters only translate.
+
+All methods take the caller's project id first: the engine never reads or writes outside it, and
+an id from another project behaves exactly like an id that does not exist.
+
+`Engine` is the one face; its operations live in one module per concern:
+    core.py       the parts (store, embedder, extractor, reranker), limits, and the checks every argument passes
+    keys.py       projects and API keys
+    memories.py   add, get, list, update, delete: the forget guarantee
+    search.py     hybrid search orchestration (scores in memvault.ranking)
+    buckets.py    buckets
+    transfer.py   export and import
+The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
+"""
+
+from __future__ import annotations
+
+from ..embed.base import Embedder
+from ..extract.base import Extractor
+from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
+from ..rerank.base import Reranker
+from ..store.base import Store
+from .core import Limits, check_uuid, text_hash
+from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
+from .memories import MAX_OFFSET, Memories, own_input
+from .search import Beside, Search
+from .transfer import Transfer
+
+__all__ = [
+    "DEFAULT_PROJECT",
+    "KEY_PREFIX",
+    "MAX_KEY_NAME_CHARS",
+    "MAX_OFFSET",
+    "AddResult",
+    "Engine",
+    "ImportEvent",
+    "ImportOutcome",
+    "ImportRecord",
+    "Limits",
+    "Owners",
+    "SearchOptions",
+    "UpdateItem",
+    "check_uuid",
+    "hash_key",
+    "own_input",
+    "text_hash",
+]
+
+
+class Engine(Keys, Search, Transfer, Memories):
+    """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
+
+    def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
+                 reranker: Reranker | None = None) -> None:
+        super().__init__(store, embedder, extractor, limits, reranker)
+        self._beside = Beside()
+
+    def close(self) -> None:
+        self._beside.close()
+        close_embedder = getattr(self.embedder, "close", None)
+        if callable(close_embedder):
+            close_embedder()
+        self.store.close()

@@ -1,0 +1,162 @@
+"""What every concern of the engine shares: its parts (store, embedder, extractor, reranker), its limits, and the
+checks every argument passes (rules in memvault/validate.py) whatever face it came through."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .. import filters as F
+from .. import validate as V
+from ..embed.base import Embedder
+from ..errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, InvalidInput, NotFound
+from ..extract.base import Extractor, Message
+from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
+from ..rerank.base import Reranker
+from ..store.base import Store
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_batch: int = 1000  # ids or items in one batch call
+    max_text_chars: int = 20_000  # one memory's text
+    max_messages: int = 1000  # messages in one add
+    max_top_k: int = 1000
+    max_page_size: int = 1000
+    max_metadata_bytes: int = 16_384
+    max_message_chars: int = 50_000  # one message of an add, checked before any extraction
+    max_content_chars: int = 200_000  # all the messages of one add together
+    near_duplicate: float = 0.95  # cosine at which an inferred fact repeats a stored one
+
+
+def text_hash(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def memory_not_found() -> NotFound:
+    return NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+
+
+def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
+    if not isinstance(memory_id, str):
+        raise InvalidInput(f"{what} should be a valid UUID")
+    try:
+        return str(uuid.UUID(memory_id))
+    except ValueError:
+        raise InvalidInput(f"{what} should be a valid UUID") from None
+
+
+class EngineCore:
+    """The engine's parts and shared checks; each concern module adds its operations to it (see memvault.engine)."""
+
+    def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
+                 reranker: Reranker | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.extractor = extractor
+        self.limits = limits or Limits()
+        self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
+
+    def vector_index_state(self) -> str:
+        """"ready", or "building" while the store builds a vector index in the background."""
+        return self.store.vector_index_state()
+
+    def compact(self, rewrite: bool = False) -> None:
+        """Drop from the database files what deletes left behind (see `Store.compact`)."""
+        self.store.compact(rewrite)
+
+    # validation helpers ----------------------------------------------------------
+    def _text(self, text: Any, what: str = "text") -> str:
+        if not isinstance(text, str):
+            raise InvalidInput(f"{what} must be a string")
+        text = V.text(text, what).strip()
+        if not text:
+            raise InvalidInput(f"{what} must not be empty")
+        if len(text) > self.limits.max_text_chars:
+            raise InvalidInput(f"{what} is longer than {self.limits.max_text_chars} characters")
+        return text
+
+    def _metadata(self, metadata: Any) -> dict[str, Any]:
+        return V.metadata(metadata, self.limits.max_metadata_bytes)
+
+    @staticmethod
+    def _owners(owners: Owners) -> Owners:
+        for f, v in owners.__dict__.items():
+            V.optional_identifier(v, f)
+        return owners
+
+    def _where(self, project_id: str, where: F.Node | None) -> F.Node | None:
+        """The filter, bounded, with every bucket it names (by name or id) rewritten to that bucket's id: the
+        stores only compare ids. A bucket the project does not have is NotFound, on every face."""
+        found: dict[str, str] = {}
+
+        def bucket_id(ref: Any) -> str:
+            if ref not in found:
+                found[ref] = self._bucket(project_id, ref).id
+            return found[ref]
+
+        def resolved(node: F.Node) -> F.Node:
+            if isinstance(node, F.Cond):
+                if node.field != "bucket" or node.op == "exists":
+                    return node
+                if node.op in ("in", "nin"):
+                    return F.Cond("bucket", node.op, tuple(dict.fromkeys(bucket_id(v) for v in node.value)))
+                return F.Cond("bucket", node.op, bucket_id(node.value))
+            if isinstance(node, F.Not):
+                return F.Not(resolved(node.item))
+            return type(node)(tuple(resolved(n) for n in node.items))
+
+        where = F.check(where)
+        return where if where is None or "bucket" not in F.fields_used(where) else resolved(where)
+
+    def _messages(self, messages: Sequence[Message]) -> None:
+        """The messages of an add, bounded one by one and together before anything reads them."""
+        if not messages:
+            raise InvalidInput("messages must not be empty")
+        if len(messages) > self.limits.max_messages:
+            raise InvalidInput(f"messages: at most {self.limits.max_messages} per request")
+        total = 0
+        for m in messages:
+            V.identifier(m.role, "a message role", V.MAX_ROLE_CHARS)
+            V.optional_identifier(m.name, "a message name")
+            V.string(m.content, "message content", self.limits.max_message_chars)
+            total += len(m.content)
+        if total > self.limits.max_content_chars:
+            raise InvalidInput(f"messages hold more than {self.limits.max_content_chars} characters in all")
+
+    def _batch(self, items: Sequence[Any], what: str) -> None:
+        if len(items) > self.limits.max_batch:
+            raise InvalidInput(f"{what}: at most {self.limits.max_batch} per request, got {len(items)}")
+
+    def _bucket(self, project_id: str, bucket: str | None) -> Bucket:
+        """A bucket named by id or name; None is the default bucket."""
+        if bucket is None:
+            found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+            if found is None:  # a project made before buckets existed
+                self.store.ensure_project(self._project_name(project_id))
+                found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+            assert found is not None
+            return found
+        if not isinstance(bucket, str) or not bucket.strip():
+            raise InvalidInput("bucket must be a non-empty string")
+        V.string(bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
+        found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
+        if found is None:
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
+        return found
+
+    def _project_name(self, project_id: str) -> str:
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise NotFound("project not found")
+        return project.name
+
+    @staticmethod
+    def _live(where: F.Node | None) -> F.Node | None:
+        """Expired memories are not returned by list or search."""
+        now = utcnow()
+        alive = F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now)))
+        return F.all_of(where, alive)

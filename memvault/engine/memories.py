@@ -1,0 +1,293 @@
+"""Memories: add, get, list, update, delete, and the forget guarantee (a delete leaves its words in no read path,
+no other memory's history and, once compacted, no file)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .. import filters as F
+from .. import validate as V
+from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, ENTITY_NOT_FOUND, Conflict, InvalidInput, NotFound
+from ..extract.base import Message
+from ..models import (
+    ENTITY_TYPES,
+    AddResult,
+    DeleteOutcome,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Owners,
+    Page,
+    UpdateItem,
+    utcnow,
+)
+from ..store.base import MemoryChange
+from .core import EngineCore, check_uuid, memory_not_found, text_hash
+
+MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
+
+
+def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str, Any]] | None:
+    """The `input` a history event may keep: the one message its memory was made of (an ADD event whose input is
+    a single message saying, once stripped, the event's new text), else None.
+
+    This is what makes a delete forget: a memory's history holds that memory's own words only, so blanking its
+    own events (in the delete's transaction) leaves its text in no other memory's history. A conversation that
+    several facts were inferred from is not kept, nor an imported input that holds more than its memory said.
+    """
+    if event != "ADD" or new_text is None or not isinstance(messages, list) or len(messages) != 1:
+        return None
+    message = messages[0]
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+            or not isinstance(message.get("content"), str) or message["content"].strip() != new_text:
+        return None
+    return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
+
+
+class Memories(EngineCore):
+    # add -------------------------------------------------------------------------
+    def add(
+        self,
+        project_id: str,
+        messages: Sequence[Message],
+        owners: Owners = Owners(),
+        *,
+        infer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        categories: Sequence[str] | None = None,
+        bucket: str | None = None,
+        source: str | None = None,
+        expiration_date: datetime | None = None,
+    ) -> list[AddResult]:
+        self._messages(messages)
+        self._owners(owners)
+        metadata = self._metadata(metadata)
+        cats = V.categories(categories)
+        source = V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS)
+        expiration_date = V.date(expiration_date, "expiration_date")
+        target = self._bucket(project_id, bucket)
+        if infer:
+            facts = [self._text(f) for f in self.extractor.extract(list(messages)) if f and f.strip()]
+        else:
+            facts = [self._text(m.content, "message content") for m in messages if m.role != "system"]
+        facts = list(dict.fromkeys(facts))
+        if not facts:
+            return []
+        vectors = self.embedder.embed(facts)
+        if infer:
+            facts, vectors = self._novel(project_id, owners, facts, vectors)
+            if not facts:
+                return []
+        now = utcnow()
+        # A memory's history holds that memory's own words only (`own_input`): without inference its input
+        # is the one message it was made of; an inferred fact keeps no input, because the conversation it came
+        # from also holds its siblings' words, repeats of other memories and words that never became memories.
+        sources: dict[str, list[dict[str, Any]]] = {}
+        if not infer:
+            for m in reversed(messages):  # the first message of a repeated text wins
+                if m.role != "system":
+                    sources[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
+        memories = [
+            Memory(
+                id=str(uuid.uuid4()),
+                project_id=project_id,
+                text=fact,
+                hash=text_hash(fact),
+                bucket_id=target.id,
+                bucket_name=target.name,
+                created_at=now,
+                updated_at=now,
+                user_id=owners.user_id,
+                agent_id=owners.agent_id,
+                app_id=owners.app_id,
+                run_id=owners.run_id,
+                metadata=dict(metadata),
+                categories=list(cats),
+                expiration_date=expiration_date,
+                source=source,
+            )
+            for fact in facts
+        ]
+        events = [
+            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, sources.get(m.text), now,
+                         m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
+            for m in memories
+        ]
+        self.store.insert(memories, vectors, events)
+        return [AddResult("ADD", m) for m in memories]
+
+    def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
+        results = self.add(project_id, [Message("user", self._text(text))], owners, infer=False, **options)
+        return results[0].memory
+
+    def _novel(self, project_id: str, owners: Owners, facts: list[str], vectors: Any) -> tuple[list[str], Any]:
+        """Drop inferred facts that repeat a stored memory of the same owners, exactly or nearly."""
+        scope = F.owned_by(owners)
+        known = self.store.existing_hashes(project_id, [text_hash(f) for f in facts], scope)
+        keep = []
+        for i, fact in enumerate(facts):
+            if text_hash(fact) in known:
+                continue
+            nearest = self.store.vector_search(project_id, vectors[i], scope, 1)
+            if nearest and nearest[0][1] >= self.limits.near_duplicate:
+                continue
+            keep.append(i)
+        return [facts[i] for i in keep], vectors[keep]
+
+    # read ------------------------------------------------------------------------
+    def resolve_id(self, project_id: str, ref: Any) -> str:
+        """A memory's id from its id or a unique prefix of it (at least 4 characters), as people copy them from a
+        table. NotFound when nothing matches, Conflict when the prefix names several memories."""
+        if not isinstance(ref, str):
+            raise InvalidInput("memory_id should be a valid UUID")
+        try:
+            return str(uuid.UUID(ref))
+        except ValueError:
+            pass
+        prefix = ref.strip().lower()
+        if not 4 <= len(prefix) < 36 or any(ch not in "0123456789abcdef-" for ch in prefix):
+            raise InvalidInput("memory_id should be a valid UUID or a prefix of one (at least 4 characters)")
+        # ids are stored in their canonical lowercase form: a prefix is a range of ids
+        where = F.all_of(F.Cond("id", "gte", prefix), F.Cond("id", "lt", prefix + "~"))
+        found = self.store.list(project_id, where, 2, 0).items
+        if not found:
+            raise memory_not_found()
+        if len(found) > 1:
+            raise Conflict(f"{prefix!r} is the start of several memory ids: give more of it")
+        return found[0].id
+
+    def get(self, project_id: str, memory_id: Any) -> Memory:
+        found = self.store.get(project_id, [check_uuid(memory_id)])
+        if not found:
+            raise memory_not_found()
+        return found[0]
+
+    def history(self, project_id: str, memory_id: Any) -> list[HistoryEvent]:
+        mid = check_uuid(memory_id)
+        events = self.store.history(project_id, mid)
+        if not events:
+            raise memory_not_found()
+        return events
+
+    def entities(self, project_id: str) -> list[Entity]:
+        return self.store.entities(project_id)
+
+    # update ----------------------------------------------------------------------
+    def update(self, project_id: str, memory_id: Any, **changes: Any) -> Memory:
+        return self.batch_update(project_id, [UpdateItem(memory_id, **changes)])[0]
+
+    def batch_update(self, project_id: str, items: Sequence[UpdateItem]) -> list[Memory]:
+        """All or nothing: one unknown id fails the whole batch and changes nothing. Each update changes only the
+        fields it gives; the store applies them inside its write transaction, so concurrent updates of other
+        fields all land, and an update racing a delete never brings the memory back (NotFound)."""
+        if not items:
+            raise InvalidInput("give at least one memory to update", code=EMPTY_BATCH)
+        self._batch(items, "memories")
+        ids = [check_uuid(i.memory_id) for i in items]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("a memory_id appears more than once")
+        if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
+            raise memory_not_found()
+        for item in items:
+            if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
+                    and item.expiration_date is None and not item.clear_expiration:
+                raise InvalidInput("nothing to update: give text, metadata, categories, bucket or expiration_date")
+        texts = [self._text(i.text) if i.text is not None else None for i in items]
+        metadata = [self._metadata(i.metadata) if i.metadata is not None else None for i in items]
+        categories = [V.categories(i.categories) if i.categories is not None else None for i in items]
+        expiries = [V.date(i.expiration_date, "expiration_date") if i.expiration_date is not None else None
+                    for i in items]
+        buckets = [self._bucket(project_id, i.bucket).id if i.bucket is not None else None for i in items]
+        to_embed = [t for t in texts if t is not None]
+        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        now = utcnow()
+        changes = [
+            MemoryChange(
+                mid, str(uuid.uuid4()), now, text=text, hash=text_hash(text) if text is not None else None,
+                vector=next(vectors) if text is not None else None, metadata=meta, categories=cats,
+                bucket_id=bucket_id, expiration_date=None if item.clear_expiration else expiry,
+                clear_expiration=item.clear_expiration,
+            )
+            for item, mid, text, meta, cats, expiry, bucket_id
+            in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
+        ]
+        try:
+            return self.store.update(project_id, changes)
+        except NotFound:  # raced by a delete (of the memory or of the bucket): say which, by its code
+            if len(self.store.get(project_id, ids)) != len(ids):
+                raise memory_not_found() from None
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND) from None
+
+    # delete ----------------------------------------------------------------------
+    def delete(self, project_id: str, memory_id: Any) -> None:
+        if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
+            raise memory_not_found()
+
+    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
+        """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
+
+        With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
+        and nothing is deleted.
+        """
+        if not ids:
+            raise InvalidInput("give at least one memory id to delete", code=EMPTY_BATCH)
+        self._batch(ids, "memory ids")
+        if any(not isinstance(i, str) for i in ids):
+            raise InvalidInput("memory ids must be strings")
+        for i in ids:  # an id that is not valid text could not be answered back as "invalid_id"
+            V.text(i, "a memory id")
+        distinct = list(dict.fromkeys(ids))
+        valid: dict[str, str] = {}
+        for raw in distinct:
+            try:
+                valid[raw] = check_uuid(raw)
+            except InvalidInput:
+                if all_or_nothing:
+                    raise
+        if all_or_nothing:
+            existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
+            if len(existing) != len(set(valid.values())):
+                raise memory_not_found()
+        gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+        out = []
+        for raw in distinct:
+            if raw not in valid:
+                out.append(DeleteOutcome(raw, False, "invalid_id"))
+            elif valid[raw] in gone:
+                out.append(DeleteOutcome(raw, True))
+                gone.discard(valid[raw])  # two spellings of one uuid count once
+            else:
+                out.append(DeleteOutcome(raw, False, "not_found"))
+        return out
+
+    def delete_where(self, project_id: str, where: F.Node | None) -> int:
+        where = self._where(project_id, where)
+        if where is None:
+            raise InvalidInput("at least one filter is required to delete memories")
+        return len(self.store.delete_where(project_id, where, utcnow()))
+
+    def delete_entity(self, project_id: str, entity_type: str, name: str) -> int:
+        column = ENTITY_TYPES.get(entity_type)
+        if column is None:
+            raise InvalidInput(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
+        V.identifier(name, "entity name")
+        if not name:
+            raise InvalidInput("entity name must not be empty")
+        deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        if deleted == 0:
+            raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
+        return deleted
+
+    def reset(self, project_id: str) -> int:
+        return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+
+    # `list` comes last: a method named list would shadow the builtin in annotations below it.
+    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
+        if not 1 <= limit <= self.limits.max_page_size:
+            raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
+        return self.store.list(project_id, self._live(self._where(project_id, where)), limit, offset)
