@@ -1,8 +1,7 @@
 """Shared fixtures only: a store per backend, an engine over it, and a real HTTP server on a free port.
 
 What test modules import (Server, free_port, the store factories, protocol clients) lives in memvault/testing/;
-no test imports this file (see tests/README.md). `BACKENDS` and `STORE_FACTORIES` are imported here to
-parametrize the fixtures (tests/store/test_conformance.py still reads them from here).
+no test imports this file (see tests/README.md).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres
 from memvault.testing.server import Server
 from memvault.testing.stores import BACKENDS, STORE_FACTORIES
-
-__all__ = ["BACKENDS", "STORE_FACTORIES"]
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 TESTS = Path(__file__).parent
 LOCAL = {p.stem for p in TESTS.rglob("*.py")}  # conftest, every test module, any helper left in tests/
-PENDING = {"store/test_conformance.py"}  # moving to memvault/testing/conformance.py with the stores' rework
 
 
 def imported(path: Path) -> set[str]:
@@ -22,7 +21,7 @@ def imported(path: Path) -> set[str]:
 
 def test_no_test_imports_conftest_or_another_test_file() -> None:
     offenders = {str(p.relative_to(TESTS)): sorted(imported(p) & LOCAL) for p in TESTS.rglob("*.py")}
-    assert {k: v for k, v in offenders.items() if v and k not in PENDING} == {}
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_helpers_live_in_memvault_testing_not_in_tests() -> None:

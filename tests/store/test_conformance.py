@@ -1,4 +1,4 @@
-"""The store conformance suite (memvault/testing/conformance.py) on every backend in conftest.BACKENDS, and on the
+"""The store conformance suite (memvault/testing/conformance.py) on every built-in backend (memvault.testing.stores), and on the
 SQLite store with its vector graph read from the first vector on ("sqlite-graph")."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, STORE_FACTORIES
 
 from memvault.store.base import Store
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.conformance import *  # noqa: F403 - the suite's tests and fixtures
+from memvault.testing.stores import BACKENDS, STORE_FACTORIES
 
 
 @pytest.fixture(name="store", params=[*BACKENDS, "sqlite-graph"])
