@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from bench_http import free_port, sentence, start_server
+from bench_http import free_port, sentence, start_server, wait_until_up
 
 from memvault.embed import build_embedder
 from memvault.engine import Engine
@@ -69,15 +69,7 @@ def start_unbatched(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     """The same server with the embedder called by each request directly, as before the batching queue."""
     proc = subprocess.Popen([sys.executable, "-c", UNBATCHED, str(data_dir), str(port)],
                             env={**os.environ, "MEM0_TELEMETRY": "False"})
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not start")
+    return wait_until_up(proc, port)
 
 
 def make_key(data_dir: Path) -> str:

@@ -117,6 +117,11 @@ def start_server(data_dir: Path, port: int, embedder: str) -> subprocess.Popen[b
     env = {**os.environ, "MEMVAULT_EMBEDDER": embedder, "MEM0_TELEMETRY": "False"}
     proc = subprocess.Popen([sys.executable, "-m", "memvault.cli", "serve", "--data-dir", str(data_dir),
                              "--port", str(port)], env=env)
+    return wait_until_up(proc, port)
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
+    """The server process once /healthz answers 200 (killed if it does not within two minutes)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

@@ -135,10 +135,11 @@ def test_create_says_which_database_holds_the_key(tmp_path: Path) -> None:
     assert f"stored in {db}" in second and "new database" not in second
 
 
-def test_a_postgres_url_without_the_postgres_extra_says_what_to_install(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["keys", "create"], ["migrate"]])
+def test_a_postgres_url_without_the_postgres_extra_says_what_to_install(tmp_path: Path, command: list[str]) -> None:
     # psycopg made unimportable the way a missing package is (None in sys.modules raises ModuleNotFoundError)
     code = ("import sys; sys.modules['psycopg'] = None; from memvault.cli import app; "
-            "app(['keys', 'create'], prog_name='memvault')")
+            f"app({command!r}, prog_name='memvault')")
     env = {**os.environ, "MEMVAULT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
                           cwd=tmp_path)

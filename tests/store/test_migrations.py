@@ -4,9 +4,6 @@ The policy itself is checked on each real store: tests/store/test_sqlite.py and 
 from __future__ import annotations
 
 import glob
-import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -40,14 +37,3 @@ def test_a_gap_in_the_numbering_is_refused_for_any_store(tmp_path: Path, monkeyp
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(AssertionError, match="numbered 1, 2, 3... with no gap"):
         migrations.scripts("gappy_store")
-
-
-def test_migrate_on_a_postgres_url_without_the_postgres_extra_says_what_to_install(tmp_path: Path) -> None:
-    # psycopg made unimportable the way a missing package is (None in sys.modules raises ModuleNotFoundError)
-    code = ("import sys; sys.modules['psycopg'] = None; from memvault.cli import app; "
-            "app(['migrate'], prog_name='memvault')")
-    env = {**os.environ, "MEMVAULT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path)
-    assert done.returncode == 1
-    assert "pip install 'memvault[postgres]'" in done.stderr and "Traceback" not in done.stderr
