@@ -106,8 +106,8 @@ def keys_create(
             raise typer.Exit(1) from None
         proj = engine.store.get_project(key.project_id)
         typer.echo(f"created key {key.prefix}… (id {key.id}) for project {proj.name if proj else key.project_id}")
-        typer.echo(f"stored in {'a new database at ' if fresh else ''}{data_location(settings)}: "
-                   "start the server on this data (memvault serve --data-dir ...) for the key to work")
+        typer.echo(f"stored in {'a new database at ' if fresh else ''}{data_location(settings)} "
+                   "(a server accepts the key when it runs on this data)")
         typer.echo(clear)
     finally:
         engine.close()
