@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import filters as F
 from .. import validate as V
-from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, ENTITY_NOT_FOUND, Conflict, InvalidInput, NotFound
+from ..errors import EMPTY_BATCH, ENTITY_NOT_FOUND, Conflict, InvalidInput, NotFound
 from ..extract.base import Message
 from ..models import (
     ENTITY_TYPES,
@@ -214,12 +214,8 @@ class Memories(EngineCore):
             for item, mid, text, meta, cats, expiry, bucket_id
             in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
         ]
-        try:
-            return self.store.update(project_id, changes)
-        except NotFound:  # raced by a delete (of the memory or of the bucket): say which, by its code
-            if len(self.store.get(project_id, ids)) != len(ids):
-                raise memory_not_found() from None
-            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND) from None
+        # A delete of the memory or of the bucket that raced this update: the store's NotFound says which, by its code.
+        return self.store.update(project_id, changes)
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:

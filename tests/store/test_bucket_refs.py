@@ -90,7 +90,8 @@ def test_the_store_refuses_a_row_whose_bucket_is_gone(store: Store) -> None:
         lambda: store.move_memories(project, [kept.id], gone, utcnow()),
         lambda: store.update(project, [MemoryChange(kept.id, str(uuid.uuid4()), utcnow(), bucket_id=gone)]),
     ):
-        with pytest.raises(NotFound, match="Bucket not found"):
+        with pytest.raises(NotFound, match="Bucket not found") as refused:
             write()
+        assert refused.value.code == "bucket_not_found"  # each face words it by its code
     assert [(m.id, m.bucket_id) for m, _ in store.scan(project, None, 10)] == [(kept.id, general.id)]
     assert orphans(store, project) == []

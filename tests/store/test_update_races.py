@@ -104,8 +104,9 @@ def test_an_update_of_a_memory_already_deleted_is_not_found_and_writes_nothing(e
     engine.delete(project, mid)
     patches = [MemoryChange(i, str(uuid.uuid4()), utcnow(), text="thetaword", hash="h",
                             vector=engine.embedder.embed(["thetaword"])[0]) for i in (other, mid)]
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as refused:
         engine.store.update(project, patches)
+    assert (refused.value.code, refused.value.message) == ("memory_not_found", "Memory not found")  # no face's words
     assert engine.get(project, other).text == "etaword"  # all or nothing
     assert keyword_ids(engine, project, "thetaword") == []
     with pytest.raises(NotFound):

@@ -34,7 +34,7 @@ from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ...embed.base import Vectors
-from ...errors import Conflict, InvalidInput, NotFound, Unavailable
+from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from ...validate import name_key
@@ -293,7 +293,7 @@ class PostgresStore:
                 (name, name_key(name), description, project_id, bucket_id),
             )
             if cur.rowcount == 0:
-                raise NotFound("Bucket not found")
+                raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
         try:
             self._write(fn)
@@ -332,7 +332,7 @@ class PostgresStore:
         wanted = sorted(set(bucket_ids))
         if wanted and len(_rows(c, "SELECT id FROM buckets WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR KEY SHARE",
                                 (project_id, wanted))) < len(wanted):
-            raise NotFound("Bucket not found")
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
     @classmethod
     def _move(cls, c: psycopg.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
@@ -434,7 +434,7 @@ class PostgresStore:
                 (project_id, sorted(set(ids))),
             )}
             if any(i not in before for i in ids):
-                raise NotFound("Memory not found!")
+                raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
             for ch in changes:  # the keyword index (a generated tsvector) and the vector follow the text written here
                 sets, args = POSTGRES.patch(ch)
                 c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE project_id = %s AND id = %s",  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...embed.base import Vectors
-from ...errors import Conflict, NotFound
+from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from ...validate import name_key
@@ -328,7 +328,7 @@ class SQLiteStore:
                     (name, name_key(name), description, project_id, bucket_id),
                 )
                 if cur.rowcount == 0:
-                    raise NotFound("Bucket not found")
+                    raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
         except sqlite3.IntegrityError:
             raise Conflict(f"a bucket named {name!r} already exists") from None
         found = self.get_bucket(project_id, bucket_id)
@@ -369,7 +369,7 @@ class SQLiteStore:
         wanted = sorted(set(bucket_ids))
         if wanted and _one(c, "SELECT count(*) FROM buckets WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
                            (project_id, json.dumps(wanted))) < len(wanted):
-            raise NotFound("Bucket not found")
+            raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
     # memories ----------------------------------------------------------------
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
@@ -443,7 +443,7 @@ class SQLiteStore:
                 (project_id, json.dumps(ids)),
             )}
             if any(i not in before for i in ids):
-                raise NotFound("Memory not found!")
+                raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
             for ch in changes:
                 seq = before[ch.id][1]
                 sets, args = SQLITE.patch(ch)
