@@ -25,7 +25,6 @@ the same rules as one parsed from a request, and the compilers never see an unkn
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -304,6 +303,8 @@ def _scalar(field: str, value: Any, where: str) -> Any:
         raise InvalidInput(f"{where}: values must be strings, numbers or booleans")
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(f"{where}: values must be strings")
+    if isinstance(value, int):
+        V.number(value, where)  # an integer within 64 bits before it is written out
     return V.text(str(value), f"{where}: a value")
 
 
@@ -313,11 +314,10 @@ def parse_datetime(value: Any, where: str = "date") -> datetime:
         dt = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            if not math.isfinite(value):
-                raise ValueError
+            V.number(value, where)  # finite, and an integer within 64 bits (no 4,300-digit repr below)
             dt = datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidInput(f"{where}: {value!r} is out of the range of dates") from None
+        except (OverflowError, OSError, ValueError, InvalidInput):
+            raise InvalidInput(f"{where}: a Unix time out of the range of dates") from None
     elif isinstance(value, str):
         V.text(value, where)
         try:

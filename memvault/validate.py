@@ -23,7 +23,7 @@ import json
 import math
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import InvalidInput
@@ -120,11 +120,15 @@ def categories(values: Any) -> list[str]:
 
 
 def date(value: datetime | None, what: str) -> datetime | None:
-    """A date in the years MIN_YEAR..MAX_YEAR (UTC)."""
+    """The date in UTC (one without a time zone is taken as UTC), in the years MIN_YEAR..MAX_YEAR."""
     if value is None:
         return None
     if not isinstance(value, datetime):
         raise InvalidInput(f"{what} must be a date")
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last representable UTC date
+        raise InvalidInput(f"{what}: dates must lie in the years {MIN_YEAR} to {MAX_YEAR}") from None
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise InvalidInput(f"{what}: dates must lie in the years {MIN_YEAR} to {MAX_YEAR}")
     return value

@@ -67,5 +67,6 @@ class Buckets(EngineCore):
             except InvalidInput:
                 rejected.append(str(raw))
         moved = self.store.move_memories(project_id, valid, target.id, utcnow())
-        rejected += [i for i in valid if i not in set(moved)]
+        done = set(moved)
+        rejected += [i for i in valid if i not in done]
         return moved, rejected

@@ -91,12 +91,20 @@ class EngineCore:
     def _where(self, project_id: str, where: F.Node | None) -> F.Node | None:
         """The filter, bounded, with every bucket it names (by name or id) rewritten to that bucket's id: the
         stores only compare ids. A bucket the project does not have is NotFound, on every face."""
-        found: dict[str, str] = {}
+        known: dict[str, str] = {}  # a bucket's id and its name key -> its id, read once for the whole filter
 
         def bucket_id(ref: Any) -> str:
-            if ref not in found:
-                found[ref] = self._bucket(project_id, ref).id
-            return found[ref]
+            if not isinstance(ref, str) or not ref.strip():
+                raise InvalidInput("bucket must be a non-empty string")
+            V.string(ref, "bucket", V.MAX_BUCKET_NAME_CHARS)
+            if not known:
+                for b in self.store.list_buckets(project_id):
+                    known.setdefault(V.name_key(b.name), b.id)
+                    known[b.id] = b.id
+            found = known.get(ref) or known.get(V.name_key(ref.strip()))
+            if found is None:
+                raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
+            return found
 
         def resolved(node: F.Node) -> F.Node:
             if isinstance(node, F.Cond):
