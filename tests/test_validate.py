@@ -275,3 +275,36 @@ def test_imported_history_goes_through_the_door_too(engine: Engine, project: str
         refused(lambda event=event: engine.import_memories(project, [ImportRecord(mid, "t", at, at, history=[event])]))
     assert engine.list(project, None).total == 0
     reads_work(engine, project)
+
+
+def test_dates_a_python_caller_gives_are_taken_to_utc_or_refused(engine: Engine, project: str) -> None:
+    """The library and engine take datetimes directly: one past the last UTC date once converted is a refusal,
+    not an OverflowError from the store; one without a time zone is taken as UTC."""
+    from datetime import timedelta, timezone
+
+    late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    with pytest.raises(InvalidInput, match="years 1000 to 9999"):
+        engine.add(project, [Message("user", "expires after the end of time")], expiration_date=late)
+    naive = datetime(2030, 1, 2, 3, 4)
+    [made] = engine.add(project, [Message("user", "expires in 2030")], expiration_date=naive)
+    assert made.memory.expiration_date == naive.replace(tzinfo=UTC)
+    assert engine.list(project).total == 1
+
+
+@pytest.mark.parametrize("raw", [{"created_at": {"gt": 10**5000}}, {"user_id": 10**5000},
+                                 {"created_at": {"gt": float("nan")}}])
+def test_numbers_too_large_to_write_out_are_refused_in_filters(engine: Engine, project: str, raw: Any) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        engine.list(project, F.parse(raw))
+    assert len(refused.value.message) < 200
+
+
+def test_a_filter_naming_many_buckets_resolves_them_all_by_name_or_id(engine: Engine, project: str) -> None:
+    work = engine.create_bucket(project, "Work")
+    engine.add(project, [Message("user", "in work")], bucket="Work")
+    engine.add(project, [Message("user", "in general")])
+    spellings = ["work", "WORK", " Work ", work.id, *(["General"] * 5)]
+    found = engine.list(project, F.parse({"bucket": {"in": spellings}})).items
+    assert sorted(m.text for m in found) == ["in general", "in work"]
+    with pytest.raises(Exception, match="Bucket not found"):
+        engine.list(project, F.parse({"bucket": {"in": ["work", "nowhere"]}}))

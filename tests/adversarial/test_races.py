@@ -18,6 +18,7 @@ import pytest
 
 from memvault.engine import Engine
 from memvault.store.base import Store
+from memvault.testing.concurrency import together
 from memvault.testing.hostile import Probe, check_answer, probe_for
 from memvault.testing.server import Server
 
@@ -30,16 +31,10 @@ def probe(server: Server, engine: Engine, store_twin: Store) -> Iterator[Probe]:
     yield from probe_for(server.url, engine, store_twin, server.key("racing"), "racing")
 
 
-def together(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
-    """Run the calls at the same moment, one thread each; their answers in order."""
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], httpx.Response]) -> httpx.Response:
-        barrier.wait()
-        return call()
-
+def at_once(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    """The calls sent at the same moment, one thread each; their answers in order (any exception is raised)."""
     with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
+        return together(pool, *calls, allowed=())
 
 
 def word() -> str:
@@ -68,7 +63,7 @@ def test_a_text_update_and_a_metadata_update_sent_together_both_land(probe: Prob
     for round_ in range(ROUNDS):
         before = probe.ok("GET", f"/v1/memories/{mid}/")["memory"]
         new_text = f"{LONG} round {round_} {word()}"
-        text_answer, meta_answer = together(
+        text_answer, meta_answer = at_once(
             partial(probe.send, "PUT", f"/v1/memories/{mid}/", {"text": new_text}),
             partial(probe.send, "PUT", f"/v1/memories/{mid}/", {"metadata": {"round": round_}}),
         )
@@ -88,7 +83,7 @@ def test_an_update_racing_a_delete_never_resurrects_the_memory(probe: Probe) -> 
     for round_ in range(ROUNDS):
         secret = word()
         mid = added(probe, f"doomed {secret}")
-        update, delete = together(
+        update, delete = at_once(
             partial(probe.send, "PUT", f"/v1/memories/{mid}/", {"text": f"{LONG} updated {secret}", "metadata": {"r": round_}}),
             partial(probe.send, "DELETE", f"/v1/memories/{mid}/"),
         )
@@ -121,7 +116,7 @@ def test_adds_moves_and_updates_racing_a_bucket_delete_leave_no_memory_in_a_miss
                         {"text": f"{LONG} racing add {round_} {i} {word()}", "bucketId": bucket}) for i in range(ADDS)]
         move = [partial(probe.send, "POST", "/api/v2/memory/update", {"memoryIds": [movable[0]], "bucketId": bucket}),
                 partial(probe.send, "POST", "/api/v2/memory/update", {"memoryId": movable[1], "bucketId": bucket})]
-        answers = together(*adds, *move, partial(probe.send, "DELETE", f"/api/buckets/{bucket}", query="memories=delete"))
+        answers = at_once(*adds, *move, partial(probe.send, "DELETE", f"/api/buckets/{bucket}", query="memories=delete"))
         for answer in answers:
             check_answer(answer, "racing a bucket delete")
         assert answers[-1].status_code == 200, answers[-1].text

@@ -5,6 +5,7 @@ hold a model call open or make one text fail (a model cannot be made to fail on 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -76,8 +77,12 @@ def test_eight_concurrent_callers_cost_about_one_call(gated: Gated, batching: Ba
     hold(gated, batching)
     with ThreadPoolExecutor(8) as pool:
         results = [pool.submit(batching.embed, [f"fact {i}"]) for i in range(8)]
-        while sum(len(r.texts) for q in (batching._normal,) for r in q) < 8:
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with batching._cond:
+                if batching._waiting() >= 8:
+                    break
+            time.sleep(0.01)
         gated.gate.set()
         vectors = [r.result(5) for r in results]
     for i, v in enumerate(vectors):

@@ -26,6 +26,10 @@ CHILD = textwrap.dedent("""
     import numpy as np
     from memvault.models import HistoryEvent, Memory, utcnow
     from memvault.store.sqlite import SQLiteStore
+    from memvault.store.sqlite import store as sqlite_store
+
+    # no background checkpoint or compaction may clean the files before the kill: only the crash path can
+    sqlite_store.CHECKPOINT_DELAY = sqlite_store.COMPACT_DELAY = 600
 
     path, word, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
     store = SQLiteStore(path)

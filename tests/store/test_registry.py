@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,18 +32,19 @@ def test_a_path_or_an_sqlite_url_opens_the_embedded_store_there(tmp_path: Path, 
 
 
 def test_an_outside_store_registers_its_scheme_and_the_settings_open_it(tmp_path: Path) -> None:
+    scheme = "outside" + uuid.uuid4().hex[:8]  # the registry is the process's: a name of this run's own
     opened: list[str] = []
 
     def factory(url: str) -> Store:
         opened.append(url)
         return SQLiteStore(tmp_path / "outside.db")
 
-    register_store("outside-test", factory)
+    register_store(scheme, factory)
     with pytest.raises(Conflict):
-        register_store("outside-test", factory)
-    store = build_store(Settings(database_url="outside-test://somewhere/db", data_dir=tmp_path))
+        register_store(scheme, factory)
+    store = build_store(Settings(database_url=f"{scheme}://somewhere/db", data_dir=tmp_path))
     try:
-        assert opened == ["outside-test://somewhere/db"] and store.ensure_project("p").name == "p"
+        assert opened == [f"{scheme}://somewhere/db"] and store.ensure_project("p").name == "p"
     finally:
         store.close()
 
