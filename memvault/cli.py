@@ -35,21 +35,28 @@ def settings_for(data_dir: Path | None = None, database_url: str | None = None, 
     return Settings(**overrides)
 
 
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A memvault error ends the command with its message on stderr and exit code 1, never a traceback."""
+    try:
+        yield
+    except MemvaultError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
 def open_engine(settings: Settings, *, light: bool = False) -> Engine:
     """An engine over the configured store. `light` skips loading the embedding model (key commands).
     A part that cannot be built (e.g. PostgreSQL support not installed) ends the command with its message."""
     from .factory import build_engine
 
-    try:
+    with _refusals():
         if light:
             from .embed.hashing import HashingEmbedder
             from .extract.offline import OfflineExtractor
 
             return build_engine(settings, embedder=HashingEmbedder(), extractor=OfflineExtractor())
         return build_engine(settings)
-    except MemvaultError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
 
 
 def data_location(settings: Settings) -> str:
@@ -99,11 +106,8 @@ def keys_create(
     fresh = not settings.database_url and not settings.sqlite_path.exists()
     engine = open_engine(settings, light=True)
     try:
-        try:
+        with _refusals():
             key, clear = engine.create_key(project, name)
-        except MemvaultError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
         proj = engine.store.get_project(key.project_id)
         typer.echo(f"created key {key.prefix}… (id {key.id}) for project {proj.name if proj else key.project_id}")
         typer.echo(f"stored in {'a new database at ' if fresh else ''}{data_location(settings)} "
@@ -122,11 +126,8 @@ def keys_list(
     """List keys (prefix, id, project, state); never the keys themselves."""
     engine = open_engine(settings_for(data_dir, database_url), light=True)
     try:
-        try:
+        with _refusals():
             keys = engine.list_keys(project)
-        except MemvaultError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
         for key in keys:
             proj = engine.store.get_project(key.project_id)
             state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
@@ -145,11 +146,9 @@ def keys_revoke(
 
     engine = open_engine(settings_for(data_dir, database_url), light=True)
     try:
-        key = engine.revoke_key(key_id)
+        with _refusals():
+            key = engine.revoke_key(key_id)
         typer.echo(f"revoked {key.prefix}… ({key.id})")
-    except MemvaultError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
     finally:
         engine.close()
 
@@ -219,10 +218,8 @@ def _session(data_dir: Path | None, database_url: str | None, project: str | Non
     """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
     engine = open_engine(settings_for(data_dir, database_url))
     try:
-        yield engine, engine.project(project).id
-    except MemvaultError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+        with _refusals():
+            yield engine, engine.project(project).id
     finally:
         engine.close()
 

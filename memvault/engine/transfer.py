@@ -170,6 +170,7 @@ class Transfer(Buckets):
                 if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
                         or not isinstance(message.get("content"), str):
                     raise InvalidInput("input must be a list of messages, each with a string role and content")
+                V.identifier(message["role"], "an input message's role", V.MAX_ROLE_CHARS)
                 if len(message["content"]) > self.limits.max_text_chars:
                     raise InvalidInput(f"an input message is longer than {self.limits.max_text_chars} characters")
         metadata = self._metadata(e.metadata) if e.metadata is not None else None
