@@ -235,6 +235,10 @@ def test_delete_bucket_moves_or_deletes_its_memories(store: Store, pid: str) -> 
     m = put(store, pid, "standup at nine", vec(0))
     assert store.move_memories(pid, [m.id, str(uuid.uuid4())], work.id, utcnow()) == [m.id]
     assert store.get(pid, [m.id])[0].bucket_name == "Work"
+    others = [put(store, pid, f"other {i}", vec(i)).id for i in range(4)]
+    given = [others[2], str(uuid.uuid4()), others[0], others[3], others[2]]
+    assert store.move_memories(pid, given, work.id, utcnow()) == [others[2], others[0], others[3]]  # order given
+    store.move_memories(pid, others, general(store, pid).id, utcnow())
     assert store.list(pid, F.Cond("bucket", "eq", work.id), 10).total == 1
     assert store.delete_bucket(pid, work.id, general(store, pid).id, utcnow()) == 1
     assert store.get(pid, [m.id])[0].bucket_name == "General"

@@ -352,10 +352,11 @@ class SQLiteStore:
 
     def _move(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], bucket_id: str, at: datetime) -> list[str]:
         self._check_buckets(c, project_id, [bucket_id])
-        found = [r[0] for r in _rows(
+        here = {r[0] for r in _rows(
             c, "SELECT id FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(list(ids))),
-        )]
+        )}
+        found = [i for i in dict.fromkeys(ids) if i in here]  # in the order given, as the PostgreSQL store answers
         c.execute(
             "UPDATE memories SET bucket_id = ?, updated_at = ? WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (bucket_id, ts(at), project_id, json.dumps(found)),
