@@ -74,11 +74,11 @@ class Dashboard(Face):
             body, kind = files[name]
             return Response(body, media_type=kind, headers=SECURITY_HEADERS)
 
-        @router.get(PREFIX, include_in_schema=False)
+        @router.api_route(PREFIX, methods=["GET", "HEAD"], include_in_schema=False)
         def page() -> Response:
             return answer("index.html")
 
-        @router.get(f"{PREFIX}/", include_in_schema=False)
+        @router.api_route(f"{PREFIX}/", methods=["GET", "HEAD"], include_in_schema=False)
         def page_slash() -> Response:
             return RedirectResponse(PREFIX, headers=SECURITY_HEADERS)
 
@@ -88,7 +88,8 @@ class Dashboard(Face):
             return handler
 
         for name in files:
-            router.add_api_route(f"{PREFIX}/static/{name}", static(name), methods=["GET"], include_in_schema=False)
+            router.add_api_route(f"{PREFIX}/static/{name}", static(name), methods=["GET", "HEAD"],
+                                 include_in_schema=False)
 
         @router.post(f"{PREFIX}/api/memories/delete", tags=["dashboard"])
         def delete_where(body: DeleteWhere, engine: EngineDep, project: ProjectDep) -> dict[str, int]:

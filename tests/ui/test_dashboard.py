@@ -213,6 +213,33 @@ def test_search_finds_a_memory_with_its_score_and_breakdown(
     assert float(best.locator("td.score strong").inner_text()) > 0
 
 
+def test_the_table_pages_and_filters_by_bucket_and_category(
+        watched: Watched, server: Server, key: str, sdk: MemoryClient) -> None:
+    sdk.add([{"role": "user", "content": f"note {i:02}"} for i in range(27)], user_id="alice", infer=False)
+    add(sdk, "Vegetarian since 2019", user_id="bob", categories=["food"])
+    headers = {"Authorization": f"Bearer {key}"}
+    travel = httpx.post(server.url + "/api/buckets", json={"name": "Travel"}, headers=headers).json()["id"]
+    moved = httpx.post(server.url + "/api/v2/memory/update", headers=headers,
+                       json={"memoryIds": [add(sdk, "Window seat, always")[0]], "bucketId": travel})
+    assert moved.json()["moved"] == 1
+    page = watched.page
+    sign_in(page, server, key)
+    assert len(rows(page)) == 25
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
+    assert len(rows(page)) == 4  # 29 memories, 25 a page
+    page.get_by_label("Category", exact=True).fill("food")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("1 memory matching the filters")).to_be_visible()
+    assert rows(page) == ["Vegetarian since 2019"]
+    page.get_by_role("button", name="Clear filters").click()
+    page.get_by_label("Bucket", exact=True).select_option(label="Travel")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("1 memory matching the filters")).to_be_visible()
+    assert rows(page) == ["Window seat, always"]
+
+
 def test_select_three_delete_confirm_and_they_are_gone_for_the_sdk(
         watched: Watched, server: Server, key: str, sdk: MemoryClient, tmp_path: Path) -> None:
     ids = add(sdk, "fact one", "fact two", "fact three", "fact four", "fact five")

@@ -63,11 +63,11 @@ export async function memoriesPage(root) {
   inputs.category = h("input", { type: "text", value: view.filters.category, autocomplete: "off" });
   const filterForm = h("form", { class: "filters" },
     h("fieldset", {}, h("legend", {}, "Filters"),
-      h("div", { class: "grid" }, controls, field("Bucket", inputs.bucket), field("Category", inputs.category)),
-      h("div", { class: "row" },
-        h("button", { type: "submit", class: "primary" }, "Apply filters"),
-        h("button", { type: "button", onclick: () => { for (const k of Object.keys(inputs)) inputs[k].value = ""; filterForm.requestSubmit(); } },
-          "Clear filters"))));
+      h("div", { class: "grid" }, controls, field("Bucket", inputs.bucket), field("Category", inputs.category),
+        h("div", { class: "buttons" },
+          h("button", { type: "submit", class: "primary" }, "Apply filters"),
+          h("button", { type: "button", onclick: () => { for (const k of Object.keys(inputs)) inputs[k].value = ""; filterForm.requestSubmit(); } },
+            "Clear filters")))));
   filterForm.addEventListener("submit", (event) => {
     event.preventDefault();
     for (const k of Object.keys(inputs)) view.filters[k] = inputs[k].value.trim();
