@@ -106,12 +106,14 @@ def sign_in(page: Any, server: Server, key: str) -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Memories").wait_for()
+    page.locator("#page[aria-busy=false]").wait_for()
 
 
 def go(page: Any, name: str) -> None:
-    """Open a page from the navigation and wait for its heading."""
+    """Open a page from the navigation and wait until it has loaded (its heading, then aria-busy false)."""
     page.get_by_role("navigation", name="Pages").get_by_role("link", name=name).click()
     page.get_by_role("heading", level=1, name=re.compile(name)).wait_for()
+    page.locator("#page[aria-busy=false]").wait_for()
 
 
 def rows(page: Any) -> list[str]:
@@ -432,10 +434,13 @@ def test_a_screenshot_of_every_page(browser: Any, server: Server, key: str, sdk:
             go(page, name)
             if name == "Activity":
                 expect(page.get_by_role("main")).to_contain_text("no change log (events) and no webhooks yet")
+            if name != "Activity":
+                expect(page.locator("tbody tr").first).to_be_visible()
             page.screenshot(path=tmp_path / f"{name.lower()}.png", full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]  # only tables scroll
         page.get_by_role("navigation", name="Pages").get_by_role("link", name="Memories").click()
         page.get_by_role("button", name="Prefers vegetarian food").click()
+        expect(page.get_by_role("dialog", name="Memory")).to_contain_text("History")
         page.screenshot(path=tmp_path / "memory.png")
         assert errors == []
     finally:

@@ -45,10 +45,13 @@ async function showPage() {
   const page = $("#page");
   page.hidden = false;
   document.title = `${title} · memvault`;
+  page.setAttribute("aria-busy", "true");
   try {
     await render(page);
   } catch (error) {
     fail(error);
+  } finally {
+    page.setAttribute("aria-busy", "false");
   }
   if (!firstPage) page.querySelector("h1")?.focus(); // a page change moves the focus to its heading
   firstPage = false;
