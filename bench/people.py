@@ -12,6 +12,13 @@ recall@3 = for one question, the share of its answering facts among the first th
 intro@1  = the share of questions whose first hit is the person's self-introduction (no question asks for it).
 
     python bench/people.py [--json] [--show-misses]
+    python bench/people.py --cv     # also: how much of the owner's name the retrieval should keep, cross-validated
+
+With ``--cv`` the search is also replayed (``Replay``) for a family of rules between today's and none: the owner's
+name, when the query names the owner of the memories (memvault.ranking.owner_terms), keeps a share ``1 - w`` of its
+part in the retrieval — cosine ``(1 - w) * cos(query) + w * cos(query without the name)``, keyword relevance
+likewise. w = 1 is what Engine.search does (the replay must give its answer; checked), w = 0 is a search that
+ignores who is asked of. w is chosen on six people and scored on the other six, and the reverse.
 """
 
 from __future__ import annotations
@@ -26,14 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from memvault import filters as F
+from memvault import ranking
 from memvault.embed import build_embedder
 from memvault.engine import Engine, Owners, SearchOptions
-from memvault.extract.base import Message
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
 
 DATA = Path(__file__).resolve().parent / "data" / "people.json"
 TOP_K = 10
+SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)  # w: how much of the name's part the retrieval drops; 1 = Engine.search
 
 
 @dataclass(frozen=True)
@@ -45,12 +53,74 @@ class Answered:
     ranked: tuple[str, ...]  # fact ids, best first
 
 
+@dataclass(frozen=True)
+class Side:
+    """What the store answers for one retrieval query: exact cosine and text of every candidate, BM25 by id."""
+
+    cosine: dict[str, float]
+    keyword: dict[str, float]
+
+
+class Replay:
+    """One question's store answers for the query as asked and for the query without the owner's name."""
+
+    def __init__(self, question: str, texts: dict[str, str], asked: Side, seek: Side) -> None:
+        self.question, self.texts, self.asked, self.seek = question, texts, asked, seek
+
+    def ranked(self, w: float) -> list[tuple[str, float]]:
+        ids = list(self.texts)
+        def mix(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+            top_a, top_b = max(a.values(), default=0.0), max(b.values(), default=0.0)
+            return {i: (1 - w) * (a.get(i, 0.0) / top_a if top_a else 0.0)
+                    + w * (b.get(i, 0.0) / top_b if top_b else 0.0) for i in ids}
+        cosine = {i: (1 - w) * self.asked.cosine[i] + w * self.seek.cosine[i] for i in ids}
+        keyword = {i: s for i, s in mix(self.asked.keyword, self.seek.keyword).items() if s > 0}
+        near = [ranking.Candidate(i, i, 0, cosine[i], self.texts[i]) for i in ids]
+        scored = ranking.fuse(list(cosine.items()), list(keyword.items()), near, query=self.question)
+        return [(s.id, s.score) for s in scored[:TOP_K]]
+
+
+def same(engine: list[tuple[str, float]], replayed: list[tuple[str, float]]) -> bool:
+    """The same ranking but for float noise (a query embedded alone or in a batch differs in the last bits): the
+    same scores place by place, and every memory with its own score."""
+    mine = dict(replayed)
+    return (len(engine) == len(replayed) and all(abs(a - b) <= 1e-5 for (_, a), (_, b) in zip(engine, replayed, strict=True))
+            and all(i in mine and abs(mine[i] - s) <= 1e-5 for i, s in engine))
+
+
 def people() -> list[dict[str, Any]]:
     return list(json.loads(DATA.read_text())["people"])
 
 
-def ask_all(embedder_name: str = "minilm") -> list[Answered]:
-    out: list[Answered] = []
+def _side(engine: Engine, project: str, query: str, terms: list[str], where: F.Node | None, ids: list[str],
+          pool: int) -> tuple[Side, dict[str, str], list[str]]:
+    vector = engine.embedder.embed([query])[0]
+    dense = engine.store.vector_search(project, vector, where, pool)
+    sparse = engine.store.keyword_search(project, terms, where, pool) if terms else []
+    ids = list(dict.fromkeys([*ids, *(i for i, _ in dense), *(i for i, _ in sparse)]))
+    near = engine._near(project, ids, vector, where, 0)
+    return Side({c.id: max(0.0, c.similarity) for c in near}, dict(sparse)), {c.id: c.text for c in near}, ids
+
+
+def replay(engine: Engine, project: str, question: str, user: str) -> Replay:
+    """What Engine.search reads of the store for this question, for both retrieval queries (the first tier)."""
+    where = engine._live(F.eq("user_id", user))
+    pool = ranking.DEFAULT.candidates
+    terms = ranking.query_terms(question)
+    asked, texts, ids = _side(engine, project, question, terms, where, [], pool)
+    names = ranking.owner_terms(question, texts.values())
+    seek_text = ranking.without(question, names) if names else question
+    if seek_text == question or not ranking.asks_about(seek_text):
+        return Replay(question, texts, asked, asked)
+    seek_terms = [t for t in terms if not ranking.names_term(t, names)]
+    seek, more, ids = _side(engine, project, seek_text, seek_terms, where, ids, pool)
+    asked, texts, _ = _side(engine, project, question, terms, where, ids, pool)  # the same ids on both sides
+    return Replay(question, {**texts, **more}, asked, seek)
+
+
+def ask_all(embedder_name: str = "minilm", with_replay: bool = False) -> tuple[list[Answered], list[Replay]]:
+    answered: list[Answered] = []
+    replays: list[Replay] = []
     with tempfile.TemporaryDirectory(prefix="memvault-people-") as tmp:
         engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), build_embedder(embedder_name), OfflineExtractor())
         try:
@@ -65,11 +135,21 @@ def ask_all(embedder_name: str = "minilm") -> list[Answered]:
                 for q in person["questions"]:
                     hits = engine.search(project, q["q"], F.eq("user_id", person["user_id"]),
                                          SearchOptions(top_k=TOP_K))
-                    out.append(Answered(person["user_id"], q["q"], frozenset(q["answers"]), intro,
-                                        tuple(fact_of[h.memory.id] for h in hits)))
+                    answered.append(Answered(person["user_id"], q["q"], frozenset(q["answers"]), intro,
+                                             tuple(fact_of[h.memory.id] for h in hits)))
+                    if with_replay:
+                        r = replay(engine, project, q["q"], person["user_id"])
+                        if not same([(h.memory.id, h.score) for h in hits], r.ranked(1.0)):
+                            raise SystemExit(f"the replay is not the engine's ranking for {q['q']!r}")
+                        r.texts = {fact_of[i]: t for i, t in r.texts.items()}
+                        r.asked = Side({fact_of[i]: s for i, s in r.asked.cosine.items()},
+                                       {fact_of[i]: s for i, s in r.asked.keyword.items()})
+                        r.seek = Side({fact_of[i]: s for i, s in r.seek.cosine.items()},
+                                      {fact_of[i]: s for i, s in r.seek.keyword.items()})
+                        replays.append(r)
         finally:
             engine.close()
-    return out
+    return answered, replays
 
 
 def figures(answered: list[Answered]) -> dict[str, float]:
@@ -81,13 +161,39 @@ def figures(answered: list[Answered]) -> dict[str, float]:
     }
 
 
+def cross_validate(answered: list[Answered], replays: list[Replay]) -> None:
+    def at(w: float, who: set[str]) -> dict[str, float]:
+        return figures([Answered(a.person, a.question, a.answers, a.intro, tuple(i for i, _ in r.ranked(w)))
+                        for a, r in zip(answered, replays, strict=True) if a.person in who])
+
+    everyone = [p["user_id"] for p in people()]
+    halves = (set(everyone[: len(everyone) // 2]), set(everyone[len(everyone) // 2 :]))
+    print("\nreplayed, every share w of the owner's name dropped from the retrieval (1 = Engine.search):")
+    print(f"{'w':>5} {'top-1':>6} {'r@3':>6} {'intro@1':>8}")
+    for w in SHARES:
+        s = at(w, set(everyone))
+        print(f"{w:5.2f} {s['top1']:6.3f} {s['recall@3']:6.3f} {s['intro@1']:8.3f}")
+    print("cross-validated: w chosen on one half (best top-1, then recall@3, then the smaller w), scored on the other")
+    held: list[dict[str, float]] = []
+    for fit, score in (halves, halves[::-1]):
+        w = max(SHARES, key=lambda w: (at(w, fit)["top1"], at(w, fit)["recall@3"], -w))
+        s = at(w, score)
+        held.append(s)
+        print(f"  fitted on {','.join(sorted(fit))}: w = {w}; held out {','.join(sorted(score))}: "
+              f"top-1 {s['top1']:.3f}, recall@3 {s['recall@3']:.3f} (w = 0 there: top-1 {at(0.0, score)['top1']:.3f},"
+              f" recall@3 {at(0.0, score)['recall@3']:.3f})")
+    print(f"  mean of the held-out halves: top-1 {statistics.fmean(h['top1'] for h in held):.3f}, "
+          f"recall@3 {statistics.fmean(h['recall@3'] for h in held):.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--show-misses", action="store_true", help="list the questions whose first hit is wrong")
+    parser.add_argument("--cv", action="store_true", help="replay a family of rules and cross-validate its share")
     args = parser.parse_args(argv)
-    answered = ask_all(args.embedder)
+    answered, replays = ask_all(args.embedder, with_replay=args.cv)
     total = figures(answered)
     if args.json:
         print(json.dumps(total, indent=2))
@@ -101,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         for a in answered:
             if not a.ranked or a.ranked[0] not in a.answers:
                 print(f"  {a.question!r}: got {a.ranked[:3]}, want {sorted(a.answers)}")
+    if args.cv:
+        cross_validate(answered, replays)
     return 0
 
 
