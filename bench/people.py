@@ -9,7 +9,8 @@ dir, the default offline MiniLM embedder); each question is asked with ``Engine.
 
 top-1    = the share of questions whose first hit answers it;
 recall@3 = for one question, the share of its answering facts among the first three hits, averaged;
-intro@1  = the share of questions whose first hit is the person's self-introduction (no question asks for it).
+intro@1  = the share of questions whose first hit is the person's self-introduction (no question asks for it);
+and the wall time of each Engine.search call, p50 and p95.
 
     python bench/people.py [--json] [--show-misses]
     python bench/people.py --cv     # also: how much of the owner's name the retrieval should keep, cross-validated
@@ -28,6 +29,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ class Answered:
     answers: frozenset[str]
     intro: str  # the fact id of the person's self-introduction
     ranked: tuple[str, ...]  # fact ids, best first
+    seconds: float = 0.0  # the wall time of the Engine.search call
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,16 @@ def ask_all(embedder_name: str = "minilm", with_replay: bool = False) -> tuple[l
                 for fact in person["facts"]:
                     memory = engine.add_text(project, fact["text"], Owners(user_id=person["user_id"]))
                     fact_of[memory.id] = fact["id"]
+            engine.search(project, "hello", F.eq("user_id", "nobody"))  # warm up: the model session
             for person in people():
                 intro = person["facts"][0]["id"]
                 for q in person["questions"]:
+                    t0 = time.perf_counter()
                     hits = engine.search(project, q["q"], F.eq("user_id", person["user_id"]),
                                          SearchOptions(top_k=TOP_K))
+                    seconds = time.perf_counter() - t0
                     answered.append(Answered(person["user_id"], q["q"], frozenset(q["answers"]), intro,
-                                             tuple(fact_of[h.memory.id] for h in hits)))
+                                             tuple(fact_of[h.memory.id] for h in hits), seconds))
                     if with_replay:
                         r = replay(engine, project, q["q"], person["user_id"])
                         if not same([(h.memory.id, h.score) for h in hits], r.ranked(1.0)):
@@ -203,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         s = figures([a for a in answered if a.person == person["user_id"]])
         print(f"{person['user_id']:8} {s['n']:3d} {s['top1']:6.3f} {s['recall@3']:6.3f} {s['intro@1']:8.3f}")
     print(f"{'all':8} {total['n']:3d} {total['top1']:6.3f} {total['recall@3']:6.3f} {total['intro@1']:8.3f}")
+    ms = sorted(a.seconds * 1000 for a in answered)
+    print(f"search p50 {ms[len(ms) // 2]:.1f} ms, p95 {ms[min(len(ms) - 1, int(len(ms) * 0.95))]:.1f} ms "
+          "(query embedding included)")
     if args.show_misses:
         for a in answered:
             if not a.ranked or a.ranked[0] not in a.answers:
