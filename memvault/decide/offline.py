@@ -11,7 +11,7 @@ fill no slot, its first clause's subject, polarity and content words. Then, agai
   the memory's ("I no longer drink coffee" against "I drink coffee every morning"), or the reverse.
 - **NONE** when the memory already says everything the fact says: every claim (values that fit: "engineer"
   within "software engineer") and every content word, the same subject and polarity; or when the cosine is at
-  least DUPLICATE_SIMILARITY and nothing contradicts and the subjects are not two different ones.
+  least DUPLICATE_SIMILARITY, nothing contradicts, and the subjects, the polarity and the numbers are the same.
 - **UPDATE** when the fact says everything the memory says and more ("I live in Lyon" <- "I live in Lyon, in
   the Croix-Rousse district with my partner"): the memory's text becomes the fact's.
 - **ADD** otherwise: another subject ("My brother lives in Madrid" never touches "I live in Lyon"), another
@@ -75,7 +75,8 @@ def _relation(new: Reading, old: Reading, similarity: float) -> Event | None:
         return "NONE"
     if _covers(new, old):
         return "UPDATE"
-    if similarity >= DUPLICATE_SIMILARITY and _same_subject(new.subject, old.subject, loose=True):
+    if (similarity >= DUPLICATE_SIMILARITY and new.negated == old.negated and new.numbers() == old.numbers()
+            and _same_subject(new.subject, old.subject, loose=True)):
         return "NONE"
     return None
 

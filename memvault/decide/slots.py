@@ -78,6 +78,10 @@ class Reading:
     predicate: frozenset[str]
     words: frozenset[str]
 
+    def numbers(self) -> set[str]:
+        """The numbers the text says, in digits or words ("two kids" and "three kids" differ by these alone)."""
+        return {word for word in self.words if word[0].isdigit() or word in _NUMBER_STEMS}
+
     def names(self) -> set[str]:
         """The user's own names this text states."""
         return {c.value for c in self.claims if c.subject == SELF and c.name == "name" and c.value and not c.negated}
@@ -158,7 +162,7 @@ _VERBS = frozenset(
     started quit stopped left got get gets became become becomes went go goes turned turns married divorced
     broke dating like likes love loves enjoy enjoys prefer prefers hate hates eat eats drink drinks play plays
     own owns want wants need needs follow follows speak speaks study studies teach teaches smoke smokes run runs
-    retired lost used call calls think thinks said says""".split()
+    retired lost used call calls think thinks said says plan plans planning hope hoping going trying decided doing""".split()
 ) | _ADVERBS
 _COMPLEX = frozenset(
     "when if because before after while that who which think thinks believe guess hope wish said says told".split()
@@ -180,6 +184,8 @@ _TRIGGERS = frozenset(
     working job employed employer hired joined started company name named called call go age year years old
     turned diet favorite favourite got get became become quit stopped gave given longer""".split()
 )
+_NUMBER_WORDS = """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+    seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred""".split()
 _SPELLINGS = {"colour": "color", "flavour": "flavor", "neighbour": "neighbor", "centre": "center", "theatre": "theater"}
 
 
@@ -198,6 +204,9 @@ def _stem(word: str) -> str:
     if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiousl":
         word = word[:-1]
     return word
+
+
+_NUMBER_STEMS = frozenset(_stem(word) for word in _NUMBER_WORDS)
 
 
 def _content(words: Iterable[str], *, triggers: bool = True) -> list[str]:
@@ -319,6 +328,8 @@ def _subject(clause: _Clause, index: int) -> tuple[str | None, int]:
         if word not in _DROP:
             nouns += 1
         index += 1
+        if word in {"i", "we"} and clause.word(index) != "and":
+            break  # the subject ends at its pronoun: "I plan to ...", "my wife and I moved"
     if not group:
         return (SELF, start) if index < len(words) else (None, start)
     if _COMPLEX & set(group):
@@ -511,7 +522,7 @@ def _age_at(clause: _Clause, index: int) -> tuple[str, int] | None:
 def _place(clause: _Clause, index: int, *, nested: bool = False) -> tuple[str | None, int]:
     """A place at `index` ("Lyon", "the US", "a flat in Lyon" -> lyon) and the index after it."""
     first = clause.word(index)
-    if first in {"a", "an", "my", "our", "new", "his", "her", "their", "your"}:
+    if first in {"a", "an", "my", "our", "his", "her", "their", "your"}:
         for at in range(index + 1, min(index + 8, len(clause))):
             if clause.words[at] in _PUNCT:
                 break
@@ -536,7 +547,7 @@ def _org(clause: _Clause, index: int) -> tuple[str | None, int]:
         return None, index
     if first in {"the", "a", "an"}:
         index += 1
-    words, end = _phrase(clause, index, _STOPS, 5)
+    words, end = _phrase(clause, index, _STOPS - {"'s"}, 5)
     if not words or words[0] in _ORG_VAGUE:
         return None, end
     return " ".join(words), end
@@ -566,7 +577,7 @@ def _name(clause: _Clause, index: int, *, capitalised: bool) -> str | None:
             break
         words.append(word)
         index += 1
-    if not words or words[0] in _NOT_NAMES or words[0] in _VAGUE:
+    if not words or _NOT_NAMES & set(words[0].split("-")) or words[0] in _VAGUE:
         return None
     if capitalised and clause.word(index) and clause.word(index) not in _STOPS:
         return None  # "I'm Italian-born something": not a bare name
@@ -591,70 +602,78 @@ def _strip_articles(value: str) -> str:
 # and the index after it, or None. Patterns are matched at a word start and end at a word end (_Clause.match).
 
 _Item = tuple[str, str | None, bool, str | None]
+
+
+def _word_pattern(pattern: str) -> re.Pattern[str]:
+    """A predicate pattern that ends where a word ends (its alternatives are tried until one does)."""
+    return re.compile(f"(?:{pattern})(?= |$)")
+
+
 _Found = tuple[list[_Item], int]
 
-_NEG_BEING = re.compile(r"(?:quit|quitting|stopped|gave up|given up|give up) being(?: an?)?(?: strict| strictly)?")
-_MEAT_AGAIN = re.compile(r"(?:started eating meat|(?:went |am |is )?back to eating meat|(?:eat|eats|eating) meat again)")
-_DIET_POSS = re.compile(r"diet is(?: now)?(?: an?)?(?: strict| strictly| fully| mostly)?")
-_DIET_VERB = re.compile(r"(?:went|gone|turned|became|become|switched to|converted to|stayed|remained|started)(?: an?)?")
-_DIET_ON = re.compile(r"(?:on|following|follow|follows|eat|eats|eating|doing|do|does)(?: an?| the)?")
+_NEG_BEING = _word_pattern(r"(?:quit|quitting|stopped|gave up|given up|give up) being(?: an?)?(?: strict| strictly)?")
+_MEAT_AGAIN = _word_pattern(r"(?:started eating meat|(?:went |am |is )?back to eating meat|(?:eat|eats|eating) meat again)")
+_DIET_POSS = _word_pattern(r"diet is(?: now)?(?: an?)?(?: strict| strictly| fully| mostly)?")
+_DIET_VERB = _word_pattern(r"(?:went|gone|turned|became|become|switched to|converted to|stayed|remained|started)(?: an?)?")
+_DIET_ON = _word_pattern(r"(?:on|following|follow|follows|eat|eats|eating|doing|do|does)(?: an?| the)?")
 _DIET_ADVERBS = frozenset("a an strict strictly fully full mostly completely totally 100 now".split())
 
-_STATUS = re.compile(r"(?:(got|gotten|became|become) )?(single|married|engaged|divorced|separated|widowed|a widow|a widower)")
-_IN_RELATIONSHIP = re.compile(
+_STATUS = _word_pattern(r"(?:(got|gotten|became|become) )?(single|married|engaged|divorced|separated|widowed|a widow|a widower)")
+_IN_RELATIONSHIP = _word_pattern(
     r"in an?(?: serious| committed| long-distance| long distance| happy| new| steady| open| relationship with)? relationship"
 )
-_DATING = re.compile(r"(dating|seeing)")
-_PARTNER = re.compile(
+_DATING = _word_pattern(r"(dating|seeing)")
+_PARTNER = _word_pattern(
     r"(?:have|has|got) an? (?:new )?(girlfriend|boyfriend|partner|fiance|fiancee|fiancé|fiancée|wife|husband|spouse)"
 )
 _PARTNER_STATUS = {"fiance": "engaged", "fiancee": "engaged", "fiancé": "engaged", "fiancée": "engaged",
                    "wife": "married", "husband": "married", "spouse": "married"}
-_BROKE_UP = re.compile(r"(?:broke|broken|split) up")
-_STATUS_POSS = re.compile(r"relationship status is(?: now)?")
+_BROKE_UP = _word_pattern(r"(?:broke|broken|split) up")
+_STATUS_POSS = _word_pattern(r"relationship status is(?: now)?")
 
-_TURNED = re.compile(r"turned")
-_AGE_POSS = re.compile(r"age is(?: now)?")
+_TURNED = _word_pattern(r"turned")
+_AGE_POSS = _word_pattern(r"age is(?: now)?")
 _AGE_ADVERBS = frozenset("just almost nearly about over a an".split())
 
-_LIVE = re.compile(r"(?:live|lives|living|reside|resides|residing|based|located|settled) in")
-_LIVED = re.compile(r"lived in")
-_MOVED = re.compile(r"(?:moved|relocated)(?: back| over| permanently| here)? (?:to|into|in)")
-_MOVED_FROM = re.compile(r"(?:moved|relocated)(?: away)? (?:from|out of)")
-_HOME = re.compile(r"home is(?: now)? in")
+_LIVE = _word_pattern(r"(?:live|lives|living|reside|resides|residing|based|located|settled) in")
+_LIVED = _word_pattern(r"lived in")
+_MOVED = _word_pattern(r"(?:moved|relocated)(?: back| over| permanently| here)? (?:to|into|in)")
+_MOVED_FROM = _word_pattern(r"(?:moved|relocated)(?: away)? (?:from|out of)")
+_HOME = _word_pattern(r"home is(?: now)? in")
 
-_WORK_AT = re.compile(r"(?:work|works|working)(?: full-time| part-time| full time| part time| remotely| freelance)? (?:at|for)")
-_HIRED = re.compile(r"(?:employed|hired|recruited) (?:by|at)")
-_JOINED = re.compile(r"joined")
-_NEW_JOB_AT = re.compile(
+_HOW = r"(?: full-time| part-time| full time| part time| remotely| freelance)?"
+_WORK_AT = _word_pattern(rf"(?:work|works|working){_HOW} (?:at|for)")
+_HIRED = _word_pattern(r"(?:employed|hired|recruited) (?:by|at)")
+_JOINED = _word_pattern(r"joined")
+_NEW_JOB_AT = _word_pattern(
     r"(?:(?:started|got|took|landed|accepted|found|have|has|start|starting) an? (?:new )?job|started working|got hired"
     r"|start working|started) (?:at|with|for|by)"
 )
-_EMPLOYER_POSS = re.compile(r"(?:employer|workplace) is(?: now)?")
-_SELF_EMPLOYED = re.compile(
+_EMPLOYER_POSS = _word_pattern(r"(?:employer|workplace) is(?: now)?")
+_SELF_EMPLOYED = _word_pattern(
     r"(?:self-employed|self employed|freelancing|freelance|an? freelancer|(?:run|runs|running) my own (?:business|company))"
 )
-_QUIT_JOB = re.compile(r"(?:quit|left|lost|leaving|quitting) my (?:job|position|role|work)")
-_LAID_OFF = re.compile(r"(?:got |been |was |were )?(?:laid off|fired|let go)")
-_QUIT_WORK = re.compile(r"(?:stopped|quit) working (?:at|for)")
-_LEFT = re.compile(r"(?:quit|left)")
+_QUIT_JOB = _word_pattern(r"(?:quit|left|lost|leaving|quitting) my (?:job|position|role|work)")
+_LAID_OFF = _word_pattern(r"(?:got |been |was |were )?(?:laid off|fired|let go)")
+_QUIT_WORK = _word_pattern(r"(?:stopped|quit) working (?:at|for)")
+_LEFT = _word_pattern(r"(?:quit|left)")
 
-_WORK_AS = re.compile(r"(?:work|works|working|employed|hired)(?: full-time| part-time| full time| part time| freelance)? as")
-_JOB_AS = re.compile(
+_WORK_AS = _word_pattern(rf"(?:work|works|working|employed|hired){_HOW} as")
+_JOB_AS = _word_pattern(
     r"(?:(?:got|have|has|took|started|accepted|landed|found|start|starting) )?(?:an? |my )?(?:new )?"
     r"(?:job|position|role|career) as"
 )
-_JOB_POSS = re.compile(r"(?:job|occupation|profession|job title|title|role|position) is(?: now)?")
-_BECAME = re.compile(r"(?:became|become|becoming|trained as|qualified as)")
-_NO_JOB = re.compile(r"(retired|unemployed|jobless|out of work|between jobs)")
+_JOB_POSS = _word_pattern(r"(?:job|occupation|profession|job title|title|role|position) is(?: now)?")
+_BECAME = _word_pattern(r"(?:became|become|becoming|trained as|qualified as)")
+_NO_JOB = _word_pattern(r"(retired|unemployed|jobless|out of work|between jobs)")
 
-_NAME_POSS = re.compile(r"name is(?: now)?")
-_CALLED = re.compile(r"(?:called|named)")
-_GO_BY = re.compile(r"(?:go|goes) by")
+_NAME_POSS = _word_pattern(r"name is(?: now)?")
+_CALLED = _word_pattern(r"(?:called|named)")
+_GO_BY = _word_pattern(r"(?:go|goes) by")
 _CALL_ME = re.compile(r"\bcall me (?=\w)")
 
-_FAVORITE = re.compile(r"favou?rite")
-_IS_MY_FAVORITE = re.compile(r"(?:my|our)(?: all-time| absolute| current| new| very)? favou?rite")
+_FAVORITE = _word_pattern(r"favou?rite")
+_IS_MY_FAVORITE = _word_pattern(r"(?:my|our)(?: all-time| absolute| current| new| very)? favou?rite")
 _FAVORITE_VERBS = frozenset("is are was were has would will".split())
 _FAVORITE_STOPS = frozenset("because since but though although which who as when whereas".split()) | _PUNCT
 

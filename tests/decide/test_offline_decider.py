@@ -212,3 +212,16 @@ def test_every_slot_name_is_read_from_some_text() -> None:
                 "I'm vegan", "My favourite film is Heat"]
     seen = {slot.name.split()[0] for text in examples for slot in slots(text)}
     assert seen == set(SLOT_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "event"),
+    [
+        ("I adore board games", "I love board games", "NONE"),
+        ("I have two kids", "I have three kids", "ADD"),
+        ("I like coffee", "I don't like coffee with sugar", "ADD"),
+    ],
+)
+def test_a_near_duplicate_by_similarity_keeps_its_numbers_and_polarity(old: str, new: str, event: str) -> None:
+    decision = OfflineDecider().decide([new], [[Known(0, old, 0.97)]])[0]
+    assert decision.event == event
