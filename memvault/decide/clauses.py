@@ -48,13 +48,14 @@ _ADVERBS = frozenset(
     """just recently now also still currently finally already actually really always officially newly happily
     even only both all basically definitely technically again truly fully""".split()
 )
+_FORMERLY = frozenset("previously formerly once".split())
 _MODALS = frozenset("will would shall might may could should must can".split())
 _TO_MODALS = frozenset("going planning plan plans want wants wanted hope hoping about intend intending trying try".split())
 _PERFECT_NEXT = frozenset(
     """been lived moved relocated gone become turned started joined quit stopped given got gotten left retired
     married divorced separated worked switched just recently now also finally always never not no already""".split()
 )
-_VERBS = frozenset(
+_VERBS = _FORMERLY | frozenset(
     """am is are was were be been being have has had do does did will would can could should might may must not
     no never live lives living lived reside resides moved move moves relocated work works working worked joined
     started quit stopped left got get gets became become becomes went go goes turned turns married divorced
@@ -245,6 +246,8 @@ def subject_of(clause: Clause, index: int) -> tuple[str | None, int]:
     if group[0] in _PRONOUNS:
         return None, index
     rest = [w for w in group if w not in _DROP]
+    if rest[:2] == ["user", "'s"] and len(rest) > 2:
+        rest = rest[2:]  # "the user's brother" is "my brother"
     if not rest:
         return None, index
     if rest == ["user"]:
@@ -299,6 +302,8 @@ def modifiers(clause: Clause, index: int) -> tuple[Mood, int]:
         elif word == "no" and after == "longer":
             mood.negated = True
             index += 1
+        elif word in _FORMERLY:
+            mood.past = True
         elif word == "used" and after == "to":
             mood.past = True
             index += 1

@@ -71,6 +71,8 @@ SUPERSEDES = [
     case([("My wife is a doctor", 0.70)], "My wife works as a surgeon now", "SUPERSEDE", 0, id="other: wife's job"),
     case([("My son is 5", 0.70)], "My son just turned 6", "SUPERSEDE", 0, id="other: son's age"),
     case([("Carol lives in Rome", 0.78)], "Carol moved to Milan", "SUPERSEDE", 0, id="other: named person"),
+    case([("User's brother lives in Madrid", 0.77)], "My brother moved to Berlin", "SUPERSEDE", 0,
+         id="other: the user's brother is my brother"),
 ]
 
 NEVER_SUPERSEDE = [
@@ -102,6 +104,7 @@ NEVER_SUPERSEDE = [
     case([("I like tea", 0.60)], "I don't eat meat anymore", "ADD", id="negation of something else"),
     case([("I drink coffee every morning", 0.60)], "I don't drink coffee after 6pm", "ADD", id="negation narrower"),
     case([("I used to live in Paris", 0.70)], "I live in Lyon", "ADD", id="tense: past residence"),
+    case([("Previously lived in Paris", 0.68)], "I live in Lyon", "ADD", id="tense: previously"),
     case([("I live in Lyon", 0.70)], "I'm moving to Berlin next month", "ADD", id="tense: not moved yet"),
     case([("I live in Lyon", 0.60)], "I'm visiting Paris this week", "ADD", id="tense: a visit"),
     case([("I worked as a waiter in college", 0.60)], "I work as an accountant", "ADD", id="tense: past job"),
