@@ -183,7 +183,8 @@ def _read_clause(clause: Clause, claims: list[Claim]) -> _ClauseReading:
     if clause.word(at) == "being":
         at += 1
     predicate = content_words(words[at:])
-    return _ClauseReading(owner, negated, predicate[0] if predicate else None, frozenset(predicate))
+    head = next((word for word in predicate if not (word[0].isdigit() or word in NUMBER_STEMS)), None)  # "two kids"
+    return _ClauseReading(owner, negated, head, frozenset(predicate))
 
 
 def read(text: str) -> Reading:

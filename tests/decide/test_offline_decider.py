@@ -56,6 +56,7 @@ SUPERSEDES = [
     # denials of a stored fact, and the reverse
     case([("I drink coffee every morning", 0.80)], "I no longer drink coffee", "SUPERSEDE", 0, id="negation: no longer"),
     case([("I smoke a pack a day", 0.60)], "I quit smoking", "SUPERSEDE", 0, id="negation: quit"),
+    case([("I have two kids", 0.66)], "I don't have kids", "SUPERSEDE", 0, id="negation: past a number"),
     case([("I play the violin", 0.72)], "I don't play the violin anymore", "SUPERSEDE", 0, id="negation: don't anymore"),
     case([("I live in Paris", 0.80)], "I don't live in Paris anymore", "SUPERSEDE", 0, id="negation: residence"),
     case([("I'm vegan", 0.80)], "I'm not vegan anymore", "SUPERSEDE", 0, id="negation: diet"),
