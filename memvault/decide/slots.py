@@ -1,10 +1,11 @@
 """Slots: the single-valued things a text states about a person, read by rules (English only, no model).
 
 A slot holds one value per subject at a time; a new value replaces the old one. The subject is ``"self"`` for
-the user: a first-person text ("I live in Lyon", "We moved to Lyon", "My name is Dana"), a text about "User" /
-"The user", or one with no subject at all ("Lives in Paris", "Is vegetarian", "Name is Dana"). Anyone else is
-the words naming them, without "my"/"the": "brother" (My brother lives in Madrid), "carol", "brother 's wife".
-Pronouns ("he", "she", "they", "it") and subjects inside subordinate clauses ("I think that ...") give no slot.
+the user: a first-person text ("I live in Lyon", "My name is Dana"; "we" and "my wife and I" include the user),
+a text about "User" / "The user", or one with no subject at all ("Lives in Paris", "Is vegetarian", "Name is
+Dana"). Anyone else is the words naming them, without "my" / "the user's": "brother" (My brother lives in Madrid,
+The user's brother ...), "carol", "brother 's wife"; "brother" and "brother tom" are the same subject. Pronouns
+("he", "she", "they", "it") and subjects inside subordinate clauses ("I think that ...") give no slot.
 
 The slots (``SLOT_NAMES``) and what states them:
 
