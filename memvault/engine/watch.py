@@ -29,6 +29,9 @@ class Watchers:
     def __init__(self) -> None:
         self._all: tuple[Watcher, ...] = ()
 
+    def __len__(self) -> int:
+        return len(self._all)
+
     def add(self, watcher: Watcher) -> None:
         self._all += (watcher,)
 
