@@ -3,6 +3,8 @@ seed endpoints carry examples, and `/docs` and `/redoc` load only assets the ser
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -98,3 +100,12 @@ def test_the_docs_pages_load_only_local_assets(sqlite_server: Server, page: str)
     # nothing else in the page names another host: no CDN, no fonts, no validator
     assert re.findall(r"https?://", answer.text) == []
     assert '"validatorUrl": null' in answer.text or page == "/redoc"
+    # and the browser is held to this server: ReDoc's sidebar would load Redocly's logo from a CDN
+    policy = dict(d.strip().split(" ", 1) for d in answer.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'self'" and policy["img-src"] == "'self' data:"
+    assert policy["script-src"].startswith("'self'") and "unsafe" not in policy["script-src"]
+    assert "http" not in answer.headers["Content-Security-Policy"]
+    inline = re.findall(r"<script>(.*?)</script>", answer.text, flags=re.S)
+    for script in inline:  # Swagger UI's set-up script is allowed by its hash, nothing else inline
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["script-src"]
