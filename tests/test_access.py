@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -20,6 +21,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.logs import JsonFormatter, TextFormatter, fields
 from memvault.store.sqlite import SQLiteStore
 from memvault.store.sqlite.store import connect
+from memvault.testing.mcp_client import call, fails, http_session
 from memvault.testing.server import Server
 
 SECRET_TEXT = "Quokka Zephyrine keeps her bank PIN 7731 under the blue teapot"
@@ -169,6 +171,25 @@ def test_memory_text_and_query_words_reach_no_log_line(srv: Server, logged: Line
     for word in WORDS:
         assert [line for line in logged.lines if word.lower() in line.lower()] == []
     assert len(logged.access()) == 10
+
+
+def test_mcp_calls_leave_no_memory_text_in_the_logs(srv: Server, logged: Lines) -> None:
+    """MCP over HTTP is logged like any request (route /mcp), and what its tools were given stays out of the logs,
+    also when a tool refuses it."""
+
+    async def main() -> None:
+        async with http_session(srv.url, srv.key()) as session:
+            added = (await call(session, "add_memory", text=SECRET_TEXT, user_id="alice", infer=False))["results"][0]
+            assert (await call(session, "search_memories", query="Zephyrine teapot", user_id="alice"))["results"]
+            assert (await call(session, "get_memory", id=added["id"]))["memory"] == SECRET_TEXT
+            await fails(session, "add_memory", text=SECRET_TEXT, user_id="alice", metadata={"Quokka\u0000": 1})
+            await fails(session, "get_memory", id="Quokka-7731")
+            await call(session, "delete_memory", id=added["id"])
+
+    anyio.run(main)
+    assert {line["route"] for line in logged.access()} == {"/mcp"}
+    for word in WORDS:
+        assert [line for line in logged.lines if word.lower() in line.lower()] == []
 
 
 def test_an_access_line_carries_the_route_template_never_the_path(srv: Server, logged: Lines) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import anyio
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from memvault.config import Settings
 from memvault.engine import Engine
 from memvault.metrics import metrics_enabled
+from memvault.testing.mcp_client import call, http_session
 from memvault.testing.server import Server
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -68,7 +70,13 @@ def test_memories_added_and_deleted_are_counted_by_the_engine_whatever_the_face(
            for n in range(3)]
     project = metered.engine.project("test").id
     metered.engine.add_text(project, "added by the library, not over HTTP")  # the engine counts, not the face
-    assert value(scrape(metered), "memvault_memories_added_total") == 6
+
+    async def over_mcp() -> None:
+        async with http_session(metered.url, key) as session:
+            await call(session, "add_memory", text="added over MCP", user_id="bob", infer=False)
+
+    anyio.run(over_mcp)
+    assert value(scrape(metered), "memvault_memories_added_total") == 7
 
     assert httpx.delete(metered.url + f"/v1/memories/{added[0]['id']}/", headers=mem0).status_code == 200
     bulk = httpx.post(metered.url + "/api/memories/bulk-delete", headers=mp,
@@ -78,7 +86,7 @@ def test_memories_added_and_deleted_are_counted_by_the_engine_whatever_the_face(
     assert httpx.delete(metered.url + f"/v1/memories/{added[0]['id']}/", headers=mem0).status_code == 404  # gone
     samples = scrape(metered)
     assert value(samples, "memvault_memories_deleted_total") == 4  # 1 + 2 + alice's last one; failures not counted
-    assert value(samples, "memvault_memories_added_total") == 6
+    assert value(samples, "memvault_memories_added_total") == 7
 
 
 def test_searches_are_timed_and_the_vector_index_state_is_shown(metered: Server) -> None:
