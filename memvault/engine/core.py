@@ -165,8 +165,13 @@ class EngineCore:
         return project.name
 
     @staticmethod
-    def _live(where: F.Node | None) -> F.Node | None:
-        """Expired memories are not returned by list or search."""
-        now = utcnow()
-        alive = F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now)))
-        return F.all_of(where, alive)
+    def _live(where: F.Node | None, *, latest_only: bool = True, show_expired: bool = False) -> F.Node | None:
+        """What list and search return by default: neither expired memories (`show_expired` shows them) nor
+        superseded ones (`latest_only=False` shows them)."""
+        conditions: list[F.Node] = []
+        if not show_expired:
+            now = utcnow()
+            conditions.append(F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now))))
+        if latest_only:
+            conditions.append(F.Not(F.Cond("superseded_by", "exists")))
+        return F.all_of(where, *conditions)

@@ -402,7 +402,7 @@ class PostgresStore:
             "WHERE m.project_id = %s AND m.id > %s ORDER BY m.id LIMIT %s",
             (project_id, after or "", limit),
         ))
-        return [(_memory(r), _parse_vector(r[16]) if r[16] is not None else None) for r in rows]
+        return [(_memory(r), _parse_vector(r[-1]) if r[-1] is not None else None) for r in rows]
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:

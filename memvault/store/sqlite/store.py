@@ -406,7 +406,7 @@ class SQLiteStore:
             "WHERE m.project_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
             (project_id, after or "", limit),
         )
-        return [(_memory(r), np.frombuffer(r[16], dtype=np.float32).copy() if r[16] is not None else None)
+        return [(_memory(r), np.frombuffer(r[-1], dtype=np.float32).copy() if r[-1] is not None else None)
                 for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
