@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -76,21 +77,33 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp)."""
+    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
+    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL)."""
+    import logging
+    import time
+
     import uvicorn
 
+    from . import logs
     from .http import create_app
+    from .metrics import metrics_enabled
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
+    logs.configure(settings.log_format, settings.log_level)
+    log = logging.getLogger("memvault.server")
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
-    typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
-               err=True)
+    metrics = metrics_enabled(settings.host, settings.metrics)
+    log.info("memvault: data in %s; listening on http://%s:%s", data_location(settings), settings.host, settings.port,
+             extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
+                               metrics=metrics, pid=os.getpid()))
+    started = time.monotonic()
     try:
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes), host=settings.host,
-                    port=settings.port, log_level="warning")
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics), host=settings.host,
+                    port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         engine.close()
+        log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))
 
 
 @keys_app.command("create")

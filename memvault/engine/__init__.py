@@ -10,6 +10,7 @@ an id from another project behaves exactly like an id that does not exist.
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
+    watch.py      who is told what the engine did (the server's metrics)
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 

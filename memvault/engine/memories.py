@@ -117,6 +117,7 @@ class Memories(EngineCore):
             for m in memories
         ]
         self.store.insert(memories, vectors, events)
+        self.watchers.memories_added(len(memories))
         return [AddResult("ADD", m) for m in memories]
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
@@ -221,6 +222,7 @@ class Memories(EngineCore):
     def delete(self, project_id: str, memory_id: Any) -> None:
         if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
             raise memory_not_found()
+        self.watchers.memories_deleted(1)
 
     def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
         """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
@@ -248,6 +250,7 @@ class Memories(EngineCore):
             if len(existing) != len(set(valid.values())):
                 raise memory_not_found()
         gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+        self.watchers.memories_deleted(len(gone))
         out = []
         for raw in distinct:
             if raw not in valid:
@@ -263,7 +266,9 @@ class Memories(EngineCore):
         where = self._where(project_id, where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
-        return len(self.store.delete_where(project_id, where, utcnow()))
+        deleted = len(self.store.delete_where(project_id, where, utcnow()))
+        self.watchers.memories_deleted(deleted)
+        return deleted
 
     def delete_entity(self, project_id: str, entity_type: str, name: str) -> int:
         column = ENTITY_TYPES.get(entity_type)
@@ -273,12 +278,15 @@ class Memories(EngineCore):
         if not name:
             raise InvalidInput("entity name must not be empty")
         deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        self.watchers.memories_deleted(deleted)
         if deleted == 0:
             raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
         return deleted
 
     def reset(self, project_id: str) -> int:
-        return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        deleted = len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        self.watchers.memories_deleted(deleted)
+        return deleted
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
