@@ -285,8 +285,12 @@ def delete_memory(memory_id: str, engine: EngineDep, project: ProjectDep) -> dic
 def delete_memories(
     engine: EngineDep, project: ProjectDep,
     user_id: str | None = None, agent_id: str | None = None, app_id: str | None = None, run_id: str | None = None,
-) -> dict[str, str]:
+    dry_run: Annotated[bool, Query(description="Count what would be deleted; delete nothing.")] = False,
+) -> dict[str, Any]:
     where = _where(ListRequest(user_id=user_id, agent_id=agent_id, app_id=app_id, run_id=run_id), require_entity=False)
+    if dry_run:
+        count, ids = engine.would_delete_where(project, where)
+        return {"dry_run": True, "would_delete": count, "memory_ids": ids}
     engine.delete_where(project, where)
     return {"message": "Memories deleted successfully!"}
 

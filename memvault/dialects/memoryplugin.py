@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
@@ -97,6 +97,8 @@ class UpdateMemory(BaseModel):
 
 class BulkDelete(BaseModel):
     memoryIds: list[StrictStr] = Field(description="Ids of the memories to delete (at least one, at most 1,000).")
+    dryRun: StrictBool = Field(False, description="Answer what would be deleted, with the same counts and "
+                                                 "per-id results; delete nothing.")
 
 
 class NewBucket(BaseModel):
@@ -196,13 +198,14 @@ def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep) -> dict
 
 @router.post("/memories/bulk-delete")
 def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
-    outcomes = engine.delete_many(project, body.memoryIds)
+    outcomes = engine.delete_many(project, body.memoryIds, dry_run=body.dryRun)
     deleted = sum(o.deleted for o in outcomes)
     return {
         "deleted": deleted,
         "failed": len(outcomes) - deleted,
         "results": [{"id": o.id, "status": "deleted"} if o.deleted else {"id": o.id, "status": "failed", "reason": o.reason}
                     for o in outcomes],
+        **({"dryRun": True} if body.dryRun else {}),
     }
 
 
