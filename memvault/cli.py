@@ -350,10 +350,11 @@ def get(
 def delete(
     memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete (or the start of each, "
                                                     "at least 4 characters).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed); a prefix that
-    names several memories deletes nothing."""
+    names several memories deletes nothing. With --dry-run, the same report, and nothing is deleted."""
     from .errors import InvalidInput, NotFound
     from .shapes import deletes_out
 
@@ -364,7 +365,7 @@ def delete(
                 ids.append(engine.resolve_id(pid, ref))
             except (NotFound, InvalidInput):
                 ids.append(ref)  # reported as not deleted below (an ambiguous prefix ends the command)
-        outcome = deletes_out(engine.delete_many(pid, ids))
+        outcome = deletes_out(engine.delete_many(pid, ids, dry_run=dry_run))
         _print(outcome, as_json, columns=("id", "deleted", "reason"))
     if outcome["failed"]:
         raise typer.Exit(1)

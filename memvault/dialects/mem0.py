@@ -336,10 +336,15 @@ def delete_memory(memory_id: MemoryId, engine: EngineDep, project: ProjectDep) -
 def delete_memories(
     engine: EngineDep, project: ProjectDep,
     user_id: str | None = None, agent_id: str | None = None, app_id: str | None = None, run_id: str | None = None,
-) -> dict[str, str]:
+    dry_run: Annotated[bool, Query(description="Count what would be deleted; delete nothing.")] = False,
+) -> dict[str, Any]:
     """Deletes every memory of the owners given as query parameters (`*`: any value). At least one owner is
-    required (400): a call without a filter never deletes a whole project."""
+    required (400): a call without a filter never deletes a whole project. With `dry_run=true`, nothing is deleted:
+    the answer is `{"dry_run": true, "would_delete": n, "memory_ids": [the first 1,000]}`."""
     where = _where(ListRequest(user_id=user_id, agent_id=agent_id, app_id=app_id, run_id=run_id), require_entity=False)
+    if dry_run:
+        count, ids = engine.would_delete_where(project, where)
+        return {"dry_run": True, "would_delete": count, "memory_ids": ids}
     engine.delete_where(project, where)
     return {"message": "Memories deleted successfully!"}
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
@@ -100,6 +100,8 @@ class BulkDelete(BaseModel):
         "0b8f6d9e-5c3a-4f1e-9a77-2d4c8e1b6f20", "5e2a9c41-7d3b-4e8f-b1a6-9f0c3d7e2a58", "not-an-id"]}]})
 
     memoryIds: list[StrictStr] = Field(description="Ids of the memories to delete (at least one, at most 1,000).")
+    dryRun: StrictBool = Field(False, description="Answer what would be deleted, with the same counts and "
+                                                 "per-id results; delete nothing.")
 
 
 class NewBucket(BaseModel):
@@ -233,14 +235,18 @@ def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dic
     id counts once. An empty list or more than 1,000 ids is a 400.
 
     `curl -X POST http://127.0.0.1:8000/api/memories/bulk-delete -H "Authorization: Bearer <key>"
-    -H "Content-Type: application/json" -d '{"memoryIds": ["<id>", "<id>"]}'`"""
-    outcomes = engine.delete_many(project, body.memoryIds)
+    -H "Content-Type: application/json" -d '{"memoryIds": ["<id>", "<id>"]}'`
+
+    With `"dryRun": true`, nothing is deleted and the answer is the one the call would give now (with
+    `"dryRun": true`)."""
+    outcomes = engine.delete_many(project, body.memoryIds, dry_run=body.dryRun)
     deleted = sum(o.deleted for o in outcomes)
     return {
         "deleted": deleted,
         "failed": len(outcomes) - deleted,
         "results": [{"id": o.id, "status": "deleted"} if o.deleted else {"id": o.id, "status": "failed", "reason": o.reason}
                     for o in outcomes],
+        **({"dryRun": True} if body.dryRun else {}),
     }
 
 
