@@ -10,6 +10,8 @@ an id from another project behaves exactly like an id that does not exist.
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
+    feedback.py   feedback on a memory
+    exports.py    Mem0's memory exports (a schema filled with memories) and summaries
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -21,6 +23,8 @@ from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners
 from ..rerank.base import Reranker
 from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
+from .exports import Exports
+from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .search import Beside, Search
@@ -47,8 +51,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Memories):
-    """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
+class Engine(Keys, Search, Transfer, Feedback, Exports, Memories):
+    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries: every
+    operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None) -> None:
