@@ -12,6 +12,7 @@ an id from another project behaves exactly like an id that does not exist.
     transfer.py   export and import
     feedback.py   feedback on a memory
     exports.py    Mem0's memory exports (a schema filled with memories) and summaries
+    profiles.py   user profiles read from their memories, profile settings and jobs
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -23,8 +24,8 @@ from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners
 from ..rerank.base import Reranker
 from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
-from .exports import Exports
 from .feedback import Feedback
+from .profiles import Profiles
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .search import Beside, Search
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Exports, Memories):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories):
     """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries: every
     operation of memvault."""
 

@@ -36,7 +36,7 @@ def memory_item(m: Memory) -> dict[str, Any]:
             "created_at": m.created_at.isoformat(), "updated_at": m.updated_at.isoformat()}
 
 
-def _schema(raw: Any) -> dict[str, Any]:
+def check_schema(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         V.string(raw, "schema", MAX_SCHEMA_BYTES)
         try:
@@ -71,7 +71,7 @@ def fill(schema: dict[str, Any], memories: list[Memory]) -> dict[str, Any]:
 class Exports(EngineCore):
     def create_export(self, project_id: str, schema: Any, filters: Any, instructions: Any = None) -> dict[str, Any]:
         """Record an export request; returns its record (id, status, created_at)."""
-        checked = _schema(schema)
+        checked = check_schema(schema)
         self._export_where(project_id, filters)  # refused now, not when fetched
         if instructions is not None:
             V.string(instructions, "export_instructions", MAX_INSTRUCTIONS_CHARS)
