@@ -25,9 +25,9 @@ from ..rerank.base import Reranker
 from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
 from .feedback import Feedback
-from .profiles import Profiles
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
+from .profiles import Profiles
 from .search import Beside, Search
 from .transfer import Transfer
 

@@ -93,7 +93,7 @@ def test_every_method_of_the_sync_client(server: Server) -> None:
     client = MemoryClient(api_key=key, host=server.url, client=http)
     try:
         ids = prepare(client.client)
-        for name, call in CALLS.items():
+        for call in CALLS.values():
             call(client, ids)
     finally:
         http.close()
@@ -113,7 +113,7 @@ def test_every_method_of_the_async_client(server: Server) -> None:
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Token {key}"}, timeout=30) as sync:
                 ids = prepare(sync)
-            for name, call in CALLS.items():
+            for call in CALLS.values():
                 await call(client, ids)
         finally:
             await http.aclose()
