@@ -38,7 +38,12 @@ class Mem0Dialect(Face):
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
 
     def router(self) -> APIRouter:
-        return router
+        from .mem0_reports import router as reports
+
+        both = APIRouter()
+        both.include_router(router)
+        both.include_router(reports)
+        return both
 
 
 DEFAULT_PAGE_SIZE = 100
