@@ -90,11 +90,14 @@ class Door:
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
 
-    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted.
+    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted. A path in
+    `limits` (a face's `body_limits`, e.g. a chat-history import) has that limit instead of `limit`.
     """
 
-    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str],
+                 limits: Mapping[str, int] | None = None) -> None:
         self.app, self.engine, self.limit, self.public = app, engine, limit, frozenset(public)
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,8 +123,9 @@ class Door:
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
             scope = {**scope, auth.PROJECT_SCOPE_KEY: project}
-        too_big = f"Request body is larger than {self.limit} bytes"
-        if lengths and int(lengths[0]) > self.limit:
+        limit = self.limits.get(path, self.limit)
+        too_big = f"Request body is larger than {limit} bytes"
+        if lengths and int(lengths[0]) > limit:
             await self._refuse(scope, receive, send, 413, too_big)
             return
         chunks: list[bytes] = []
@@ -132,7 +136,7 @@ class Door:
                 return  # the client went away
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.limit:
+            if seen > limit:
                 chunks.clear()
                 await self._refuse(scope, receive, send, 413, too_big)
                 return
@@ -200,5 +204,6 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
             app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
     public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
+    limits = {path: size for face in dialects for path, size in face.body_limits.items()}
+    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p}, limits=limits)
     return app

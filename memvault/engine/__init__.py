@@ -10,6 +10,7 @@ an id from another project behaves exactly like an id that does not exist.
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
+    chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -20,6 +21,7 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Memories):
+class Engine(Keys, Search, Transfer, Memories, Chats):
     """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
