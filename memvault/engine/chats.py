@@ -207,7 +207,7 @@ class Chats(EngineCore):
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_CHAT_PAGE_SIZE:
             raise InvalidInput(f"pageSize must be between 1 and {MAX_CHAT_PAGE_SIZE}")
         if query.platform is not None:
-            platform_of(query.platform, "provider")
+            platform_of(query.platform)
         if query.title is not None:
             V.string(query.title, "title", MAX_TITLE_CHARS)
         if query.import_id is not None:
@@ -250,7 +250,7 @@ class Chats(EngineCore):
         if not isinstance(context_chunks, int) or not 0 <= context_chunks <= MAX_CONTEXT_CHUNKS:
             raise InvalidInput(f"contextChunks must be between 0 and {MAX_CONTEXT_CHUNKS}")
         if platform is not None:
-            platform = platform_of(platform, "provider")
+            platform = platform_of(platform)
         pool = max(ranking.DEFAULT.candidates, 2 * limit)
         terms = ranking.query_terms(query)
         vector = embed_query(self.embedder, query)[0]
