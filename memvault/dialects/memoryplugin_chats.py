@@ -12,7 +12,8 @@ Included by the MemoryPlugin dialect (same Bearer key, same `{"error": msg}` err
 - `DELETE /chats` answers the ids that existed and are now gone; unknown ids and other projects' ids are left
   out alike. An empty `ids` is a 400.
 - search answers passages (chunks of a few consecutive messages): `text` is the passage, `sender` and
-  `timestamp` are those of its message that best matches the query, `messageId` is that message's id, and
+  `timestamp` are those of its message that best matches the query, `messageId` is that message's id,
+  `firstMessageIndex` / `lastMessageIndex` the passage's messages (`message_index` in the conversation), and
   `context` the messages of `contextChunks` chunks on either side (0 by default).
 - inject (recall) is offline: `content` is the best passages themselves, in date order, each headed by its
   date and conversation title, within `maxTokens` (`model` is "offline"); no model writes a synthesis yet.
@@ -112,6 +113,7 @@ def hit_out(h: ChatHit) -> dict[str, Any]:
     return {"conversationId": h.conversation.id, "title": h.conversation.title, "text": h.chunk.text,
             "score": h.score, "timestamp": _iso(h.message.created_at or h.conversation.created_at),
             "sender": h.message.role, "messageId": h.message.id, "platform": h.conversation.platform,
+            "firstMessageIndex": h.chunk.first, "lastMessageIndex": h.chunk.last,
             "context": [context_out(m) for m in h.context]}
 
 

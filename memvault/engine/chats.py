@@ -338,13 +338,14 @@ def _when(hit: ChatHit) -> datetime:
 
 
 def best_message(messages: Sequence[ChatMessage], terms: Sequence[str]) -> ChatMessage:
-    """The message of a passage that holds the most of the query's words (the first, when none holds any)."""
-    wanted = set(terms)
+    """The message of a passage that holds the most of the query's words (compared by their first five letters, a
+    cheap stemming: "hiking" meets "hikes"); ties go to the longer message, which says more."""
+    wanted = {t[:5] for t in terms}
 
-    def held(m: ChatMessage) -> int:
-        return len(wanted & {w.lower() for w in _WORD.findall(m.content)})
+    def held(m: ChatMessage) -> tuple[int, int]:
+        return len(wanted & {w.lower()[:5] for w in _WORD.findall(f"{m.role} {m.content}")}), len(m.content)
 
-    return max(messages, key=lambda m: (held(m), -m.position))
+    return max(messages, key=held)
 
 
 def elapsed_ms(since: float) -> int:
