@@ -41,30 +41,31 @@ class PostgresChats:
     _chat_dims: set[int]
 
     if TYPE_CHECKING:  # provided by PostgresStore
+        _chat_flavor: SQLFlavor
+
+        @staticmethod
+        def _vector_text(vector: Vectors) -> str: ...
+        @staticmethod
+        def _similarity(distance: float | None) -> float: ...
         def _read(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
         def _write(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
 
-    @staticmethod
-    def _flavor() -> SQLFlavor:
-        from .store import POSTGRES
-
-        return POSTGRES
 
     # reads ---------------------------------------------------------------------------
     def find_conversation(self, project_id: str, platform: str, platform_conversation_id: str) -> Conversation | None:
         row = self._read(lambda c: _row(
             c, f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = %s AND platform = %s "
             "AND platform_conversation_id = %s", (project_id, platform, platform_conversation_id)))
-        return Q.conversation(self._flavor(), row) if row else None
+        return Q.conversation(self._chat_flavor, row) if row else None
 
     def get_conversation(self, project_id: str, conversation_id: str) -> Conversation | None:
         row = self._read(lambda c: _row(
             c, f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = %s AND id = %s",
             (project_id, conversation_id)))
-        return Q.conversation(self._flavor(), row) if row else None
+        return Q.conversation(self._chat_flavor, row) if row else None
 
     def list_conversations(self, project_id: str, query: ConversationQuery, limit: int, offset: int) -> ConversationPage:
-        where, args = Q.listing_where(self._flavor(), query)
+        where, args = Q.listing_where(self._chat_flavor, query)
 
         def fn(c: psycopg.Connection) -> tuple[Any, list[tuple[Any, ...]]]:
             with c.transaction():
@@ -75,7 +76,7 @@ class PostgresChats:
             return total, rows
 
         total, rows = self._read(fn)
-        return ConversationPage([Q.conversation(self._flavor(), r) for r in rows], int(total[0]) if total else 0)
+        return ConversationPage([Q.conversation(self._chat_flavor, r) for r in rows], int(total[0]) if total else 0)
 
     def conversation_messages(self, project_id: str, conversation_id: str, first: int = 0,
                               last: int | None = None) -> list[ChatMessage]:
@@ -83,7 +84,7 @@ class PostgresChats:
             c, f"SELECT {Q.MESSAGE_COLUMNS} FROM chat_messages WHERE project_id = %s AND conversation_id = %s "
             "AND position >= %s AND position <= %s ORDER BY position",
             (project_id, conversation_id, first, 2**31 - 1 if last is None else last)))
-        return [Q.message(self._flavor(), r) for r in rows]
+        return [Q.message(self._chat_flavor, r) for r in rows]
 
     def chunk_spans(self, project_id: str, conversation_id: str) -> list[tuple[int, int]]:
         rows = self._read(lambda c: _rows(
@@ -101,10 +102,8 @@ class PostgresChats:
 
     # writes --------------------------------------------------------------------------
     def save_conversation(self, write: ChatWrite) -> Conversation:
-        from .store import vector_text
-
         conv = write.conversation
-        pid, flavor = conv.project_id, self._flavor()
+        pid, flavor = conv.project_id, self._chat_flavor
         vectors: Sequence[Vectors] = list(write.vectors) if write.vectors is not None else []
         self._ensure_chat_dims({len(v) for v in vectors})
 
@@ -126,7 +125,7 @@ class PostgresChats:
                 cur.executemany(
                     "INSERT INTO chat_chunks(project_id, id, conversation_id, platform, first_position, last_position, "
                     "text, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector)",
-                    [(pid, ch.id, conv.id, conv.platform, ch.first, ch.last, ch.text, vector_text(v))
+                    [(pid, ch.id, conv.id, conv.platform, ch.first, ch.last, ch.text, self._vector_text(v))
                      for ch, v in zip(write.chunks, vectors, strict=True)])
             return _row(c, f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = %s AND id = %s",
                         (pid, conv.id))
@@ -170,12 +169,10 @@ class PostgresChats:
     # search --------------------------------------------------------------------------
     def chunk_vector_search(self, project_id: str, vector: Vectors, platform: str | None,
                             k: int) -> list[tuple[str, float]]:
-        from .store import _similarity, vector_text
-
         if k <= 0:
             return []
         dim = int(len(vector))
-        q = vector_text(vector)
+        q = self._vector_text(vector)
         distance = f"((c.embedding::vector({dim})) <=> %s::vector({dim}))"
         extra, args = ("AND c.platform = %s", [platform]) if platform is not None else ("", [])
         base = f"SELECT c.id, {distance} FROM chat_chunks c WHERE c.project_id = %s AND c.dim = {dim} {extra} "
@@ -188,7 +185,7 @@ class PostgresChats:
                     rows = _rows(c, base + f"ORDER BY {distance} + 0, c.id LIMIT %s", (q, project_id, *args, q, k))
             return rows
 
-        hits = [(r[0], _similarity(r[1])) for r in self._read(fn)]
+        hits = [(r[0], self._similarity(r[1])) for r in self._read(fn)]
         hits.sort(key=lambda h: -h[1])
         return hits
 

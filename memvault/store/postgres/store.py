@@ -122,6 +122,10 @@ class PostgresStore(PostgresChats):
     before answering Unavailable.
     """
 
+    _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
+    _vector_text = staticmethod(vector_text)
+    _similarity = staticmethod(_similarity)
+
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
         self.url = url

@@ -37,41 +37,40 @@ class SQLiteChats:
     _graph: tuple[int, bool]
 
     if TYPE_CHECKING:  # provided by SQLiteStore
+        _chat_flavor: SQLFlavor
+
+        @staticmethod
+        def _scope_token(project_id: str) -> str: ...
         def _conn(self) -> sqlite3.Connection: ...
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _forgotten(self, c: sqlite3.Connection) -> None: ...
 
-    @staticmethod
-    def _flavor() -> SQLFlavor:
-        from .store import SQLITE
-
-        return SQLITE
 
     # reads ---------------------------------------------------------------------------
     def find_conversation(self, project_id: str, platform: str, platform_conversation_id: str) -> Conversation | None:
         row = _row(self._conn(), f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = ? "
                    "AND platform = ? AND platform_conversation_id = ?", (project_id, platform, platform_conversation_id))
-        return Q.conversation(self._flavor(), row) if row else None
+        return Q.conversation(self._chat_flavor, row) if row else None
 
     def get_conversation(self, project_id: str, conversation_id: str) -> Conversation | None:
         row = _row(self._conn(), f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = ? AND id = ?",
                    (project_id, conversation_id))
-        return Q.conversation(self._flavor(), row) if row else None
+        return Q.conversation(self._chat_flavor, row) if row else None
 
     def list_conversations(self, project_id: str, query: ConversationQuery, limit: int, offset: int) -> ConversationPage:
-        where, args = Q.listing_where(self._flavor(), query)
+        where, args = Q.listing_where(self._chat_flavor, query)
         conn = self._conn()
         total = _one(conn, f"SELECT count(*) FROM chat_conversations WHERE project_id = ?{where}", (project_id, *args))
         rows = _rows(conn, f"SELECT {Q.CONVERSATION_COLUMNS} FROM chat_conversations WHERE project_id = ?{where} "
                      "ORDER BY updated_at DESC, seq DESC LIMIT ? OFFSET ?", (project_id, *args, limit, offset))
-        return ConversationPage([Q.conversation(self._flavor(), r) for r in rows], int(total))
+        return ConversationPage([Q.conversation(self._chat_flavor, r) for r in rows], int(total))
 
     def conversation_messages(self, project_id: str, conversation_id: str, first: int = 0,
                               last: int | None = None) -> list[ChatMessage]:
         rows = _rows(self._conn(), f"SELECT {Q.MESSAGE_COLUMNS} FROM chat_messages WHERE project_id = ? "
                      "AND conversation_id = ? AND position >= ? AND position <= ? ORDER BY position",
                      (project_id, conversation_id, first, 2**62 if last is None else last))
-        return [Q.message(self._flavor(), r) for r in rows]
+        return [Q.message(self._chat_flavor, r) for r in rows]
 
     def chunk_spans(self, project_id: str, conversation_id: str) -> list[tuple[int, int]]:
         rows = _rows(self._conn(), "SELECT first_position, last_position FROM chat_chunks WHERE project_id = ? "
@@ -89,7 +88,7 @@ class SQLiteChats:
     # writes --------------------------------------------------------------------------
     def save_conversation(self, write: ChatWrite) -> Conversation:
         conv = write.conversation
-        pid, flavor = conv.project_id, self._flavor()
+        pid, flavor = conv.project_id, self._chat_flavor
         with self._tx() as c:
             row = _row(c, "SELECT message_count FROM chat_conversations WHERE project_id = ? AND id = ?", (pid, conv.id))
             if (int(row[0]) if row else 0) != write.expected_count:
@@ -104,7 +103,7 @@ class SQLiteChats:
                              "(first_position, last_position) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
                              (pid, conv.id, json.dumps([list(s) for s in write.drop_chunks])))
                 self._drop_chunks(c, pid, [int(r[0]) for r in gone])
-            scope = _scope(pid)
+            scope = self._scope_token(pid)
             for chunk, vector in zip(write.chunks, write.vectors if write.vectors is not None else [], strict=True):
                 [(seq,)] = _rows(
                     c, "INSERT INTO chat_chunks(project_id, id, conversation_id, platform, first_position, "
@@ -188,7 +187,7 @@ class SQLiteChats:
                 conn,
                 "SELECT c.id, c.seq, length(c.text) FROM chat_chunks_fts CROSS JOIN chat_chunks c "
                 f"ON c.seq = chat_chunks_fts.rowid WHERE chat_chunks_fts MATCH ? AND c.project_id = ? {extra} LIMIT ?",
-                (f"text : {phrase} AND scope : {_scope(project_id)}", project_id, *args, keyword.KEYWORD_BUDGET + 1),
+                (f"text : {phrase} AND scope : {self._scope_token(project_id)}", project_id, *args, keyword.KEYWORD_BUDGET + 1),
             ))
         if not keyword.rankable(per_term):
             return []
@@ -229,12 +228,6 @@ class SQLiteChats:
         if index is None:
             index = self._chat_indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
-
-
-def _scope(project_id: str) -> str:
-    from .store import scope_token
-
-    return scope_token(project_id)
 
 
 def _pages(conn: sqlite3.Connection) -> Iterator[tuple[int, str, bytes]]:

@@ -100,6 +100,9 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
 class SQLiteStore(SQLiteChats):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
+    _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
+    _scope_token = staticmethod(scope_token)
+
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
         """graph_min: vectors of one project from which searches read an HNSW graph, built in the background
