@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import re
 import time
 import uuid
@@ -63,7 +64,7 @@ CHUNK_TURNS = 4
 CHUNK_OVERLAP = 1
 DEFAULT_PLATFORM = "custom"
 PLATFORM = re.compile(r"[a-zA-Z0-9._-]{1,100}")
-_RETRIES = 3
+_RETRIES = 10  # imports of one conversation that commit first, before this one gives up (Conflict, 409)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -120,11 +121,11 @@ class Chats(EngineCore):
         """Import one conversation (see the module's rules); returns it as committed."""
         item = self._chat_import(item)
         import_id = import_id or str(uuid.uuid4())
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
             try:
                 return self._ingest_once(project_id, item, import_id)
-            except Conflict:
-                continue  # another import of the same conversation committed first: read it again
+            except Conflict:  # another import of the same conversation committed first: read it again
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
         raise Conflict("the conversation is being imported by another request; try again")
 
     def _chat_import(self, item: ChatImport) -> ChatImport:
