@@ -26,6 +26,7 @@ from ..vector_index import ProjectVectors
 from .connection import _one, _row, _rows, sqlite3
 
 _REBUILD_PAGE = 10_000
+_LOG_KEEP = 200_000  # chat_vector_log rows kept; an index further behind rebuilds from the table
 
 
 class SQLiteChats:
@@ -199,10 +200,15 @@ class SQLiteChats:
     def _sync_chat_index(self) -> None:
         """Bring the chunk index up to the last committed change. Caller holds _index_lock."""
         conn = self._conn()
-        high = int(_one(conn, "SELECT coalesce((SELECT max(seq) FROM chat_vector_log), 0)"))
+        [(low, high)] = _rows(conn, "SELECT coalesce((SELECT min(seq) FROM chat_vector_log), 0), "
+                              "coalesce((SELECT max(seq) FROM chat_vector_log), 0)")
+        low, high = int(low), int(high)
         if high == self._chat_log_seq:
             return
-        if self._chat_log_seq < 0:
+        if self._chat_log_seq < 0 or (low > self._chat_log_seq + 1 and self._chat_log_seq < high):
+            for index in self._chat_indexes.values():  # never loaded, or the log was pruned past it: read it all
+                index.close()
+            self._chat_indexes = {}
             for seq, project_id, blob in _pages(conn):
                 self._chat_index(project_id, len(blob) // 4).upsert(seq, np.frombuffer(blob, dtype=np.float32))
             self._chat_log_seq = high
@@ -222,6 +228,8 @@ class SQLiteChats:
             else:
                 self._chat_index(project_id, len(found) // 4).upsert(int(seq), np.frombuffer(found, dtype=np.float32))
         self._chat_log_seq = high
+        if high - low > 2 * _LOG_KEEP:
+            conn.execute("DELETE FROM chat_vector_log WHERE seq <= ?", (high - _LOG_KEEP,))
 
     def _chat_index(self, project_id: str, dim: int) -> ProjectVectors:
         index = self._chat_indexes.get((project_id, dim))
