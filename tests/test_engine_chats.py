@@ -7,12 +7,14 @@ import threading
 
 import pytest
 
+from memvault.embed.onnx_minilm import MiniLMEmbedder
 from memvault.embed.openai_compat import OpenAICompatEmbedder
 from memvault.engine import Engine
 from memvault.engine.chats import approx_tokens, chunk_spans
 from memvault.errors import Unavailable
 from memvault.extract.offline import OfflineExtractor
 from memvault.models import ChatImport, ChatMessageIn
+from memvault.store.base import Store
 from memvault.testing.server import free_port
 
 
@@ -71,3 +73,29 @@ def test_an_import_that_fails_leaves_the_conversation_as_it_was(engine: Engine, 
     assert conv == first and [m.id for m in held] == [f"m{i}" for i in range(5)]
     assert engine.store.chunk_spans(project, first.id) == chunk_spans(5)
     assert [h.conversation.title for h in engine.search_chats(project, "message number 3")][:1] == ["Before"]
+
+
+def test_the_end_of_a_long_message_counts_for_its_chunks_meaning(store: Store) -> None:
+    """MiniLM reads about 1,000 characters of a text: a longer chunk is indexed as windows of it, so what a long
+    answer says at its end is found by meaning too."""
+    embedder = MiniLMEmbedder()
+    engine = Engine(store, embedder, OfflineExtractor())
+    pid = engine.project("long").id
+    topics = ["The sourdough needs feeding twice a day with equal weights of flour and water.",
+              "Tomatoes grow best with six hours of direct sun and deep watering twice a week.",
+              "The quarterly report is due on Friday and the slides still need the revenue chart.",
+              "For the marathon, long runs should grow by no more than ten percent each week.",
+              "The bike chain squeaks because it needs cleaning and a drop of oil on each link.",
+              "Jazz standards often follow the AABA form with a bridge in the third section."]
+    filler = " ".join(f"{topics[i % 6]} (note {i})" for i in range(40))  # about 3,600 characters
+    said = filler + " Separately: my passport is kept in the blue drawer of the hallway cabinet."
+    engine.ingest_chat(pid, ChatImport("short", [ChatMessageIn("user", "My cat sleeps all afternoon.")]))
+    conv = engine.ingest_chat(pid, ChatImport("long", [ChatMessageIn("assistant", said)]))
+    query = embedder.embed(["Where do I keep my passport?"])[0]
+    [(chunk_id, similarity), *_] = store.chunk_vector_search(pid, query, None, 10)
+    [chunk] = store.get_chunks(pid, [chunk_id])
+    assert chunk.conversation_id == conv.id and "passport" in chunk.text and (chunk.first, chunk.last) == (0, 0)
+    read_whole_by_the_model = float(embedder.embed([f"assistant: {said}"])[0] @ query)  # its first ~1,000 characters
+    assert similarity > read_whole_by_the_model + 0.2, (similarity, read_whole_by_the_model)
+    [hit] = engine.search_chats(pid, "passport drawer", limit=1)
+    assert "blue drawer" in hit.chunk.text and hit.message.content == said

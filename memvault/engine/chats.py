@@ -15,7 +15,9 @@ Rules (every face goes through them):
     import leaves the conversation as it was and a finished one is searchable at once. (MemoryPlugin answers
     `queued: true` and works in the background; memvault keeps that answer shape, with `status` "completed".)
   * messages are searched by chunks: CHUNK_TURNS consecutive messages, each chunk sharing CHUNK_OVERLAP with the
-    one before, placed by position only, so an upsert re-indexes only the chunks its new messages touch.
+    one before, placed by position only, so an upsert re-indexes only the chunks its new messages touch. A chunk
+    longer than EMBED_WINDOW_CHARS is indexed as several windows of it (each its own vector and keyword entry,
+    the same messages): MiniLM reads about 1,000 characters of a text, and the end of a long answer counts too.
   * search is hybrid as memory search is (cosine and BM25 fused by `ranking.fuse`, the reranker when one is
     configured); recall answers the best passages in date order within a token budget, each attributed.
 """
@@ -62,6 +64,7 @@ MAX_RECALL_TOKENS = 32_000
 MAX_RECALL_QUERIES = 10
 CHUNK_TURNS = 4
 CHUNK_OVERLAP = 1
+EMBED_WINDOW_CHARS = 1_000  # a longer chunk is indexed as windows of about this many characters
 DEFAULT_PLATFORM = "custom"
 PLATFORM = re.compile(r"[a-zA-Z0-9._-]{1,100}")
 _RETRIES = 10  # imports of one conversation that commit first, before this one gives up (Conflict, 409)
@@ -78,6 +81,18 @@ def chunk_spans(count: int, size: int = CHUNK_TURNS, overlap: int = CHUNK_OVERLA
     sharing `overlap` with the one before; no chunk holds only messages the one before holds."""
     step = size - overlap
     return [(i, min(i + size, count) - 1) for i in range(0, count, step) if i == 0 or i + overlap < count]
+
+
+def windows_of(text: str, size: int = EMBED_WINDOW_CHARS) -> list[str]:
+    """The text in pieces of about `size` characters, cut at whitespace where there is some."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        cut = text.rfind(" ", start + size // 2, start + size)
+        cut = cut if cut > start else start + size
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return [p for p in pieces if p.strip()] or [text]
 
 
 def chunk_text(messages: Sequence[ChatMessage]) -> str:
@@ -185,7 +200,7 @@ class Chats(EngineCore):
         added = [ChatMessage(mid, conv.id, start + n, m.role, m.content, m.created_at)
                  for n, (mid, m) in enumerate(fresh.items())]
         count = start + len(added)
-        before = set(self.store.chunk_spans(project_id, conv.id)) if old else set()
+        before = set(self.store.chunk_spans(project_id, conv.id)) if old else set()  # a span has one row per window
         after = chunk_spans(count)
         new_spans = [s for s in after if s not in before]
         chunks: list[ChatChunk] = []
@@ -193,8 +208,8 @@ class Chats(EngineCore):
             lowest = min(first for first, _ in new_spans)
             held = self.store.conversation_messages(project_id, conv.id, lowest, start - 1) if lowest < start else []
             by_position = {m.position: m for m in [*held, *added]}
-            chunks = [ChatChunk(str(uuid.uuid4()), conv.id, a, b,
-                                chunk_text([by_position[p] for p in range(a, b + 1)])) for a, b in new_spans]
+            chunks = [ChatChunk(str(uuid.uuid4()), conv.id, a, b, piece) for a, b in new_spans
+                      for piece in windows_of(chunk_text([by_position[p] for p in range(a, b + 1)]))]
         vectors = self.embedder.embed([c.text for c in chunks]) if chunks else None
         done = replace(conv, message_count=count, token_count=tokens, status="completed", status_reason=None)
         return self.store.save_conversation(ChatWrite(done, start, added, sorted(before - set(after)), chunks, vectors))

@@ -187,7 +187,8 @@ class SearchStore(Protocol):
 class ChatWrite:
     """One import of a conversation, written in one transaction (`ChatStore.save_conversation`): the conversation
     row as it is after the import, the messages it adds (a message whose id the conversation already has is left
-    out), the chunks it drops (by their first and last positions) and the chunks it adds, one vector each.
+    out), the chunks it drops (by their first and last positions: every chunk of such a span goes) and the chunks
+    it adds, one vector each.
     `expected_count`: the number of messages the engine saw in the conversation (0 for a new one); if another
     import changed it meanwhile, the store raises Conflict and writes nothing."""
 
@@ -218,7 +219,8 @@ class ChatStore(Protocol):
         ...
 
     def chunk_spans(self, project_id: str, conversation_id: str) -> list[tuple[int, int]]:
-        """(first, last) of each chunk of the conversation, by first position."""
+        """(first, last) of each chunk of the conversation, by first position (a span indexed as several windows
+        is there once per window)."""
         ...
 
     def save_conversation(self, write: ChatWrite) -> Conversation:
