@@ -14,7 +14,7 @@ ENTITY_FIELDS: tuple[str, ...] = ("user_id", "agent_id", "app_id", "run_id")
 ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "app_id", "run": "run_id"}
 DEFAULT_BUCKET = "General"
 
-EventKind = Literal["ADD", "UPDATE", "DELETE"]
+EventKind = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
 
 
 def utcnow() -> datetime:
@@ -56,6 +56,10 @@ class Memory:
     expiration_date: datetime | None = None
     source: str | None = None
     bucket_name: str = DEFAULT_BUCKET
+    superseded_by: str | None = None  # the memory that replaced this one (a fact no longer true); None: live
+    superseded_at: datetime | None = None
+    feedback: str | None = None  # POSITIVE | NEGATIVE | VERY_NEGATIVE: what a person said of this memory, the last time
+    feedback_reason: str | None = None
 
     def owners(self) -> dict[str, str | None]:
         return {f: getattr(self, f) for f in ENTITY_FIELDS}

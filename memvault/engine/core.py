@@ -17,6 +17,7 @@ from ..extract.base import Extractor, Message
 from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .watch import Watchers
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class EngineCore:
         self.extractor = extractor
         self.limits = limits or Limits()
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
+        self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
 
     def vector_index_state(self) -> str:
         """"ready", or "building" while the store builds a vector index in the background."""
@@ -163,8 +165,13 @@ class EngineCore:
         return project.name
 
     @staticmethod
-    def _live(where: F.Node | None) -> F.Node | None:
-        """Expired memories are not returned by list or search."""
-        now = utcnow()
-        alive = F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now)))
-        return F.all_of(where, alive)
+    def _live(where: F.Node | None, *, latest_only: bool = True, show_expired: bool = False) -> F.Node | None:
+        """What list and search return by default: neither expired memories (`show_expired` shows them) nor
+        superseded ones (`latest_only=False` shows them)."""
+        conditions: list[F.Node] = []
+        if not show_expired:
+            now = utcnow()
+            conditions.append(F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now))))
+        if latest_only:
+            conditions.append(F.Not(F.Cond("superseded_by", "exists")))
+        return F.all_of(where, *conditions)

@@ -18,7 +18,8 @@ from .base import MemoryChange, Neighbour
 
 MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
-    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name"
+    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name, m.superseded_by, m.superseded_at, "
+    "m.feedback, m.feedback_reason"
 )
 FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
@@ -29,7 +30,8 @@ FORGET_HISTORY = "UPDATE history SET old_text = NULL, new_text = NULL, input = N
 """Blanks the texts of a deleted memory's events (the store adds which ones): the history keeps events, ids, times."""
 
 _MEMORY_INSERT = ("id", "project_id", "text", "hash", "user_id", "agent_id", "app_id", "run_id", "bucket_id",
-                  "metadata", "categories", "source", "created_at", "updated_at", "expiration_date", "embedding")
+                  "metadata", "categories", "source", "created_at", "updated_at", "expiration_date", "superseded_by",
+                  "superseded_at", "embedding")
 _HISTORY_INSERT = ("id", "project_id", "memory_id", "event", "old_text", "new_text", "input", "user_id", "agent_id",
                    "app_id", "run_id", "metadata", "created_at")
 _OWNERS = (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
@@ -103,6 +105,7 @@ class SQLFlavor:
         return (m.id, m.project_id, m.text, m.hash, m.user_id, m.agent_id, m.app_id, m.run_id, m.bucket_id,
                 self.write_json(m.metadata), self.write_json(m.categories), m.source, self.write_time(m.created_at),
                 self.write_time(m.updated_at), self.write_time(m.expiration_date) if m.expiration_date else None,
+                m.superseded_by, self.write_time(m.superseded_at) if m.superseded_at else None,
                 self.write_vector(vector))
 
     def event_values(self, events: Iterable[HistoryEvent]) -> list[tuple[Any, ...]]:
@@ -120,6 +123,8 @@ class SQLFlavor:
             metadata=self.read_json(row[11]), categories=self.read_json(row[12]),
             expiration_date=self.read_time(row[13]) if row[13] else None, source=row[14],
             bucket_name=row[15] or DEFAULT_BUCKET,
+            superseded_by=row[16], superseded_at=self.read_time(row[17]) if row[17] else None,
+            feedback=row[18], feedback_reason=row[19],
         )
 
     def event(self, row: Sequence[Any]) -> HistoryEvent:

@@ -159,6 +159,9 @@ def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Pa
     SQLiteStore(path).close()
     with closing(sqlite3.connect(str(path))) as conn:  # put the database back to schema 2
         conn.execute("DROP INDEX memories_user")
+        conn.execute("DROP INDEX memories_superseded")
+        conn.execute("ALTER TABLE memories DROP COLUMN superseded_by")
+        conn.execute("ALTER TABLE memories DROP COLUMN superseded_at")
         conn.execute("CREATE INDEX memories_user ON memories (project_id, user_id, created_at)")
         conn.execute("DROP INDEX memories_run")
         conn.execute("CREATE INDEX memories_run ON memories (project_id, run_id)")
@@ -171,7 +174,7 @@ def test_a_database_from_before_the_owner_indexes_gets_them_on_open(tmp_path: Pa
     with closing(sqlite3.connect(str(path))) as conn:
         columns = {name: [row[2] for row in conn.execute(f"PRAGMA index_info('{name}')")]
                    for name in ("memories_user", "memories_run")}
-        assert columns == {"memories_user": ["project_id", "user_id", "created_at", "expiration_date"],
+        assert columns == {"memories_user": ["project_id", "user_id", "created_at", "expiration_date", "superseded_by"],
                            "memories_run": ["project_id", "run_id", "created_at", "seq"]}
         partial = {r[1]: r[4] for r in conn.execute("PRAGMA index_list('memories')")}
         assert all(partial[f"memories_{owner}"] for owner in ("user", "agent", "app", "run"))

@@ -24,6 +24,9 @@ _COLUMNS = {
     "created_at": "m.created_at",
     "updated_at": "m.updated_at",
     "expiration_date": "m.expiration_date",
+    "superseded_by": "m.superseded_by",
+    "superseded_at": "m.superseded_at",
+    "feedback": "m.feedback",
 }
 _CMP = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
