@@ -130,8 +130,13 @@ def _provider(value: str | None) -> str | None:
 
 
 # routes ---------------------------------------------------------------------------
-@router.post("/ingest/custom-online")
+@router.post("/ingest/custom-online", summary="Import a conversation")
 def ingest(body: Ingest, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """Imports one conversation into the chat-history archive; the same `conversation.id` (on the same platform)
+    again adds only the messages it does not hold yet. Answers `{queued: true, importId, conversationId, platform,
+    conversation: {id, platformConversationId, title, updatedAt, messageCount, status, statusReason}}`: the import
+    is done when answered (`status` "completed"), or `rejected` with its reason when the conversation would pass
+    100,000 tokens. The body may be up to 50 MB."""
     c = body.conversation
     item = ChatImport(
         conversation_id=str(c.id), title=c.title, created_at=c.createdAt, updated_at=c.updatedAt,
@@ -146,7 +151,7 @@ def ingest(body: Ingest, engine: EngineDep, project: ProjectDep) -> dict[str, An
                              "statusReason": conv.status_reason}}
 
 
-@router.get("/chats")
+@router.get("/chats", summary="List archived conversations")
 def list_chats(
     engine: EngineDep, project: ProjectDep,
     page: int = 1,
@@ -158,28 +163,38 @@ def list_chats(
     pinnedOnly: bool = False,
     importId: str | None = None,
 ) -> dict[str, Any]:
+    """The project's conversations, newest first (by `updatedAt`), a page at a time, filtered by platform
+    (`provider`), a part of the title, creation dates, pinned state or the import that last touched them."""
     query = ConversationQuery(_provider(provider), title, dateFrom, dateTo, pinnedOnly, importId)
     found = engine.list_conversations(project, query, page, pageSize)
     return {"items": [conversation_out(c) for c in found.items], "page": page, "pageSize": pageSize,
             "total": found.total, "totalPages": -(-found.total // pageSize)}
 
 
-@router.get("/conversation")
+@router.get("/conversation", summary="Read a conversation")
 def get_conversation(conversationId: str, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """A conversation with all its messages in order (`message_index`, `text`, `timestamp`, `role`, `id`); 404 for
+    an unknown id or another project's."""
     conv, messages = engine.conversation(project, conversationId)
     return {"id": conv.id, "title": conv.title, "messages": [message_out(m) for m in messages],
             "total": len(messages), "platformConversationId": conv.platform_conversation_id, "sourceId": conv.platform,
             "tokenCount": conv.token_count, "status": conv.status, "statusReason": conv.status_reason}
 
 
-@router.delete("/chats")
+@router.delete("/chats", summary="Delete conversations")
 def delete_chats(body: DeleteChats, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """Deletes conversations for good: their messages, passages, vectors and keyword entries go in one transaction
+    and leave the database files at the next compaction. Answers `{deleted: [ids], count}` (unknown ids and other
+    projects' ids are left out alike)."""
     deleted = engine.delete_conversations(project, body.ids)
     return {"deleted": deleted, "count": len(deleted)}
 
 
-@router.post("/search")
+@router.post("/search", summary="Search archived conversations")
 def search_chats(body: SearchChats, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """Hybrid search (meaning and keywords) over passages of a few consecutive messages, best first: each with its
+    conversation, the message that best matches (`sender`, `timestamp`, `messageId`), its message range, a `score`
+    in 0..1 and `context` around it."""
     started = time.perf_counter()
     hits = engine.search_chats(project, body.query, body.limit, _provider(body.provider), body.contextChunks,
                                rerank=not body.skipRerank)
@@ -187,8 +202,10 @@ def search_chats(body: SearchChats, engine: EngineDep, project: ProjectDep) -> d
             "provider": body.provider, "processingTime": round((time.perf_counter() - started) * 1000)}
 
 
-@router.post("/inject")
+@router.post("/inject", summary="Recall from archived conversations")
 def inject(body: Inject, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """The best passages for `query` (or each of `queries`), in date order, each headed by its date and conversation,
+    within `maxTokens`, with their `sources`; offline (`model` "offline"): no model writes a synthesis."""
     started = time.perf_counter()
     asked = [(q.query, q.maxTokens) for q in body.queries] if body.queries else []
     if body.query is not None:
