@@ -231,7 +231,7 @@ def check_custom_categories(value: Any) -> tuple[tuple[str, str], ...] | None:
         if isinstance(entry, dict) and set(entry) == {"name", "description"}:
             entry = {entry["name"]: entry["description"]}
         if not isinstance(entry, dict) or len(entry) != 1:
-            got = f"an object of {len(entry)} keys" if isinstance(entry, dict) else f"a {type(entry).__name__}"
+            got = f"an object of {len(entry)} keys" if isinstance(entry, dict) else f"a value of type {type(entry).__name__}"
             raise InvalidInput(f"custom_categories: each entry must be one {{name: description}} object, got {got}")
         ((name, description),) = entry.items()
         if not isinstance(name, str):
