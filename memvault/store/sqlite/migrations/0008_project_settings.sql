@@ -1,7 +1,7 @@
 -- What a project tells memvault about itself (Mem0's project settings): a display name, the categories that replace
 -- the defaults (a JSON list of {name: description}, in order), and the instructions for the LLM extractor and
 -- decider. A project without a row has the defaults; NULL columns are the defaults too.
-CREATE TABLE project_settings (
+CREATE TABLE IF NOT EXISTS project_settings (
   project_id TEXT PRIMARY KEY REFERENCES projects(id),
   name TEXT,
   custom_categories TEXT,
