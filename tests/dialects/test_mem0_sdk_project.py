@@ -57,8 +57,11 @@ def test_inferred_and_plain_memories_carry_default_categories(client: MemoryClie
 def test_categories_the_caller_gives_win(client: MemoryClient) -> None:
     client.add("I love jazz. I moved to Lyon last year.", user_id="dana", categories=["mine"])
     client.add("I play tennis", user_id="plain", infer=False, categories=["sport", "weekend"])
+    client.add("I play tennis", user_id="chosen", infer=False)  # the same text without: memvault chooses
     assert set(map(tuple, categories_of(client, "dana").values())) == {("mine",)}
     assert list(categories_of(client, "plain").values()) == [["sport", "weekend"]]
+    [chosen] = categories_of(client, "chosen").values()
+    assert chosen and set(chosen) <= DEFAULT_NAMES
 
 
 def test_category_filters_select_exactly_the_memories_that_carry_an_assigned_category(client: MemoryClient) -> None:
