@@ -342,9 +342,13 @@ def _own_project(project: str, org_id: str, project_id: str) -> str:
     return project
 
 
-@router.get("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/")
+@router.get("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/", summary="Show the project's settings")
 def get_project(org_id: str, project_id: str, engine: EngineDep, project: ProjectDep,
                 fields: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+    """The key's project (both ids are the ones `/v1/ping/` answers; any other is a 404): its `name`,
+    `custom_categories` (a list of `{name: description}`, null while Mem0's 15 defaults apply), `custom_instructions`,
+    `agent_custom_instructions`, and `categories`, the list memories are sorted into either way. `fields` (repeated)
+    keeps only the fields named; an unknown one is a 400."""
     _own_project(project, org_id, project_id)
     shown = settings_out(engine.project_settings(project), engine.project_categories(project))
     if not fields:
@@ -355,9 +359,14 @@ def get_project(org_id: str, project_id: str, engine: EngineDep, project: Projec
     return {f: shown[f] for f in fields}
 
 
-@router.patch("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/")
+@router.patch("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/", summary="Change the project's settings")
 def update_project(org_id: str, project_id: str, body: ProjectUpdate, engine: EngineDep,
                    project: ProjectDep) -> dict[str, Any]:
+    """Changes the fields given, leaves the others: `custom_categories` (at most 50 `{name: description}` objects; it
+    replaces the defaults for the memories added from now on; `[]` or null goes back to them), `custom_instructions`
+    and `agent_custom_instructions` (what the LLM extractor is told; "" or null clears), `name` (a display name; null
+    goes back to the project's own). A malformed value is a 400 and changes nothing; other fields the SDK sends
+    (`multilingual`, `decay`, ...) are ignored. Answers the settings as they are now."""
     _own_project(project, org_id, project_id)
     changes = {f: getattr(body, f) for f in SETTINGS_FIELDS if f in body.model_fields_set}
     done = engine.update_project_settings(project, **changes)
