@@ -126,16 +126,17 @@ def test_the_llm_extractor_is_told_the_projects_instructions_and_categories_and_
         store: Store, minilm: MiniLMEmbedder, llm_server: FakeOpenAIServer) -> None:
     engine = Engine(store, minilm, LLMExtractor(llm_server.base_url, "fake", timeout=5))
     project = engine.project("llm").id
-    engine.update_project_settings(project, custom_categories=[{"pets": "Animals I own"}, {"home": "Where I live"}],
+    engine.update_project_settings(project, custom_categories=[{"pets": "Animals I own"}, {"home": "Where I live"},
+                                                               {"misc": "Anything else"}],
                                    custom_instructions="Remember pets above all.",
                                    agent_custom_instructions="Remember the agent's tools.")
     llm_server.chat_handler = lambda request: (
-        '{"facts": [{"fact": "I adopted a cat named Miso", "categories": ["Pets", "food", "nonsense"]},'
+        '{"facts": [{"fact": "I adopted a cat named Miso", "categories": ["Pets", "food", "nonsense", "misc"]},'
         ' {"fact": "I live in Lyon", "categories": "not-a-category"}, "I moved last spring"]}')
     memories = {m.text: m.categories for m in added(engine, project, "I adopted a cat. I live in Lyon.", infer=True)}
     assert memories["I adopted a cat named Miso"] == ["pets"]  # named by the model, in the project's spelling
-    assert set(memories["I live in Lyon"]) <= {"pets", "home"}  # no name it may use: chosen offline
-    assert set(memories["I moved last spring"]) <= {"pets", "home"}
+    assert memories["I live in Lyon"] and set(memories["I live in Lyon"]) <= {"pets", "home", "misc"}  # chosen offline
+    assert memories["I moved last spring"] and set(memories["I moved last spring"]) <= {"pets", "home", "misc"}
     system = llm_server.requests[-1].body["messages"][0]["content"]
     assert "Remember pets above all." in system and "- pets: Animals I own" in system and "- home: Where I live" in system
     assert "food" not in system.split("Categories:")[1].split("\n\n")[0]  # the defaults are replaced

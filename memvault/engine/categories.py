@@ -188,6 +188,8 @@ class Categories(EngineCore):
         named: dict[str, list[str]] = {}
         for fact in facts:
             chosen = [known[k] for k in dict.fromkeys(_category_key(c) for c in fact.categories) if k in known]
+            if len(chosen) > 1:  # misc only when nothing else fits, whoever chooses
+                chosen = [c for c in chosen if c != MISC]
             if chosen:
                 named[fact.text.strip()] = chosen[: self.limits.max_auto_categories]
         return [f.text for f in facts], named
