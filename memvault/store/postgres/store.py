@@ -39,7 +39,7 @@ from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour
+from ..base import MemoryChange, Neighbour, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -48,6 +48,8 @@ from ..sql import (
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
     SQLFlavor,
+    check_supersessions,
+    one_project,
     regroup_neighbours,
 )
 from . import schema
@@ -347,14 +349,37 @@ class PostgresStore:
         return moved
 
     # memories ----------------------------------------------------------------
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
-        self._insert(memories, vectors, events, skip_taken=False)
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+               supersede: Sequence[Supersession] = ()) -> None:
+        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede)
+
+    def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        return self._write(functools.partial(self._supersede, project_id=project_id, marks=marks))
+
+    @staticmethod
+    def _supersede(c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        """The rows are locked FOR UPDATE (in id order) before they are checked, so two racing marks of one memory
+        cannot both pass the checks."""
+        if not marks:
+            return []
+        ids = sorted({i for m in marks for i in (m.old_id, m.new_id)})
+        _rows(c, "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+              (project_id, ids))
+        read = f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)"
+        found = {r[0]: _memory(r) for r in _rows(c, read, (project_id, ids))}
+        check_supersessions(marks, found)
+        with c.cursor() as cur:
+            cur.executemany("UPDATE memories SET superseded_by = %s, superseded_at = %s WHERE project_id = %s AND id = %s",
+                            [(m.new_id, POSTGRES.write_time(m.at), project_id, m.old_id) for m in marks])
+        PostgresStore._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, [m.old_id for m in marks]))}
+        return [after[m.old_id] for m in marks]
 
     def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
         return self._insert(memories, vectors, events, skip_taken=True)
 
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-                *, skip_taken: bool) -> list[str]:
+                *, skip_taken: bool, supersede: Sequence[Supersession] = ()) -> list[str]:
         if len(memories) != len(vectors):
             raise ValueError("one vector per memory")
         self._ensure_dims({len(v) for v in vectors})
@@ -370,6 +395,8 @@ class PostgresStore:
                     done.append(memory.id)
             inserted = set(done)
             self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            if supersede:
+                self._supersede(c, one_project(memories), supersede)
             return done
 
         return self._write(fn)

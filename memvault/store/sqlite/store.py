@@ -25,7 +25,7 @@ from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour
+from ..base import MemoryChange, Neighbour, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -34,6 +34,8 @@ from ..sql import (
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
     SQLFlavor,
+    check_supersessions,
+    one_project,
     regroup_neighbours,
 )
 from ..vector_index import GRAPH_MIN, ProjectVectors
@@ -373,14 +375,32 @@ class SQLiteStore:
             raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
     # memories ----------------------------------------------------------------
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
-        self._insert(memories, vectors, events, skip_taken=False)
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+               supersede: Sequence[Supersession] = ()) -> None:
+        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede)
+
+    def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        with self._tx() as c:
+            return self._supersede(c, project_id, marks)
+
+    def _supersede(self, c: sqlite3.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        if not marks:
+            return []
+        ids = list({i: None for m in marks for i in (m.old_id, m.new_id)})
+        read = f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))"
+        found = {r[0]: _memory(r) for r in _rows(c, read, (project_id, json.dumps(ids)))}
+        check_supersessions(marks, found)
+        c.executemany("UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE +project_id = ? AND id = ?",
+                      [(m.new_id, SQLITE.write_time(m.at), project_id, m.old_id) for m in marks])
+        self._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, json.dumps([m.old_id for m in marks])))}
+        return [after[m.old_id] for m in marks]
 
     def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
         return self._insert(memories, vectors, events, skip_taken=True)
 
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-                *, skip_taken: bool) -> list[str]:
+                *, skip_taken: bool, supersede: Sequence[Supersession] = ()) -> list[str]:
         done: list[str] = []
         with self._tx() as c:
             for project_id in {m.project_id for m in memories}:
@@ -396,6 +416,8 @@ class SQLiteStore:
                 done.append(memory.id)
             inserted = set(done)
             self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            if supersede:
+                self._supersede(c, one_project(memories), supersede)
         return done
 
     def scan(self, project_id: str, after: str | None, limit: int,
