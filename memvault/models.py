@@ -137,8 +137,13 @@ class Owners:
 
 @dataclass(frozen=True)
 class AddResult:
-    event: str  # "ADD"
+    """One effect of an add on one memory: "ADD" (a new memory), "UPDATE" (its text replaced; `previous_memory` is
+    the text before), "SUPERSEDE" (no longer true: `memory.superseded_by` names the new memory, listed just before
+    it as an ADD) or "NONE" (it already says the fact; nothing written)."""
+
+    event: str  # ADD | UPDATE | SUPERSEDE | NONE
     memory: Memory
+    previous_memory: str | None = None
 
 
 @dataclass(frozen=True)
