@@ -170,7 +170,7 @@ class SearchOptions:
 class ImportEvent:
     """One history event of an imported memory (it gets a new event id)."""
 
-    event: str  # ADD | UPDATE | DELETE
+    event: str  # ADD | UPDATE | SUPERSEDE | DELETE
     old_text: str | None
     new_text: str | None
     created_at: datetime
@@ -195,6 +195,8 @@ class ImportRecord:
     history: Sequence[ImportEvent] = ()  # none: one ADD event at created_at
     vector: Vectors | None = None
     embedder: str | None = None  # the embedder that made `vector`
+    superseded_by: str | None = None  # the id of the memory that replaced it (which may be gone)
+    superseded_at: datetime | None = None  # when; required with superseded_by
 
 
 @dataclass(frozen=True)
