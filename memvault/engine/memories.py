@@ -130,11 +130,15 @@ class Memories(Lifecycle):
         changes = [MemoryChange(p.target.id, str(uuid.uuid4()), now, text=p.text, hash=text_hash(p.text),
                                 vector=vector_of[p.text])
                    for p in plans if p.event == "UPDATE" and p.target is not None]
-        # An UPDATE commits first, in its own transaction; the new memories and the marks of what they supersede
-        # commit together (a mark the store refuses, for a race meanwhile, inserts nothing).
-        updated = iter(self.store.update(project_id, changes) if changes else [])
+        # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
+        # writes nothing.
         if memories:
-            self.store.insert(memories, np.stack([vector_of[m.text] for m in memories]), events, supersede=marks)
+            self.store.insert(memories, np.stack([vector_of[m.text] for m in memories]), events, supersede=marks,
+                              changes=changes)
+            updated = iter([replace(p.target, text=p.text, hash=text_hash(p.text), updated_at=now)
+                            for p in plans if p.event == "UPDATE" and p.target is not None])
+        else:
+            updated = iter(self.store.update(project_id, changes) if changes else [])
         results: list[AddResult] = []
         for i, p in enumerate(plans):
             if p.event == "ADD":

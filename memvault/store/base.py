@@ -123,11 +123,12 @@ class MemoryStore(Protocol):
     """Memories and their history: written, read, patched and deleted, one transaction per call."""
 
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-               supersede: Sequence[Supersession] = ()) -> None:
+               supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
         """Raises NotFound("Bucket not found") when a memory's bucket is not in the project as the rows commit
         (a bucket deleted meanwhile): then nothing is inserted. `insert_new` and `move_memories` do the same.
-        With `supersede` (all in the project of the memories), the marks are made in the same transaction, after
-        the inserts, as `supersede` makes them: a failed mark inserts nothing."""
+        With `changes` and `supersede` (in the project of the memories, which then share one), the patches are
+        applied as `update` applies them and then the marks made as `supersede` makes them, in the same
+        transaction, after the inserts: one add writes all of its effects or, when one fails, none."""
         ...
 
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:

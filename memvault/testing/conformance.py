@@ -214,6 +214,26 @@ def test_insert_with_supersede_marks_the_old_memory_in_the_same_transaction(stor
     assert [m.id for m in store.list(pid, F.eq("superseded_by", new.id), 10).items] == [old.id]
 
 
+def test_insert_applies_its_patches_and_marks_in_the_same_transaction(store: Store, pid: str) -> None:
+    paris = put(store, pid, "lives in Paris", vec(0), user_id="u")
+    tea = put(store, pid, "likes tea", vec(3), user_id="u")
+    new, event = fresh(store, pid, "moved to Lyon", user_id="u")
+    change = MemoryChange(tea.id, str(uuid.uuid4()), utcnow(), text="likes green tea", hash="h2", vector=vec(4))
+    store.insert([new], vec(1)[None, :], [event], supersede=[mark(paris.id, new.id)], changes=[change])
+    assert [(m.text, m.superseded_by) for m in store.get(pid, [paris.id, tea.id, new.id])] == [
+        ("lives in Paris", new.id), ("likes green tea", None), ("moved to Lyon", None)]
+    assert [(e.event, e.old_text, e.new_text) for e in store.history(pid, tea.id)][1:] == [
+        ("UPDATE", "likes tea", "likes green tea")]
+    assert store.keyword_search(pid, ["green"], None, 5)[0][0] == tea.id
+    assert store.vector_search(pid, vec(4), None, 1)[0][0] == tea.id
+    with pytest.raises(NotFound):  # a patch of a memory not there: nothing of the call is written
+        other, other_event = fresh(store, pid, "moved to Nice", user_id="u")
+        store.insert([other], vec(2)[None, :], [other_event],
+                     changes=[MemoryChange(str(uuid.uuid4()), str(uuid.uuid4()), utcnow(), text="x", hash="x",
+                                           vector=vec(5))])
+    assert store.get(pid, [other.id]) == []
+
+
 @pytest.mark.parametrize("case", ["unknown old", "old of another project", "old already superseded", "itself"])
 def test_a_mark_that_fails_inserts_nothing(store: Store, pid: str, other: str, case: str) -> None:
     mine = put(store, pid, "lives in Paris", vec(0), user_id="u")
@@ -222,10 +242,14 @@ def test_a_mark_that_fails_inserts_nothing(store: Store, pid: str, other: str, c
     if case == "old already superseded":
         later = put(store, pid, "moved to Nice", vec(2), user_id="u")
         store.supersede(pid, [mark(mine.id, later.id)])
+    patched = put(store, pid, "likes tea", vec(3), user_id="u")
+    change = MemoryChange(patched.id, str(uuid.uuid4()), utcnow(), text="likes green tea", hash="h2", vector=vec(4))
     old = {"unknown old": str(uuid.uuid4()), "old of another project": theirs.id}.get(case, mine.id)
     with pytest.raises(NotFound if case in ("unknown old", "old of another project") else Conflict):
-        store.insert([new], vec(1)[None, :], [event], supersede=[mark(new.id if case == "itself" else old, new.id)])
+        store.insert([new], vec(1)[None, :], [event], supersede=[mark(new.id if case == "itself" else old, new.id)],
+                     changes=[change])
     assert store.get(pid, [new.id]) == [] and store.history(pid, new.id) == []
+    assert store.get(pid, [patched.id])[0].text == "likes tea" and len(store.history(pid, patched.id)) == 1
     assert store.get(other, [theirs.id])[0].superseded_by is None
     if case != "old already superseded":
         assert store.get(pid, [mine.id])[0].superseded_by is None

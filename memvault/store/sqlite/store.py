@@ -376,8 +376,8 @@ class SQLiteStore:
 
     # memories ----------------------------------------------------------------
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-               supersede: Sequence[Supersession] = ()) -> None:
-        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede)
+               supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
+        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
 
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         with self._tx() as c:
@@ -400,7 +400,8 @@ class SQLiteStore:
         return self._insert(memories, vectors, events, skip_taken=True)
 
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-                *, skip_taken: bool, supersede: Sequence[Supersession] = ()) -> list[str]:
+                *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                changes: Sequence[MemoryChange] = ()) -> list[str]:
         done: list[str] = []
         with self._tx() as c:
             for project_id in {m.project_id for m in memories}:
@@ -416,6 +417,8 @@ class SQLiteStore:
                 done.append(memory.id)
             inserted = set(done)
             self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            if changes:
+                self._update(c, one_project(memories), changes)
             if supersede:
                 self._supersede(c, one_project(memories), supersede)
         return done
@@ -458,30 +461,33 @@ class SQLiteStore:
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         """Each patch writes only its own fields, inside the write transaction (BEGIN IMMEDIATE serializes it with
         every other write), so a concurrent patch of other fields, or a delete, is never undone."""
-        ids = [ch.id for ch in changes]
         with self._tx() as c:
-            self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
-            before = {r[0]: r for r in _rows(
-                c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
-                (project_id, json.dumps(ids)),
-            )}
-            if any(i not in before for i in ids):
-                raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
-            for ch in changes:
-                seq = before[ch.id][1]
-                sets, args = SQLITE.patch(ch)
-                c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
-                if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
-                    c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
-                    c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                              (seq, ch.text, scope_token(project_id)))
-                if ch.vector is not None:
-                    c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
-            after = {r[0]: _memory(r) for r in _rows(
-                c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
-                (project_id, json.dumps(ids)),
-            )}
-            self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
+            return self._update(c, project_id, changes)
+
+    def _update(self, c: sqlite3.Connection, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
+        ids = [ch.id for ch in changes]
+        self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
+        before = {r[0]: r for r in _rows(
+            c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(ids)),
+        )}
+        if any(i not in before for i in ids):
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+        for ch in changes:
+            seq = before[ch.id][1]
+            sets, args = SQLITE.patch(ch)
+            c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
+            if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
+                c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
+                c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
+                          (seq, ch.text, scope_token(project_id)))
+            if ch.vector is not None:
+                c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
+        after = {r[0]: _memory(r) for r in _rows(
+            c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(ids)),
+        )}
+        self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
         return [after[i] for i in ids]
 
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
