@@ -204,3 +204,44 @@ def test_a_non_json_answer_is_a_503_over_http_and_nothing_is_written(engine: Eng
 def test_the_llm_decider_rejects_a_missing_model() -> None:
     with pytest.raises(Exception, match="needs model"):
         LLMDecider("http://127.0.0.1:9/v1", " ")
+
+
+def test_a_memory_is_changed_by_one_fact_of_an_add_at_most(engine: Engine, project: str,
+                                                          model: FakeOpenAIServer) -> None:
+    paris = remember(engine, project, "I live in Paris")
+    answer(model, {"decisions": [{"fact": 0, "event": "SUPERSEDE", "memory": 0},
+                                 {"fact": 1, "event": "UPDATE", "memory": 0, "text": "I live in Nice"}]})
+    results = engine.add(project, [Message("user", "I moved to Lyon and I moved to Nice.")], ALICE, infer=True)
+    assert [(r.event, r.memory.text) for r in results] == [
+        ("ADD", "I moved to Lyon"), ("SUPERSEDE", "I live in Paris"), ("ADD", "I live in Nice")]
+    assert engine.get(project, paris).text == "I live in Paris"  # superseded, not also rewritten
+    assert [e.event for e in engine.history(project, paris)] == ["ADD", "SUPERSEDE"]
+
+
+def test_the_mem0_sdk_reads_every_effect_in_the_add_answer(engine: Engine, project: str,
+                                                          model: FakeOpenAIServer) -> None:
+    from mem0 import MemoryClient
+
+    paris = remember(engine, project, "I live in Paris")
+    tea = remember(engine, project, "I like tea")
+
+    def decide(request: dict[str, Any]) -> str:
+        shown = request["messages"][1]["content"].split("\n\n")
+        numbers = [re.search(r'\[(\d+)\] "[^"]*' + needle, block).group(1)  # type: ignore[union-attr]
+                   for block, needle in zip(shown, ("Paris", "tea"), strict=True)]
+        return json.dumps({"decisions": [
+            {"fact": 0, "event": "SUPERSEDE", "memory": int(numbers[0])},
+            {"fact": 1, "event": "UPDATE", "memory": int(numbers[1]), "text": "I like green tea a lot"}]})
+
+    model.chat_handler = decide
+    with Server(engine) as server, httpx.Client(timeout=30) as http:
+        client = MemoryClient(api_key=server.key("lifecycle"), host=server.url, client=http)
+        results = client.add("I moved to Lyon. I like green tea a lot.", user_id="alice")["results"]
+        lyon = results[0]["id"]
+        assert [(r["event"], r["id"]) for r in results] == [("ADD", lyon), ("SUPERSEDE", paris), ("UPDATE", tea)]
+        assert results[1]["superseded_by"] == lyon and results[1]["superseded_at"]
+        assert (results[2]["memory"], results[2]["previous_memory"]) == ("I like green tea a lot", "I like tea")
+        assert all(r["data"] == {"memory": r["memory"]} for r in results)
+        v1 = http.post(server.url + "/v1/memories/", headers={"Authorization": f"Token {server.key('lifecycle')}"},
+                       json={"messages": "I like green tea a lot.", "user_id": "alice", "output_format": "v1.0"})
+        assert [(r["event"], r["id"]) for r in v1.json()] == [("NONE", tea)]
