@@ -30,6 +30,7 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "superseded_by": m.superseded_by,
         "superseded_at": iso(m.superseded_at),
         "immutable": False,
+        "feedback": m.feedback,
     }
 
 

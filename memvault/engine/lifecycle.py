@@ -55,7 +55,7 @@ def owners_scope(owners: Owners) -> F.Node:
     the memories without any owner id."""
     scope = F.owned_by(owners)
     if scope is None:
-        return F.all_of(*(F.Not(F.Cond(f, "exists")) for f in ENTITY_FIELDS))  # type: ignore[return-value]
+        return F.And(tuple(F.Not(F.Cond(f, "exists")) for f in ENTITY_FIELDS))
     return scope
 
 
