@@ -404,7 +404,7 @@ def export_cmd(
     with _session(data_dir, database_url, project) as (engine, pid):
         with contextlib.ExitStack() as stack:
             out = sys.stdout if output == "-" else stack.enter_context(open(output, "w", encoding="utf-8"))
-            advance = stack.enter_context(_progress("exporting", lambda: engine.list(pid, limit=1).total))
+            advance = stack.enter_context(_progress("exporting", lambda: engine.list(pid, limit=1, latest_only=False).total))
             count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings, progress=advance)
         typer.echo(f"exported {count} memories", err=True)
 
