@@ -15,6 +15,7 @@ an id from another project behaves exactly like an id that does not exist.
     feedback.py   feedback on a memory
     exports.py    Mem0's memory exports (a schema filled with memories) and summaries
     profiles.py   user profiles read from their memories, profile settings and jobs
+    chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -26,6 +27,7 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
@@ -55,9 +57,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories, Chats):
     """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
-    summaries: every operation of memvault."""
+    summaries, the chat-history archive: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None, decider: Decider | None = None) -> None:

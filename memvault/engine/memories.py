@@ -30,6 +30,7 @@ from ..models import (
 from ..store.base import MemoryChange, Supersession
 from .core import check_uuid, memory_not_found, text_hash
 from .lifecycle import Lifecycle, Planned
+from .receipts import Receipts
 
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
@@ -51,7 +52,7 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-class Memories(Lifecycle):
+class Memories(Lifecycle, Receipts):
     # add -------------------------------------------------------------------------
     def add(
         self,
@@ -239,8 +240,10 @@ class Memories(Lifecycle):
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:
-        if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
+        gone = self.store.delete(project_id, [check_uuid(memory_id)], utcnow())
+        if not gone:
             raise memory_not_found()
+        self._receipt(project_id, gone)
         self.watchers.memories_deleted(1)
 
     def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False,
@@ -274,7 +277,9 @@ class Memories(Lifecycle):
         if dry_run:
             gone = {m.id for m in self.store.get(project_id, list(valid.values()))}
         else:
-            gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+            deleted = self.store.delete(project_id, list(valid.values()), utcnow())
+            self._receipt(project_id, deleted)
+            gone = set(deleted)
             self.watchers.memories_deleted(len(gone))
         out = []
         for raw in distinct:
@@ -288,7 +293,9 @@ class Memories(Lifecycle):
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
-        deleted = len(self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow()))
+        gone = self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         return deleted
 
@@ -311,14 +318,18 @@ class Memories(Lifecycle):
         V.identifier(name, "entity name")
         if not name:
             raise InvalidInput("entity name must not be empty")
-        deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        gone = self.store.delete_where(project_id, F.eq(column, name), utcnow())
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         if deleted == 0:
             raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
+        self._receipt(project_id, gone)
         return deleted
 
     def reset(self, project_id: str) -> int:
-        deleted = len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        gone = self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         return deleted
 
