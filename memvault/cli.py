@@ -225,6 +225,8 @@ def compact(
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+LatestOnly = Annotated[bool, typer.Option("--latest-only/--all-versions",
+                                         help="Only memories still true, or superseded ones too.")]
 UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's memories / the memory's user.")]
 
 
@@ -283,12 +285,13 @@ def add(
     """Add a memory (or, with --infer, the facts found in the text)."""
     from .engine import Owners
     from .extract.base import Message
-    from .shapes import memory_out
+    from .shapes import effect_out, memory_out
 
     with _session(data_dir, database_url, project) as (engine, pid):
         results = engine.add(pid, [Message("user", text)], Owners(user_id, agent_id, None, run_id), infer=infer,
                              metadata=_json_arg(metadata, "--metadata"), bucket=bucket, source="cli")
-        _print({"results": [memory_out(r.memory) for r in results]}, as_json, columns=MEMORY_COLUMNS)
+        _print({"results": [{**memory_out(r.memory), **effect_out(r)} for r in results]}, as_json,
+               columns=("id", "event", "memory", "user_id"))
 
 
 @app.command()
@@ -297,6 +300,7 @@ def search(
     user_id: UserOpt = None,
     filters: Annotated[str | None, typer.Option(help="Mem0-style filters as JSON.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many results at most.")] = 10,
+    latest_only: LatestOnly = True,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Find memories by meaning and keywords, best first."""
@@ -306,7 +310,7 @@ def search(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         where = F.all_of(F.parse(_json_arg(filters, "--filters")), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k))
+        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k), latest_only=latest_only)
         results = [hit_out(h) for h in hits]
         rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
         _print({"results": results}, as_json, rows, ("id", "score", "memory", "user_id"))
@@ -318,6 +322,7 @@ def list_memories(
     bucket: Annotated[str | None, typer.Option(help="Only this bucket (name or id).")] = None,
     limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many first (to read the next page).")] = 0,
+    latest_only: LatestOnly = True,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """List memories, newest first. When more are left, a line on stderr says how to read them."""
@@ -327,7 +332,8 @@ def list_memories(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset)
+        page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset,
+                           latest_only=latest_only)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)
     if shown < page.total:
@@ -406,7 +412,7 @@ def export_cmd(
     with _session(data_dir, database_url, project) as (engine, pid):
         with contextlib.ExitStack() as stack:
             out = sys.stdout if output == "-" else stack.enter_context(open(output, "w", encoding="utf-8"))
-            advance = stack.enter_context(_progress("exporting", lambda: engine.list(pid, limit=1).total))
+            advance = stack.enter_context(_progress("exporting", lambda: engine.list(pid, limit=1, latest_only=False).total))
             count = transfer.export_to(out, engine, pid, with_embeddings=with_embeddings, progress=advance)
         typer.echo(f"exported {count} memories", err=True)
 

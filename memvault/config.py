@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     embedder_api_key: str | None = None
 
     extractor: str = "offline"  # offline | llm
-    llm_url: str | None = None
+    decider: str = "offline"  # offline | llm: what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE)
+    llm_url: str | None = None  # the chat endpoint of the llm extractor and the llm decider
     llm_model: str | None = None
     llm_api_key: str | None = None
 

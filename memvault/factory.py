@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings
+from .decide import build_decider
+from .decide.base import Decider
 from .embed import build_embedder
 from .embed.base import Embedder
 from .embed.batching import BatchingEmbedder
@@ -39,6 +41,14 @@ def build_extractor_from(settings: Settings) -> Extractor:
     return build_extractor(settings.extractor, **options)
 
 
+def build_decider_from(settings: Settings) -> Decider:
+    """The decider the settings name; `llm` talks to the same chat endpoint as the llm extractor."""
+    options: dict[str, Any] = {}
+    if settings.decider == "llm":
+        options = {"base_url": settings.llm_url, "model": settings.llm_model, "api_key": settings.llm_api_key}
+    return build_decider(settings.decider, **options)
+
+
 def build_reranker_from(settings: Settings) -> Reranker | None:
     if settings.reranker == "none":
         return None
@@ -51,13 +61,14 @@ def build_reranker_from(settings: Settings) -> Reranker | None:
 
 def build_engine(settings: Settings | None = None, *, store: Store | None = None,
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
-                 reranker: Reranker | None = None) -> Engine:
+                 reranker: Reranker | None = None, decider: Decider | None = None) -> Engine:
     settings = settings or Settings()
     engine = Engine(
         store or build_store(settings),
         embedder or build_embedder_from(settings),
         extractor or build_extractor_from(settings),
         reranker=reranker or build_reranker_from(settings),
+        decider=decider or build_decider_from(settings),
     )
     engine.receipt_days = settings.receipts_retention_days
     return engine

@@ -27,7 +27,7 @@ from .errors import InvalidInput, NotFound
 from .extract.base import Message
 from .models import HistoryEvent, SearchHit
 from .models import Memory as Stored
-from .shapes import iso
+from .shapes import effect_out, iso
 
 PROMOTED = ("user_id", "agent_id", "app_id", "run_id")
 
@@ -39,6 +39,8 @@ def _item(m: Stored, score: float | None = None) -> dict[str, Any]:
     out.update({k: v for k in PROMOTED if (v := getattr(m, k)) is not None})
     if m.expiration_date is not None:
         out["expiration_date"] = iso(m.expiration_date)
+    if m.superseded_by is not None:
+        out["superseded_by"], out["superseded_at"] = m.superseded_by, iso(m.superseded_at)
     return out
 
 
@@ -104,18 +106,22 @@ class Memory:
             run_id: str | None = None, app_id: str | None = None, metadata: dict[str, Any] | None = None,
             infer: bool = True) -> dict[str, Any]:
         """Remember `messages` (a string, a message dict or a list of them). With `infer` (the default, as
-        in mem0) standalone facts are extracted and known ones skipped; without, each message is stored."""
+        in mem0) standalone facts are extracted and each decided: ADD, UPDATE (with `previous_memory`) or
+        SUPERSEDE (the memory no longer true, with `superseded_by`); known ones are left out, as mem0 leaves out
+        its NONE; without, each message is stored."""
         results = self.engine.add(self.project_id, _messages(messages), Owners(user_id, agent_id, app_id, run_id),
                                   infer=infer, metadata=metadata, source="library")
-        return {"results": [{"id": r.memory.id, "memory": r.memory.text, "event": r.event} for r in results]}
+        return {"results": [effect_out(r) for r in results if r.event != "NONE"]}
 
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                run_id: str | None = None, app_id: str | None = None, filters: dict[str, Any] | None = None,
                limit: int | None = None, top_k: int | None = None, threshold: float | None = None,
-               rerank: bool = True) -> dict[str, Any]:
+               rerank: bool = True, latest_only: bool = True) -> dict[str, Any]:
+        """The best memories first; superseded ones too with `latest_only=False`."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
         options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank)
-        return {"results": [_hit(h) for h in self.engine.search(self.project_id, query, where, options)]}
+        hits = self.engine.search(self.project_id, query, where, options, latest_only=latest_only)
+        return {"results": [_hit(h) for h in hits]}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
         """The memory, or None when there is none of that id (as mem0)."""
@@ -126,9 +132,10 @@ class Memory:
 
     def get_all(self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
                 app_id: str | None = None, filters: dict[str, Any] | None = None, limit: int | None = None,
-                top_k: int | None = None) -> dict[str, Any]:
+                top_k: int | None = None, latest_only: bool = True) -> dict[str, Any]:
+        """Newest first; superseded memories too with `latest_only=False`."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
-        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100)
+        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100, latest_only=latest_only)
         return {"results": [{k: v for k, v in _item(m).items() if k != "score"} for m in page.items]}
 
     def update(self, memory_id: str, data: str | None = None, *, text: str | None = None,

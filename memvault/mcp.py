@@ -33,7 +33,7 @@ from .engine import Engine, Owners, SearchOptions, UpdateItem, receipts
 from .errors import InvalidInput, MemvaultError, NotFound, Unauthorized
 from .extract.base import Message
 from .models import ChatHit
-from .shapes import bucket_out, deletes_out, hit_out, memory_out
+from .shapes import bucket_out, deletes_out, effect_out, hit_out, memory_out
 
 ProjectOf = Callable[[Context], str]
 """Where a tool call's project comes from: the transport decides."""
@@ -74,6 +74,8 @@ MemoryId = Annotated[str, Field(description="A memory's id (a UUID), as returned
 Metadata = Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory, "
                                                               "e.g. {\"topic\": \"travel\"}; usable in filters.")]
 BucketName = Annotated[str | None, Field(description="A bucket (folder) by name or id; default: General.")]
+LatestOnly = Annotated[bool, Field(strict=True, description="Only memories still true (the default); false shows "
+                                                            "superseded ones too, with `superseded_by`.")]
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -112,11 +114,12 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         infer: Annotated[bool, Field(description="Extract standalone facts from `text` and skip facts already "
                                                  "known, instead of storing `text` as it is.")] = False,
     ) -> dict[str, Any]:
-        """Store a memory. Returns {"results": [...]}: the memories stored, each with its `id` (one memory
-        without infer; with infer, one per new fact, possibly none)."""
+        """Store a memory. Returns {"results": [...]}: each memory the add touched, with its `id` and `event`:
+        ADD (stored; one memory without infer), and with infer also UPDATE (its text replaced; `previous_memory`),
+        SUPERSEDE (no longer true; `superseded_by` names the memory that replaced it) or NONE (already known)."""
         results = engine.add(project_of(ctx), [Message("user", text)], Owners(user_id=user_id), infer=infer,
                              metadata=metadata, bucket=bucket, source="mcp")
-        return {"results": [memory_out(r.memory) for r in results]}
+        return {"results": [{**memory_out(r.memory), **effect_out(r)} for r in results]}
 
     @server.tool(annotations=READ)
     @_tool
@@ -128,10 +131,11 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
             "Optional Mem0-style filters, e.g. {\"metadata\": {\"topic\": \"travel\"}}, "
             "{\"created_at\": {\"gte\": \"2025-01-01\"}}, {\"bucket\": \"Work\"}, {\"OR\": [...]}."))] = None,
         top_k: Annotated[int, Field(ge=1, le=100, description="How many results at most.")] = 10,
+        latest_only: LatestOnly = True,
     ) -> dict[str, Any]:
         """Find memories by meaning and keywords, best first. Returns {"results": [...]}, each with a `score` (0..1)."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k))
+        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k), latest_only=latest_only)
         return {"results": [hit_out(h) for h in hits]}
 
     @server.tool(annotations=READ)
@@ -141,10 +145,12 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         user_id: UserId = None,
         bucket: BucketName = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="How many memories at most, newest first.")] = 50,
+        latest_only: LatestOnly = True,
     ) -> dict[str, Any]:
         """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
         bucket_filter = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit)
+        page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit,
+                           latest_only=latest_only)
         return {"results": [memory_out(m) for m in page.items], "total": page.total}
 
     @server.tool(annotations=READ)

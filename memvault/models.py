@@ -153,8 +153,13 @@ class Owners:
 
 @dataclass(frozen=True)
 class AddResult:
-    event: str  # "ADD"
+    """One effect of an add on one memory: "ADD" (a new memory), "UPDATE" (its text replaced; `previous_memory` is
+    the text before), "SUPERSEDE" (no longer true: `memory.superseded_by` names the new memory, listed just before
+    it as an ADD) or "NONE" (it already says the fact; nothing written)."""
+
+    event: str  # ADD | UPDATE | SUPERSEDE | NONE
     memory: Memory
+    previous_memory: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ class SearchOptions:
 class ImportEvent:
     """One history event of an imported memory (it gets a new event id)."""
 
-    event: str  # ADD | UPDATE | DELETE
+    event: str  # ADD | UPDATE | SUPERSEDE | DELETE
     old_text: str | None
     new_text: str | None
     created_at: datetime
@@ -206,6 +211,8 @@ class ImportRecord:
     history: Sequence[ImportEvent] = ()  # none: one ADD event at created_at
     vector: Vectors | None = None
     embedder: str | None = None  # the embedder that made `vector`
+    superseded_by: str | None = None  # the id of the memory that replaced it (which may be gone)
+    superseded_at: datetime | None = None  # when; required with superseded_by
 
 
 @dataclass(frozen=True)

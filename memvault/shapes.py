@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .models import Bucket, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit
+from .models import AddResult, Bucket, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -27,9 +27,24 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "created_at": iso(m.created_at),
         "updated_at": iso(m.updated_at),
         "expiration_date": iso(m.expiration_date),
+        "superseded_by": m.superseded_by,
+        "superseded_at": iso(m.superseded_at),
         "immutable": False,
         "feedback": m.feedback,
     }
+
+
+def effect_out(r: AddResult) -> dict[str, Any]:
+    """One effect of an add: the memory's id, the event and its text; `previous_memory` (the text before) for an
+    UPDATE; `superseded_by` and `superseded_at` for a SUPERSEDE (the memory no longer true; the one that replaced
+    it is listed as an ADD just before)."""
+    out: dict[str, Any] = {"id": r.memory.id, "event": r.event, "memory": r.memory.text}
+    if r.event == "UPDATE":
+        out["previous_memory"] = r.previous_memory
+    if r.event == "SUPERSEDE":
+        out["superseded_by"] = r.memory.superseded_by
+        out["superseded_at"] = iso(r.memory.superseded_at)
+    return out
 
 
 def hit_out(h: SearchHit) -> dict[str, Any]:

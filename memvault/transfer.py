@@ -146,6 +146,8 @@ def parse_line(raw: Any, embedder: str | None) -> ImportRecord:
         history=events,
         vector=vector,
         embedder=embedder,
+        superseded_by=_optional_str(raw, "superseded_by"),
+        superseded_at=_date(raw.get("superseded_at"), "superseded_at", required=False),
     )
 
 

@@ -74,7 +74,7 @@ def test_import_keeps_history_and_refuses_bad_records_whole(engine: Engine, proj
         [("ADD", None, "v1"), ("UPDATE", "v1", "v2")]
     ok = record("fine", bucket="Fresh")
     for bad, message in [(record(id="nope"), "UUID"), (record(""), "empty"),
-                         (record(history=[ImportEvent("MERGE", None, "x", at)]), "ADD, UPDATE or DELETE"),
+                         (record(history=[ImportEvent("MERGE", None, "x", at)]), "ADD, UPDATE, SUPERSEDE or DELETE"),
                          (record(metadata="text"), "metadata"), (record(vector=np.array([np.nan])), "finite")]:
         with pytest.raises(InvalidInput, match=message):
             engine.check_import(bad)
@@ -109,6 +109,35 @@ def test_jsonl_round_trip_through_streams(engine: Engine, project: str, tmp_path
     assert engine.list(engine.project("third").id).total == 0
 
 
+def test_a_superseded_memory_travels_with_its_mark_and_its_supersede_event(engine: Engine, project: str,
+                                                                          tmp_path: Path) -> None:
+    old = engine.add_text(project, "I live in Paris", Owners(user_id="alice"))
+    new = engine.add_text(project, "I live in Lyon", Owners(user_id="alice"))
+    marked = engine.supersede(project, old.id, new.id)
+    path = tmp_path / "export.jsonl"
+    with path.open("w") as out:
+        transfer.export_to(out, engine, project)
+    other = engine.project("copy").id
+    assert transfer.import_from(path, engine, other).added == 2
+    copied = engine.get(other, old.id)
+    assert (copied.superseded_by, copied.superseded_at) == (new.id, marked.superseded_at)
+    assert [e.event for e in engine.history(other, old.id)] == ["ADD", "SUPERSEDE"]
+    assert engine.history(other, old.id)[-1].metadata == {"superseded_by": new.id}
+    assert [m.id for m in engine.list(other).items] == [new.id]
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"superseded_by": "nope", "superseded_at": utcnow()}, "superseded_by should be a valid UUID"),
+    ({"superseded_by": str(uuid.uuid4())}, "superseded_by and superseded_at are given together"),
+    ({"superseded_at": utcnow()}, "superseded_by and superseded_at are given together"),
+])
+def test_a_bad_supersede_mark_fails_the_import(engine: Engine, project: str, fields: dict[str, Any],
+                                               message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        engine.import_memories(project, [record(**fields)])
+    assert engine.list(project, latest_only=False).total == 0
+
+
 BAD_EVENTS = [
     ({"new_text": {"a": 1}}, "history event 1: new_memory must be a string"),
     ({"old_text": 7}, "history event 1: old_memory must be a string"),
@@ -116,7 +145,7 @@ BAD_EVENTS = [
     ({"input": [{"role": "user"}]}, "history event 1: input must be a list of messages"),
     ({"input": [["user", "hi"]]}, "history event 1: input must be a list of messages"),
     ({"metadata": ["a", "b"]}, "history event 1: metadata must be an object"),
-    ({"event": 3}, "history event 1: event must be ADD, UPDATE or DELETE"),
+    ({"event": 3}, "history event 1: event must be ADD, UPDATE, SUPERSEDE or DELETE"),
     ({"created_at": "yesterday"}, "history event 1: created_at must be a date"),
 ]
 

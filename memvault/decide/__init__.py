@@ -51,4 +51,11 @@ def _offline() -> Decider:
     return OfflineDecider()
 
 
+def _llm(base_url: str, model: str, api_key: str | None = None, timeout: float = 60) -> Decider:
+    from memvault.decide.llm import LLMDecider
+
+    return LLMDecider(base_url, model, api_key=api_key, timeout=timeout)
+
+
 register_decider("offline", _offline)
+register_decider("llm", _llm)

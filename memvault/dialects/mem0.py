@@ -20,7 +20,7 @@ from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..extract.base import Message
 from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
-from ..shapes import event_out, hit_out, iso, memory_out, settings_out
+from ..shapes import effect_out, event_out, hit_out, iso, memory_out, settings_out
 from ..store.base import SETTINGS_FIELDS
 
 router = APIRouter(tags=["mem0"])
@@ -99,6 +99,7 @@ class ListRequest(_Open):
     run_id: str | None = None
     page: Annotated[int | None, Field(ge=1)] = None  # 0 would otherwise read as "not given"
     page_size: Annotated[int | None, Field(ge=1)] = None
+    latest_only: Any = True  # false: superseded memories too (the engine refuses what is not a boolean)
 
 
 class SearchRequest(ListRequest):
@@ -116,6 +117,7 @@ class UpdateRequest(_Open):
     metadata: dict[str, Any] | None = None
     categories: list[str] | None = None
     expiration_date: str | None = None
+    superseded_by: Any = None  # the id of the memory that replaces this one (given alone)
 
 
 class BatchUpdateItem(_Open):
@@ -178,10 +180,10 @@ def _page_link(request: Request, page: int, size: int) -> str:
 
 
 def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | None,
-           page: int, size: int) -> dict[str, Any]:
+           page: int, size: int, latest_only: Any = True) -> dict[str, Any]:
     if page < 1:
         raise InvalidInput("page must be 1 or more")
-    result = engine.list(project, where, limit=size, offset=(page - 1) * size)
+    result = engine.list(project, where, limit=size, offset=(page - 1) * size, latest_only=latest_only)
     return {
         "count": result.total,
         "next": _page_link(request, page + 1, size) if page * size < result.total else None,
@@ -193,7 +195,8 @@ def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | No
 def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_entity: bool) -> list[dict[str, Any]]:
     options = SearchOptions(top_k=body.limit or body.top_k, threshold=body.threshold,
                             keyword=body.keyword_search, context=body.rerank, rerank=body.rerank)
-    hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options)
+    hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options,
+                         latest_only=body.latest_only)
     return [hit_out(h) for h in hits]
 
 
@@ -202,8 +205,7 @@ def _add(engine: EngineDep, project: str, body: AddRequest) -> list[dict[str, An
         project, _messages(body.messages), _owners(body), infer=body.infer, metadata=body.metadata,
         categories=body.categories, expiration_date=_expiration(body.expiration_date),
     )
-    return [{"id": r.memory.id, "event": r.event, "memory": r.memory.text, "data": {"memory": r.memory.text}}
-            for r in results]
+    return [{**effect_out(r), "data": {"memory": r.memory.text}} for r in results]
 
 
 # documentation of the seed endpoint (DELETE /v1/memories/{memory_id}/) ------------------
@@ -273,7 +275,7 @@ def list_v3(
     `memory_ids`, `keywords`), newest first, one page at a time: `{count, next, previous, results}`. `filters` must
     name an owner id or `memory_ids`. Expired memories are left out."""
     where = _where(body, require_entity=True)
-    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size)
+    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size, body.latest_only)
 
 
 @router.post("/v2/memories/", summary="List memories (v2)")
@@ -286,8 +288,9 @@ def list_v2(
     where = _where(body, require_entity=False)
     page, page_size = page or body.page, page_size or body.page_size
     if page and page_size:
-        return _paged(request, engine, project, where, page, page_size)
-    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000).items]
+        return _paged(request, engine, project, where, page, page_size, body.latest_only)
+    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000,
+                                               latest_only=body.latest_only).items]
 
 
 @router.post("/v3/memories/search/", summary="Search memories")
@@ -323,6 +326,10 @@ def update_memory(memory_id: MemoryId, body: UpdateRequest, engine: EngineDep, p
     """Changes only the fields given: `text` (or `memory`), `metadata`, `categories`, `expiration_date` (null
     clears it); a new text is kept in the memory's history. Answers the updated memory."""
     sent = body.model_fields_set
+    if "superseded_by" in sent:  # an explicit supersede: this memory is no longer true, the one named replaces it
+        if sent & {"text", "memory", "metadata", "categories", "expiration_date"}:
+            raise InvalidInput("superseded_by is given alone, without other changes")
+        return memory_out(engine.supersede(project, memory_id, body.superseded_by))
     memory = engine.update(
         project, memory_id,
         text=body.text if body.text is not None else body.memory,

@@ -8,6 +8,7 @@ an id from another project behaves exactly like an id that does not exist.
     keys.py       projects and API keys
     memories.py   add, get, list, update, delete: the forget guarantee
     categories.py project settings, and the categories every added memory gets
+    lifecycle.py  what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE), and explicit supersede
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
@@ -21,6 +22,7 @@ The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in me
 
 from __future__ import annotations
 
+from ..decide.base import Decider
 from ..embed.base import Embedder
 from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
@@ -59,12 +61,12 @@ __all__ = [
 
 
 class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories, Chats):
-    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries, the
-    chat-history archive: every operation of memvault."""
+    """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
+    summaries, the chat-history archive: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
-                 reranker: Reranker | None = None) -> None:
-        super().__init__(store, embedder, extractor, limits, reranker)
+                 reranker: Reranker | None = None, decider: Decider | None = None) -> None:
+        super().__init__(store, embedder, extractor, limits, reranker, decider)
         self._beside = Beside()
 
     def close(self) -> None:

@@ -173,6 +173,13 @@ class Categories(EngineCore):
         return self.project_settings(project_id).custom_categories or DEFAULT_CATEGORIES
 
     # categorizing -------------------------------------------------------------------------------------------
+    def _instructions(self, project_id: str, owners: Owners, settings: ProjectSettings | None = None) -> str | None:
+        """The project's instructions for a model reading this owner's words: the agent's for an add with an agent
+        and no user, else the project's custom instructions."""
+        settings = settings or self.project_settings(project_id)
+        agent_only = owners.agent_id is not None and owners.user_id is None
+        return (settings.agent_custom_instructions if agent_only else None) or settings.custom_instructions
+
     def _extract(self, project_id: str, messages: Sequence[Message],
                  owners: Owners) -> tuple[list[str], dict[str, list[str]]]:
         """The facts of a conversation and, for each, the categories the extractor named (an extractor that takes
@@ -181,9 +188,8 @@ class Categories(EngineCore):
             return list(self.extractor.extract(list(messages))), {}
         settings = self.project_settings(project_id)
         categories = settings.custom_categories or DEFAULT_CATEGORIES
-        agent_only = owners.agent_id is not None and owners.user_id is None
-        instructions = (settings.agent_custom_instructions if agent_only else None) or settings.custom_instructions
-        facts = self.extractor.extract_guided(list(messages), Guidance(instructions, categories))
+        facts = self.extractor.extract_guided(list(messages), Guidance(self._instructions(project_id, owners, settings),
+                                                                       categories))
         known = {_category_key(n): n for n, _ in categories}
         named: dict[str, list[str]] = {}
         for fact in facts:

@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import filters as F
 from .. import validate as V
+from ..decide.base import Decider
 from ..embed.base import Embedder
 from ..errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..extract.base import Extractor, Message
@@ -57,10 +58,11 @@ class EngineCore:
     """The engine's parts and shared checks; each concern module adds its operations to it (see memvault.engine)."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, decider: Decider | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.extractor = extractor
+        self._decider = decider  # what each inferred fact does (memvault.engine.lifecycle); None: the offline one
         self.limits = limits or Limits()
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
         self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
@@ -86,6 +88,13 @@ class EngineCore:
 
     def _metadata(self, metadata: Any) -> dict[str, Any]:
         return V.metadata(metadata, self.limits.max_metadata_bytes)
+
+    @staticmethod
+    def _flag(value: Any, what: str) -> bool:
+        """A switch given by a caller: true or false, nothing else (a string "false" is not read as either)."""
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{what} must be true or false")
+        return value
 
     @staticmethod
     def _owners(owners: Owners) -> Owners:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from .. import filters as F
 from .. import validate as V
@@ -24,9 +27,10 @@ from ..models import (
     UpdateItem,
     utcnow,
 )
-from ..store.base import MemoryChange
+from ..store.base import MemoryChange, Supersession
 from .categories import Categories
 from .core import check_uuid, memory_not_found, text_hash
+from .lifecycle import Lifecycle, Planned
 from .receipts import Receipts
 
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
@@ -49,7 +53,7 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-class Memories(Categories, Receipts):
+class Memories(Categories, Lifecycle, Receipts):
     # add -------------------------------------------------------------------------
     def add(
         self,
@@ -81,10 +85,14 @@ class Memories(Categories, Receipts):
         if not facts:
             return []
         vectors = self.embedder.embed(facts)
-        if infer:
-            facts, vectors = self._novel(project_id, owners, facts, vectors)
-            if not facts:
-                return []
+        plans = (self._plan(project_id, owners, facts, vectors, self._instructions(project_id, owners)) if infer
+                 else [Planned("ADD", f) for f in facts])
+        if not plans:
+            return []
+        vector_of = dict(zip(facts, vectors, strict=True))
+        reworded = list(dict.fromkeys(p.text for p in plans if p.event != "NONE" and p.text not in vector_of))
+        if reworded:  # a decider may word a fact anew (an UPDATE that says it better)
+            vector_of.update(zip(reworded, self.embedder.embed(reworded), strict=True))
         now = utcnow()
         # A memory's history holds that memory's own words only (`own_input`): without inference its input
         # is the one message it was made of; an inferred fact keeps no input, because the conversation it came
@@ -94,12 +102,12 @@ class Memories(Categories, Receipts):
             for m in reversed(messages):  # the first message of a repeated text wins
                 if m.role != "system":
                     sources[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
-        memories = [
-            Memory(
+        new_of: dict[int, Memory] = {
+            i: Memory(
                 id=str(uuid.uuid4()),
                 project_id=project_id,
-                text=fact,
-                hash=text_hash(fact),
+                text=p.text,
+                hash=text_hash(p.text),
                 bucket_id=target.id,
                 bucket_name=target.name,
                 created_at=now,
@@ -113,35 +121,47 @@ class Memories(Categories, Receipts):
                 expiration_date=expiration_date,
                 source=source,
             )
-            for fact in facts
-        ]
+            for i, p in enumerate(plans) if p.event in ("ADD", "SUPERSEDE")
+        }
+        memories = list(new_of.values())
+        if memories:  # categories complete them: the caller's, else the extractor's or the nearest by meaning
+            self._categorize(project_id, memories, np.stack([vector_of[m.text] for m in memories]), named)
         events = [
             HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, sources.get(m.text), now,
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]
-        self._categorize(project_id, memories, vectors, named)
-        self.store.insert(memories, vectors, events)
+        marks = [Supersession(p.target.id, new_of[i].id, str(uuid.uuid4()), now)
+                 for i, p in enumerate(plans) if p.event == "SUPERSEDE" and p.target is not None]
+        changes = [MemoryChange(p.target.id, str(uuid.uuid4()), now, text=p.text, hash=text_hash(p.text),
+                                vector=vector_of[p.text])
+                   for p in plans if p.event == "UPDATE" and p.target is not None]
+        # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
+        # writes nothing.
+        if memories:
+            self.store.insert(memories, np.stack([vector_of[m.text] for m in memories]), events, supersede=marks,
+                              changes=changes)
+            updated = iter([replace(p.target, text=p.text, hash=text_hash(p.text), updated_at=now)
+                            for p in plans if p.event == "UPDATE" and p.target is not None])
+        else:
+            updated = iter(self.store.update(project_id, changes) if changes else [])
         self.watchers.memories_added(len(memories))
-        return [AddResult("ADD", m) for m in memories]
+        results: list[AddResult] = []
+        for i, p in enumerate(plans):
+            if p.event == "ADD":
+                results.append(AddResult("ADD", new_of[i]))
+            elif p.event == "SUPERSEDE" and p.target is not None:
+                results.append(AddResult("ADD", new_of[i]))
+                results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=new_of[i].id, superseded_at=now)))
+            elif p.event == "UPDATE" and p.target is not None:
+                results.append(AddResult("UPDATE", next(updated), previous_memory=p.target.text))
+            elif p.event == "NONE" and p.target is not None:
+                results.append(AddResult("NONE", p.target))
+        return results
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
         results = self.add(project_id, [Message("user", self._text(text))], owners, infer=False, **options)
         return results[0].memory
-
-    def _novel(self, project_id: str, owners: Owners, facts: list[str], vectors: Any) -> tuple[list[str], Any]:
-        """Drop inferred facts that repeat a stored memory of the same owners, exactly or nearly."""
-        scope = F.owned_by(owners)
-        known = self.store.existing_hashes(project_id, [text_hash(f) for f in facts], scope)
-        keep = []
-        for i, fact in enumerate(facts):
-            if text_hash(fact) in known:
-                continue
-            nearest = self.store.vector_search(project_id, vectors[i], scope, 1)
-            if nearest and nearest[0][1] >= self.limits.near_duplicate:
-                continue
-            keep.append(i)
-        return [facts[i] for i in keep], vectors[keep]
 
     # read ------------------------------------------------------------------------
     def resolve_id(self, project_id: str, ref: Any) -> str:
@@ -327,9 +347,13 @@ class Memories(Categories, Receipts):
         return deleted
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
-    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
+    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
+             latest_only: Any = True) -> Page:
+        """Newest first; superseded memories only with `latest_only=False`."""
+        latest_only = self._flag(latest_only, "latest_only")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(project_id, where)), limit, offset)
+        return self.store.list(project_id, self._live(self._where(project_id, where), latest_only=latest_only), limit,
+                               offset)

@@ -69,16 +69,18 @@ class Search(EngineCore):
     _beside: Beside  # made by Engine.__init__
 
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
-               options: SearchOptions | None = None) -> list[SearchHit]:
+               options: SearchOptions | None = None, *, latest_only: Any = True) -> list[SearchHit]:
+        """The best memories for `query`, best first; superseded memories only with `latest_only=False`."""
         started = time.perf_counter()
         opts = options or SearchOptions()
+        latest_only = self._flag(latest_only, "latest_only")
         query = self._text(query, "query")
         where = self._where(project_id, where)
         if not 1 <= opts.top_k <= self.limits.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
-        where = self._live(where)
+        where = self._live(where, latest_only=latest_only)
         asked = _Asked(query, query, ranking.query_terms(query) if opts.keyword else [], _one_owner(where))
         # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
         # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.

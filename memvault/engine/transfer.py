@@ -134,11 +134,21 @@ class Transfer(Buckets):
             V.date(at, what)
         categories = V.categories(r.categories)
         source = V.optional_identifier(r.source, "source", V.MAX_SOURCE_CHARS)
+        superseded_by = check_uuid(r.superseded_by, "superseded_by") if r.superseded_by is not None else None
+        if superseded_by == mid:
+            raise InvalidInput("superseded_by names the memory itself")
+        if (superseded_by is None) != (r.superseded_at is None):
+            raise InvalidInput("superseded_by and superseded_at are given together")
+        if r.superseded_at is not None:
+            if not isinstance(r.superseded_at, datetime):
+                raise InvalidInput("superseded_at must be a date")
+            V.date(r.superseded_at, "superseded_at")
         memory = Memory(id=mid, project_id=project_id, text=text, hash=text_hash(text), bucket_id=bucket.id,
                         bucket_name=bucket.name, created_at=r.created_at, updated_at=r.updated_at,
                         user_id=r.owners.user_id, agent_id=r.owners.agent_id, app_id=r.owners.app_id,
                         run_id=r.owners.run_id, metadata=dict(self._metadata(r.metadata)),
-                        categories=categories, expiration_date=r.expiration_date, source=source)
+                        categories=categories, expiration_date=r.expiration_date, source=source,
+                        superseded_by=superseded_by, superseded_at=r.superseded_at)
         history = list(r.history) or [ImportEvent("ADD", None, text, r.created_at)]
         for e in history:  # the door for what history events hold (their shape is checked below and by transfer)
             if not isinstance(e, ImportEvent):
@@ -157,8 +167,8 @@ class Transfer(Buckets):
     def _imported_event(self, e: ImportEvent, memory_id: str, memory: Memory) -> HistoryEvent:
         if not isinstance(e, ImportEvent):
             raise InvalidInput("must be an ImportEvent")
-        if e.event not in ("ADD", "UPDATE", "DELETE"):
-            raise InvalidInput("event must be ADD, UPDATE or DELETE")
+        if e.event not in ("ADD", "UPDATE", "SUPERSEDE", "DELETE"):
+            raise InvalidInput("event must be ADD, UPDATE, SUPERSEDE or DELETE")
         old = self._text(e.old_text, "old_memory") if e.old_text is not None else None
         new = self._text(e.new_text, "new_memory") if e.new_text is not None else None
         if not isinstance(e.created_at, datetime):

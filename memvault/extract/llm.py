@@ -20,9 +20,7 @@ are not the project's.
 
 from __future__ import annotations
 
-import json
-import re
-
+from memvault.chat import complete, read_json
 from memvault.errors import InvalidInput, Unavailable
 from memvault.extract.base import Fact, Guidance, Message
 from memvault.remote import Endpoint
@@ -50,11 +48,6 @@ Answer with JSON only, in this shape: {"facts": [{"fact": "...", "categories": [
 If there is nothing worth remembering, answer {"facts": []}"""
 
 _CONVERSATION_ROLES = ("user", "assistant")
-# Linear in the answer, whatever it holds: reasoning blocks are cut by plain search (a regex would read
-# the rest of the answer again after every unclosed "<think>"), and the fence's info string is taken whole.
-_THINK_OPEN = re.compile(re.escape("<think>"), re.IGNORECASE)
-_THINK_CLOSE = re.compile(re.escape("</think>"), re.IGNORECASE)
-_FENCED = re.compile(r"```[\w-]*+[ \t]*+\n?+(.*?)```", re.DOTALL)
 _ITEM_KEYS = ("fact", "text", "content", "memory")
 
 
@@ -112,14 +105,7 @@ class LLMExtractor:
 
     def _complete(self, body: dict[str, object]) -> str:
         """The assistant message content the service answers with."""
-        response = self._endpoint.post("/chat/completions", body)
-        try:
-            content = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, LookupError, TypeError):
-            content = None
-        if not isinstance(content, str):
-            raise Unavailable(f"{self._endpoint.service} gave no chat completion message")
-        return content
+        return complete(self._endpoint, body)
 
 
 def system_prompt(guidance: Guidance) -> str:
@@ -162,11 +148,7 @@ def parse_facts(content: str) -> list[str]:
 def parse_tagged_facts(content: str) -> list[Fact]:
     """`parse_facts`, each fact with the category names the model gave it (read leniently: a list of names or one
     name; anything else counts as none)."""
-    text = _without_thinking(content).strip()
-    fenced = _FENCED.search(text)
-    if fenced is not None:
-        text = fenced.group(1).strip()
-    value = _load_json(text)
+    value = read_json(content)
     if isinstance(value, dict):
         value = _facts_entry(value)
     if isinstance(value, str):
@@ -181,37 +163,6 @@ def parse_tagged_facts(content: str) -> list[Fact]:
             seen.add(fact.casefold())
             facts.append(Fact(fact, _item_categories(item)))
     return facts
-
-
-def _without_thinking(text: str) -> str:
-    """The text without its ``<think>...</think>`` blocks (any case); an unclosed block is kept."""
-    kept: list[str] = []
-    position = 0
-    while (opened := _THINK_OPEN.search(text, position)) is not None:
-        closed = _THINK_CLOSE.search(text, opened.end())
-        if closed is None:
-            break
-        kept.append(text[position : opened.start()])
-        position = closed.end()
-    kept.append(text[position:])
-    return "".join(kept)
-
-
-def _load_json(text: str) -> object:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder goes
-        pass
-    starts = [index for index in (text.find("{"), text.find("[")) if index >= 0]
-    if starts:
-        start = min(starts)
-        end = text.rfind("}" if text[start] == "{" else "]")
-        if end > start:
-            try:
-                return json.loads(text[start : end + 1])
-            except (ValueError, RecursionError):
-                pass
-    raise ValueError(f"the answer is not JSON: {text[:80]!r}")
 
 
 def _facts_entry(value: dict[str, object]) -> object:

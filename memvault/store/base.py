@@ -83,6 +83,23 @@ class SettingsChange:
 
 
 @dataclass(frozen=True)
+class Supersession:
+    """Memory `old_id` is no longer true: memory `new_id` (of the same project) replaced it at `at`. The store marks
+    the old memory (`superseded_by`, `superseded_at`) and records a SUPERSEDE history event (`event_id`) on it: its
+    own text as the old text, no new text (the new memory's words stay in the new memory's history only, so a
+    delete of either forgets it), and the new id as the event's metadata `{"superseded_by": new_id}`."""
+
+    old_id: str
+    new_id: str
+    event_id: str
+    at: datetime
+
+    def event(self, old: Memory) -> HistoryEvent:
+        return HistoryEvent(self.event_id, old.id, old.project_id, "SUPERSEDE", old.text, None, None, self.at,
+                            old.user_id, old.agent_id, old.app_id, old.run_id, {"superseded_by": self.new_id})
+
+
+@dataclass(frozen=True)
 class Neighbour:
     """A memory next to `anchor` in their run (see `Store.neighbours`), or the anchor itself (offset 0)."""
 
@@ -144,9 +161,22 @@ class BucketStore(Protocol):
 class MemoryStore(Protocol):
     """Memories and their history: written, read, patched and deleted, one transaction per call."""
 
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+               supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
         """Raises NotFound("Bucket not found") when a memory's bucket is not in the project as the rows commit
-        (a bucket deleted meanwhile): then nothing is inserted. `insert_new` and `move_memories` do the same."""
+        (a bucket deleted meanwhile): then nothing is inserted. `insert_new` and `move_memories` do the same.
+        With `changes` and `supersede` (in the project of the memories, which then share one), the patches are
+        applied as `update` applies them and then the marks made as `supersede` makes them, in the same
+        transaction, after the inserts: one add writes all of its effects or, when one fails, none."""
+        ...
+
+    def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        """Mark each `old_id` superseded by its `new_id`, in one transaction, with a SUPERSEDE event each; returns
+        the old memories as committed, in the order given. Checked inside the transaction, so a race cannot make
+        a cycle: NotFound (memory_not_found) when an old or new memory is not in the project; Conflict when an old
+        memory is already superseded, a new one is superseded (a memory no longer true supersedes nothing), or
+        both are one memory. On any failure nothing changes. Whose memories may supersede whose is the engine's
+        rule, not the store's."""
         ...
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         """The memories among `ids` that exist in the project, in the order of `ids`."""

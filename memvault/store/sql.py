@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from ..embed.base import Vectors
+from ..errors import MEMORY_NOT_FOUND, Conflict, NotFound
 from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Project, ProjectSettings
-from .base import SETTINGS_FIELDS, MemoryChange, Neighbour, SettingsChange
+from .base import SETTINGS_FIELDS, MemoryChange, Neighbour, SettingsChange, Supersession
 
 MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
@@ -182,6 +183,32 @@ class SQLFlavor:
 
     def entity(self, row: Sequence[Any]) -> Entity:
         return Entity(row[0], row[1], int(row[2]), self.read_time(row[3]), self.read_time(row[4]))
+
+
+def one_project(memories: Sequence[Memory]) -> str:
+    """The project of memories inserted with marks (`Store.insert(..., supersede=...)`): they must share one."""
+    projects = {m.project_id for m in memories}
+    if len(projects) != 1:
+        raise ValueError("memories inserted with supersede marks belong to one project")
+    return projects.pop()
+
+
+def check_supersessions(marks: Sequence[Supersession], found: dict[str, Memory]) -> None:
+    """The checks a store makes inside the transaction that marks (see `Store.supersede`), given the old and new
+    memories of `marks` as the transaction reads them (by id; missing ones are not in the project)."""
+    olds = [m.old_id for m in marks]
+    if len(set(olds)) != len(olds):
+        raise Conflict("a memory can be superseded only once")
+    for mark in marks:
+        if mark.old_id == mark.new_id:
+            raise Conflict("a memory cannot supersede itself")
+        old, new = found.get(mark.old_id), found.get(mark.new_id)
+        if old is None or new is None:
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+        if old.superseded_by is not None:
+            raise Conflict("the memory is already superseded")
+        if new.superseded_by is not None or new.id in olds:
+            raise Conflict("a superseded memory cannot supersede another")
 
 
 def regroup_neighbours(rows: Iterable[tuple[str, str, int, Any, int, float, str, dict[str, Any]]]) -> list[Neighbour]:

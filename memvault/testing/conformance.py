@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from memvault import filters as F
-from memvault.errors import Conflict, InvalidInput
+from memvault.errors import Conflict, InvalidInput, NotFound
 from memvault.models import (
     Bucket,
     ChatChunk,
@@ -41,7 +41,7 @@ from memvault.models import (
     Memory,
     utcnow,
 )
-from memvault.store.base import ChatWrite, MemoryChange, SettingsChange, Store
+from memvault.store.base import ChatWrite, MemoryChange, SettingsChange, Store, Supersession
 
 DIM = 8
 
@@ -231,6 +231,102 @@ def test_project_settings_of_an_unknown_project_are_none_and_never_written(store
     assert store.project_settings(unknown) is None
     assert store.update_project_settings(unknown, SettingsChange(utcnow(), custom_instructions="x")) is None
     assert store.project_settings(unknown) is None
+
+
+def fresh(store: Store, project_id: str, text: str, **fields: object) -> tuple[Memory, HistoryEvent]:
+    """A memory and its ADD event, not yet inserted."""
+    at = utcnow()
+    m = Memory(id=str(uuid.uuid4()), project_id=project_id, text=text, hash=text,
+               bucket_id=general(store, project_id).id, created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+    return m, HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, text, None, at, m.user_id)
+
+
+def mark(old: str, new: str) -> Supersession:
+    return Supersession(old, new, str(uuid.uuid4()), utcnow())
+
+
+def test_insert_with_supersede_marks_the_old_memory_in_the_same_transaction(store: Store, pid: str) -> None:
+    old = put(store, pid, "lives in Paris", vec(0), user_id="u", metadata={"k": 1})
+    new, event = fresh(store, pid, "moved to Lyon", user_id="u")
+    supersession = mark(old.id, new.id)
+    store.insert([new], vec(1)[None, :], [event], supersede=[supersession])
+    [got] = store.get(pid, [old.id])
+    assert (got.text, got.superseded_by, got.superseded_at) == ("lives in Paris", new.id, supersession.at)
+    assert store.get(pid, [new.id])[0].superseded_by is None
+    assert [(e.event, e.old_text, e.new_text, e.metadata) for e in store.history(pid, old.id)][1:] == [
+        ("SUPERSEDE", "lives in Paris", None, {"superseded_by": new.id})]
+    live = F.Not(F.Cond("superseded_by", "exists"))
+    assert [m.id for m in store.list(pid, live, 10).items] == [new.id]
+    assert [h[0] for h in store.vector_search(pid, vec(0), live, 5)] == [new.id]
+    assert [m.id for m in store.list(pid, F.eq("superseded_by", new.id), 10).items] == [old.id]
+
+
+def test_insert_applies_its_patches_and_marks_in_the_same_transaction(store: Store, pid: str) -> None:
+    paris = put(store, pid, "lives in Paris", vec(0), user_id="u")
+    tea = put(store, pid, "likes tea", vec(3), user_id="u")
+    new, event = fresh(store, pid, "moved to Lyon", user_id="u")
+    change = MemoryChange(tea.id, str(uuid.uuid4()), utcnow(), text="likes green tea", hash="h2", vector=vec(4))
+    store.insert([new], vec(1)[None, :], [event], supersede=[mark(paris.id, new.id)], changes=[change])
+    assert [(m.text, m.superseded_by) for m in store.get(pid, [paris.id, tea.id, new.id])] == [
+        ("lives in Paris", new.id), ("likes green tea", None), ("moved to Lyon", None)]
+    assert [(e.event, e.old_text, e.new_text) for e in store.history(pid, tea.id)][1:] == [
+        ("UPDATE", "likes tea", "likes green tea")]
+    assert store.keyword_search(pid, ["green"], None, 5)[0][0] == tea.id
+    assert store.vector_search(pid, vec(4), None, 1)[0][0] == tea.id
+    with pytest.raises(NotFound):  # a patch of a memory not there: nothing of the call is written
+        other, other_event = fresh(store, pid, "moved to Nice", user_id="u")
+        store.insert([other], vec(2)[None, :], [other_event],
+                     changes=[MemoryChange(str(uuid.uuid4()), str(uuid.uuid4()), utcnow(), text="x", hash="x",
+                                           vector=vec(5))])
+    assert store.get(pid, [other.id]) == []
+
+
+@pytest.mark.parametrize("case", ["unknown old", "old of another project", "old already superseded", "itself"])
+def test_a_mark_that_fails_inserts_nothing(store: Store, pid: str, other: str, case: str) -> None:
+    mine = put(store, pid, "lives in Paris", vec(0), user_id="u")
+    theirs = put(store, other, "lives in Rome", vec(0), user_id="u")
+    new, event = fresh(store, pid, "moved to Lyon", user_id="u")
+    if case == "old already superseded":
+        later = put(store, pid, "moved to Nice", vec(2), user_id="u")
+        store.supersede(pid, [mark(mine.id, later.id)])
+    patched = put(store, pid, "likes tea", vec(3), user_id="u")
+    change = MemoryChange(patched.id, str(uuid.uuid4()), utcnow(), text="likes green tea", hash="h2", vector=vec(4))
+    old = {"unknown old": str(uuid.uuid4()), "old of another project": theirs.id}.get(case, mine.id)
+    with pytest.raises(NotFound if case in ("unknown old", "old of another project") else Conflict):
+        store.insert([new], vec(1)[None, :], [event], supersede=[mark(new.id if case == "itself" else old, new.id)],
+                     changes=[change])
+    assert store.get(pid, [new.id]) == [] and store.history(pid, new.id) == []
+    assert store.get(pid, [patched.id])[0].text == "likes tea" and len(store.history(pid, patched.id)) == 1
+    assert store.get(other, [theirs.id])[0].superseded_by is None
+    if case != "old already superseded":
+        assert store.get(pid, [mine.id])[0].superseded_by is None
+
+
+def test_supersede_marks_stored_memories_and_never_makes_a_cycle(store: Store, pid: str, other: str) -> None:
+    a = put(store, pid, "is vegetarian", vec(0), user_id="u")
+    b = put(store, pid, "is vegan", vec(1), user_id="u")
+    c = put(store, pid, "eats fish again", vec(2), user_id="u")
+    theirs = put(store, other, "is vegan", vec(1), user_id="u")
+    [got] = store.supersede(pid, [mark(a.id, b.id)])
+    assert got.id == a.id and got.superseded_by == b.id
+    with pytest.raises(Conflict):
+        store.supersede(pid, [mark(b.id, a.id)])  # a superseded memory supersedes nothing
+    with pytest.raises(Conflict):
+        store.supersede(pid, [mark(a.id, c.id)])  # superseded once only
+    with pytest.raises(Conflict):
+        store.supersede(pid, [mark(c.id, c.id)])
+    with pytest.raises(NotFound):
+        store.supersede(pid, [mark(c.id, theirs.id)])  # the new memory of another project is not there
+    with pytest.raises(NotFound):
+        store.supersede(other, [mark(theirs.id, b.id)])
+    with pytest.raises(Conflict):  # a chain inside one call: b would be both replaced and replacing
+        store.supersede(pid, [mark(b.id, c.id), mark(c.id, b.id)])
+    assert [(m.id, m.superseded_by) for m in store.get(pid, [a.id, b.id, c.id])] == [
+        (a.id, b.id), (b.id, None), (c.id, None)]
+    assert store.get(other, [theirs.id])[0].superseded_by is None
+    [got] = store.supersede(pid, [mark(b.id, c.id)])  # a chain, one step at a time
+    assert got.superseded_by == c.id
+    assert [e.event for e in store.history(pid, b.id)] == ["ADD", "SUPERSEDE"]
 
 
 def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:

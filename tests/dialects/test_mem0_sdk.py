@@ -93,7 +93,8 @@ def test_add_with_inference_extracts_facts_and_skips_repeats(client: MemoryClien
     assert any("Lyon" in f for f in facts) and any("vegetarian" in f for f in facts)
 
     again = client.add("I moved to Lyon and I am vegetarian", user_id="alice", infer=True)
-    assert again["results"] == []
+    assert [(r["event"], r["memory"]) for r in again["results"]] == [("NONE", f) for f in facts]
+    assert {r["id"] for r in again["results"]} == {r["id"] for r in first["results"]}
     assert client.get_all(filters={"user_id": "alice"})["count"] == 2
     # The same facts for another user are that user's own memories.
     other = client.add("I moved to Lyon and I am vegetarian", user_id="bob", infer=True)

@@ -137,7 +137,8 @@ def test_add_v1_with_async_mode_and_v1_1_format(v1: V1Client) -> None:
 def test_add_v1_infers_facts_by_default(v1: V1Client) -> None:
     answer = ok(v1.add("I moved to Lyon and I am vegetarian", user_id="alice"))
     assert len(answer["results"]) == 2
-    assert ok(v1.add("I moved to Lyon and I am vegetarian", user_id="alice"))["results"] == []
+    assert [r["event"] for r in ok(v1.add("I moved to Lyon and I am vegetarian", user_id="alice"))["results"]] == [
+        "NONE", "NONE"]
 
 
 def test_add_v1_with_output_format_v1_0_answers_a_bare_list(v1: V1Client) -> None:

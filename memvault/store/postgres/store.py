@@ -39,7 +39,7 @@ from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, SettingsChange
+from ..base import MemoryChange, Neighbour, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -49,6 +49,8 @@ from ..sql import (
     PROJECT_COLUMNS,
     SETTINGS_SELECT,
     SQLFlavor,
+    check_supersessions,
+    one_project,
     regroup_neighbours,
 )
 from . import schema
@@ -375,17 +377,41 @@ class PostgresStore(PostgresChats):
         return moved
 
     # memories ----------------------------------------------------------------
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
-        self._insert(memories, vectors, events, skip_taken=False)
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+               supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
+        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
+
+    def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        return self._write(functools.partial(self._supersede, project_id=project_id, marks=marks))
+
+    @staticmethod
+    def _supersede(c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        """The rows are locked FOR UPDATE (in id order) before they are checked, so two racing marks of one memory
+        cannot both pass the checks."""
+        if not marks:
+            return []
+        ids = sorted({i for m in marks for i in (m.old_id, m.new_id)})
+        _rows(c, "SELECT id FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+              (project_id, ids))
+        read = f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)"
+        found = {r[0]: _memory(r) for r in _rows(c, read, (project_id, ids))}
+        check_supersessions(marks, found)
+        with c.cursor() as cur:
+            cur.executemany("UPDATE memories SET superseded_by = %s, superseded_at = %s WHERE project_id = %s AND id = %s",
+                            [(m.new_id, POSTGRES.write_time(m.at), project_id, m.old_id) for m in marks])
+        PostgresStore._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, [m.old_id for m in marks]))}
+        return [after[m.old_id] for m in marks]
 
     def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
         return self._insert(memories, vectors, events, skip_taken=True)
 
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-                *, skip_taken: bool) -> list[str]:
+                *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                changes: Sequence[MemoryChange] = ()) -> list[str]:
         if len(memories) != len(vectors):
             raise ValueError("one vector per memory")
-        self._ensure_dims({len(v) for v in vectors})
+        self._ensure_dims({len(v) for v in vectors} | {len(ch.vector) for ch in changes if ch.vector is not None})
 
         def fn(c: psycopg.Connection) -> list[str]:
             for project_id in sorted({m.project_id for m in memories}):
@@ -398,6 +424,10 @@ class PostgresStore(PostgresChats):
                     done.append(memory.id)
             inserted = set(done)
             self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            if changes:
+                self._update(c, one_project(memories), changes)
+            if supersede:
+                self._supersede(c, one_project(memories), supersede)
             return done
 
         return self._write(fn)
@@ -453,27 +483,26 @@ class PostgresStore(PostgresChats):
         """Each patch writes only its own fields, on rows locked FOR UPDATE (in id order) and read inside the same
         transaction, so a concurrent patch of other fields, or a delete, is never undone."""
         self._ensure_dims({len(ch.vector) for ch in changes if ch.vector is not None})
+        return self._write(functools.partial(self._update, project_id=project_id, changes=changes))
+
+    def _update(self, c: psycopg.Connection, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         ids = [ch.id for ch in changes]
-
-        def fn(c: psycopg.Connection) -> list[Memory]:
-            self._lock_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
-            before: dict[str, str] = {r[0]: r[1] for r in _rows(
-                c, "SELECT id, text FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
-                (project_id, sorted(set(ids))),
-            )}
-            if any(i not in before for i in ids):
-                raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
-            for ch in changes:  # the keyword index (a generated tsvector) and the vector follow the text written here
-                sets, args = POSTGRES.patch(ch)
-                c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE project_id = %s AND id = %s",  # type: ignore[arg-type]
-                          (*args, project_id, ch.id))
-            after = {r[0]: _memory(r) for r in _rows(
-                c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, ids)
-            )}
-            self._insert_events(c, [ch.event(before[ch.id], after[ch.id]) for ch in changes])
-            return [after[i] for i in ids]
-
-        return self._write(fn)
+        self._lock_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
+        before: dict[str, str] = {r[0]: r[1] for r in _rows(
+            c, "SELECT id, text FROM memories WHERE project_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+            (project_id, sorted(set(ids))),
+        )}
+        if any(i not in before for i in ids):
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+        for ch in changes:  # the keyword index (a generated tsvector) and the vector follow the text written here
+            sets, args = POSTGRES.patch(ch)
+            c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE project_id = %s AND id = %s",  # type: ignore[arg-type]
+                      (*args, project_id, ch.id))
+        after = {r[0]: _memory(r) for r in _rows(
+            c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = ANY(%s)", (project_id, ids)
+        )}
+        self._insert_events(c, [ch.event(before[ch.id], after[ch.id]) for ch in changes])
+        return [after[i] for i in ids]
 
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         return self._write(lambda c: self._delete_ids(c, project_id, ids, at))

@@ -25,7 +25,7 @@ from ...filters import Node
 from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, SettingsChange
+from ..base import MemoryChange, Neighbour, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -35,6 +35,8 @@ from ..sql import (
     PROJECT_COLUMNS,
     SETTINGS_SELECT,
     SQLFlavor,
+    check_supersessions,
+    one_project,
     regroup_neighbours,
 )
 from ..vector_index import GRAPH_MIN, ProjectVectors
@@ -394,14 +396,33 @@ class SQLiteStore(SQLiteChats):
             raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
     # memories ----------------------------------------------------------------
-    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> None:
-        self._insert(memories, vectors, events, skip_taken=False)
+    def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
+               supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
+        self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
+
+    def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        with self._tx() as c:
+            return self._supersede(c, project_id, marks)
+
+    def _supersede(self, c: sqlite3.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+        if not marks:
+            return []
+        ids = list({i: None for m in marks for i in (m.old_id, m.new_id)})
+        read = f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))"
+        found = {r[0]: _memory(r) for r in _rows(c, read, (project_id, json.dumps(ids)))}
+        check_supersessions(marks, found)
+        c.executemany("UPDATE memories SET superseded_by = ?, superseded_at = ? WHERE +project_id = ? AND id = ?",
+                      [(m.new_id, SQLITE.write_time(m.at), project_id, m.old_id) for m in marks])
+        self._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, json.dumps([m.old_id for m in marks])))}
+        return [after[m.old_id] for m in marks]
 
     def insert_new(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent]) -> list[str]:
         return self._insert(memories, vectors, events, skip_taken=True)
 
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
-                *, skip_taken: bool) -> list[str]:
+                *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                changes: Sequence[MemoryChange] = ()) -> list[str]:
         done: list[str] = []
         with self._tx() as c:
             for project_id in {m.project_id for m in memories}:
@@ -417,6 +438,10 @@ class SQLiteStore(SQLiteChats):
                 done.append(memory.id)
             inserted = set(done)
             self._insert_events(c, [e for e in events if e.memory_id in inserted])
+            if changes:
+                self._update(c, one_project(memories), changes)
+            if supersede:
+                self._supersede(c, one_project(memories), supersede)
         return done
 
     def scan(self, project_id: str, after: str | None, limit: int,
@@ -457,30 +482,33 @@ class SQLiteStore(SQLiteChats):
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         """Each patch writes only its own fields, inside the write transaction (BEGIN IMMEDIATE serializes it with
         every other write), so a concurrent patch of other fields, or a delete, is never undone."""
-        ids = [ch.id for ch in changes]
         with self._tx() as c:
-            self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
-            before = {r[0]: r for r in _rows(
-                c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
-                (project_id, json.dumps(ids)),
-            )}
-            if any(i not in before for i in ids):
-                raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
-            for ch in changes:
-                seq = before[ch.id][1]
-                sets, args = SQLITE.patch(ch)
-                c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
-                if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
-                    c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
-                    c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                              (seq, ch.text, scope_token(project_id)))
-                if ch.vector is not None:
-                    c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
-            after = {r[0]: _memory(r) for r in _rows(
-                c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
-                (project_id, json.dumps(ids)),
-            )}
-            self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
+            return self._update(c, project_id, changes)
+
+    def _update(self, c: sqlite3.Connection, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
+        ids = [ch.id for ch in changes]
+        self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
+        before = {r[0]: r for r in _rows(
+            c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(ids)),
+        )}
+        if any(i not in before for i in ids):
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+        for ch in changes:
+            seq = before[ch.id][1]
+            sets, args = SQLITE.patch(ch)
+            c.execute(f"UPDATE memories SET {', '.join(sets)} WHERE seq = ?", (*args, seq))
+            if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
+                c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
+                c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
+                          (seq, ch.text, scope_token(project_id)))
+            if ch.vector is not None:
+                c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
+        after = {r[0]: _memory(r) for r in _rows(
+            c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(ids)),
+        )}
+        self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
         return [after[i] for i in ids]
 
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
