@@ -89,6 +89,7 @@ def serve(
     from . import logs
     from .http import create_app
     from .metrics import metrics_enabled
+    from .workers import JobWorkerOptions
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
@@ -101,8 +102,9 @@ def serve(
                                metrics=metrics, pid=os.getpid()))
     started = time.monotonic()
     try:
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics), host=settings.host,
-                    port=settings.port, log_level="warning", log_config=None, access_log=False)
+        jobs = JobWorkerOptions(settings.job_workers, settings.job_poll_seconds)
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, job_workers=jobs),
+                    host=settings.host, port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         engine.close()
         log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))

@@ -36,11 +36,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4 * 1024 * 1024
     receipts_retention_days: Annotated[int, Field(ge=1)] = 365  # how long a deletion receipt is kept
 
+    # Async adds (Mem0's async_mode): what an add that does not say does — auto: async for infer=true with the llm
+    # extractor; always; never — and the workers of `serve` that run them.
+    async_add: Literal["auto", "always", "never"] = "auto"
+    job_workers: Annotated[int, Field(ge=0)] = 2  # threads of each `serve` process running async adds (0: none)
+    job_lease_seconds: Annotated[float, Field(gt=0)] = 60.0  # a job whose worker died runs again after this
+    job_poll_seconds: Annotated[float, Field(gt=0)] = 0.2  # how often an idle worker looks at the queue
+
     metrics: bool | None = None  # GET /metrics (no key asked); unset: on when `host` is loopback, off otherwise
     log_format: Literal["json", "text"] = "json"  # `memvault serve`'s log lines on stderr: one JSON object each, or text
     log_level: Literal["debug", "info", "warning", "error"] = "info"  # memvault's loggers (other libraries: warning)
 
-    @field_validator("log_format", "log_level", mode="before")
+    @field_validator("log_format", "log_level", "async_add", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

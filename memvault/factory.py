@@ -71,4 +71,6 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
         decider=decider or build_decider_from(settings),
     )
     engine.receipt_days = settings.receipts_retention_days
+    engine.async_add = settings.async_add
+    engine.job_lease_seconds = settings.job_lease_seconds
     return engine

@@ -26,6 +26,7 @@ from .docs import add_docs
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
+from .workers import JobWorkerOptions, running_jobs
 
 STATUS: dict[type[MemvaultError], int] = {
     TooLarge: 413,
@@ -172,10 +173,12 @@ class Door:
 
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
-               max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False) -> FastAPI:
+               max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False,
+               job_workers: JobWorkerOptions | None = None) -> FastAPI:
     """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp.
     `metrics` adds `GET /metrics` (no key asked: `memvault serve` turns it on for loopback binds only, see
-    `memvault.metrics.metrics_enabled`)."""
+    `memvault.metrics.metrics_enabled`). With `job_workers`, threads run the queue of async adds while the app runs
+    (`memvault.workers`)."""
     from .mcp import http_transport
     from .metrics import Metrics
     from .ui import Dashboard
@@ -190,7 +193,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
         if meter is not None:
             engine.watchers.add(meter)  # counts what the engine does while this app runs
         try:
-            async with mcp_lifespan():
+            async with mcp_lifespan(), running_jobs(engine, job_workers):
                 yield
         finally:
             if meter is not None:

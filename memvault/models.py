@@ -324,3 +324,24 @@ class ChatHit:
     messages: list[ChatMessage]
     context: list[ChatMessage]
     score: float
+
+
+JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+@dataclass(frozen=True)
+class Job:
+    """An async add waiting, running or run (memvault/engine/jobs.py). `request`: the add's arguments, None once the
+    job has run (its messages are not kept); `results`: `{"id", "event"}` per memory the add touched, no text."""
+
+    id: str
+    project_id: str
+    status: str  # one of JOB_STATUSES
+    request: dict[str, Any] | None
+    results: list[dict[str, Any]] | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    lease_owner: str | None = None
+    lease_expires: datetime | None = None

@@ -1,7 +1,7 @@
 """The Mem0 platform API (what the official `mem0ai` SDK calls): request → engine call → Mem0's shapes.
 
 Errors are `{"error": msg, "detail": msg}`: the SDK reads `detail`, Mem0's pages show `error`.
-Unknown body fields (org_id, project_id, async_mode, output_format, version, ...) are ignored.
+Unknown body fields (org_id, project_id, version, ...) are ignored.
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ class Mem0Dialect(Face):
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
 
     def router(self) -> APIRouter:
+        from .mem0_jobs import router as jobs
         from .mem0_reports import router as reports
 
         both = APIRouter()
         both.include_router(router)
         both.include_router(reports)
+        both.include_router(jobs)
         return both
 
 
@@ -89,6 +91,7 @@ class AddRequest(_Open):
     categories: list[str] | None = None
     expiration_date: str | None = None
     output_format: str | None = None
+    async_mode: Any = None  # true: answered at once (PENDING), run by the server's workers; unset: MEMVAULT_ASYNC_ADD
 
 
 class ListRequest(_Open):
@@ -208,6 +211,21 @@ def _add(engine: EngineDep, project: str, body: AddRequest) -> list[dict[str, An
     return [{**effect_out(r), "data": {"memory": r.memory.text}} for r in results]
 
 
+ASYNC_MESSAGE = "Memory processing has been queued for background execution"
+
+
+def _submit(engine: EngineDep, project: str, body: AddRequest) -> dict[str, Any] | None:
+    """An async add's answer, `{event_id, status: PENDING, message}` (None: the add runs now). Its progress is at
+    `GET /v1/event/{event_id}/`."""
+    if not engine.add_is_async(body.infer, body.async_mode):
+        return None
+    job = engine.submit_add(
+        project, _messages(body.messages), _owners(body), infer=body.infer, metadata=body.metadata,
+        categories=body.categories, expiration_date=_expiration(body.expiration_date),
+    )
+    return {"event_id": job.id, "status": job.status, "message": ASYNC_MESSAGE}
+
+
 # documentation of the seed endpoint (DELETE /v1/memories/{memory_id}/) ------------------
 _MEMORY_ID_EXAMPLE = "8c6c1e4a-2f0b-4a8e-9d7e-3b1f5c2a9e10"
 MemoryId = Annotated[str, Path(description="The memory's id (a UUID).",
@@ -240,14 +258,20 @@ def add_v3(body: AddRequest, engine: EngineDep, project: ProjectDep) -> dict[str
     """Stores memories for the owners given (at least one of `user_id`, `agent_id`, `app_id`, `run_id`). With
     `infer` (the default) facts are extracted from the messages and a fact that repeats a stored memory of the same
     owners is skipped; with `infer: false` every non-system message is stored as it is. The add is done when the
-    answer comes (`status: SUCCEEDED`), with one result per memory added."""
+    answer comes (`status: SUCCEEDED`), with one result per memory added. With `async_mode: true` (or, when it is not
+    sent, as MEMVAULT_ASYNC_ADD says) the answer comes at once, `{event_id, status: PENDING, message}`, and the add
+    runs in the background: `GET /v1/event/{event_id}/` shows its progress and results."""
+    if (queued := _submit(engine, project, body)) is not None:
+        return queued
     return {"event_id": str(uuid.uuid4()), "status": "SUCCEEDED", "results": _add(engine, project, body)}
 
 
 @router.post("/v1/memories/", summary="Add memories (v1)")
 def add_v1(body: AddRequest, engine: EngineDep, project: ProjectDep) -> Any:
     """The 1.0.x SDK's add: as `POST /v3/memories/add/`. The results come as a list when `output_format` is
-    "v1.0", else as `{"results": [...]}`."""
+    "v1.0", else as `{"results": [...]}`; an async add answers `{event_id, status: PENDING, message}`."""
+    if (queued := _submit(engine, project, body)) is not None:
+        return queued
     results = _add(engine, project, body)
     return results if body.output_format == "v1.0" else {"results": results}
 

@@ -7,6 +7,7 @@ an id from another project behaves exactly like an id that does not exist.
     core.py       the parts (store, embedder, extractor, reranker), limits, and the checks every argument passes
     keys.py       projects and API keys
     memories.py   add, get, list, update, delete: the forget guarantee
+    jobs.py       async adds: submitted at once, run by the server's workers, read back by their event_id
     categories.py project settings, and the categories every added memory gets
     lifecycle.py  what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE), and explicit supersede
     search.py     hybrid search orchestration (scores in memvault.ranking)
@@ -32,6 +33,7 @@ from .categories import DEFAULT_CATEGORIES
 from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .feedback import Feedback
+from .jobs import ASYNC_MODES, AsyncMode, Jobs
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .profiles import Profiles
@@ -39,12 +41,14 @@ from .search import Beside, Search
 from .transfer import Transfer
 
 __all__ = [
+    "ASYNC_MODES",
     "DEFAULT_CATEGORIES",
     "DEFAULT_PROJECT",
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",
     "MAX_OFFSET",
     "AddResult",
+    "AsyncMode",
     "Engine",
     "ImportEvent",
     "ImportOutcome",
@@ -60,7 +64,7 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories, Chats):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Jobs, Memories, Chats):
     """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
     summaries, the chat-history archive: every operation of memvault."""
 

@@ -4,8 +4,8 @@ no other memory's history and, once compacted, no file)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..extract.base import Message
 from ..models import (
     ENTITY_TYPES,
     AddResult,
+    Bucket,
     DeleteOutcome,
     Entity,
     HistoryEvent,
@@ -27,7 +28,7 @@ from ..models import (
     UpdateItem,
     utcnow,
 )
-from ..store.base import MemoryChange, Supersession
+from ..store.base import AddWrite, MemoryChange, Supersession
 from .categories import Categories
 from .core import check_uuid, memory_not_found, text_hash
 from .lifecycle import Lifecycle, Planned
@@ -53,6 +54,51 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
+@dataclass(frozen=True)
+class CheckedAdd:
+    """An add's arguments once checked (`Memories._check_add`), its bucket found."""
+
+    project_id: str
+    messages: list[Message]
+    owners: Owners
+    infer: bool
+    metadata: dict[str, Any]
+    categories: list[str]
+    bucket: Bucket
+    source: str | None
+    expiration_date: datetime | None
+
+
+@dataclass(frozen=True)
+class PreparedAdd:
+    """What an add writes (`write`, one transaction) and how its results read once written."""
+
+    plans: list[Planned]
+    new_of: dict[int, Memory]  # the new memory of the i-th plan (ADD, SUPERSEDE)
+    at: datetime
+    write: AddWrite
+
+    def results(self, updated: Sequence[Memory] | None = None) -> list[AddResult]:
+        """One result per plan that did something; `updated`: the memories an UPDATE patched, as the store answered
+        them (None: the patch applied to the memory the plan read)."""
+        patched = iter(updated if updated is not None else
+                       [replace(p.target, text=p.text, hash=text_hash(p.text), updated_at=self.at)
+                        for p in self.plans if p.event == "UPDATE" and p.target is not None])
+        results: list[AddResult] = []
+        for i, p in enumerate(self.plans):
+            if p.event == "ADD":
+                results.append(AddResult("ADD", self.new_of[i]))
+            elif p.event == "SUPERSEDE" and p.target is not None:
+                results.append(AddResult("ADD", self.new_of[i]))
+                results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=self.new_of[i].id,
+                                                              superseded_at=self.at)))
+            elif p.event == "UPDATE" and p.target is not None:
+                results.append(AddResult("UPDATE", next(patched), previous_memory=p.target.text))
+            elif p.event == "NONE" and p.target is not None:
+                results.append(AddResult("NONE", p.target))
+        return results
+
+
 class Memories(Categories, Lifecycle, Receipts):
     # add -------------------------------------------------------------------------
     def add(
@@ -68,13 +114,39 @@ class Memories(Categories, Lifecycle, Receipts):
         source: str | None = None,
         expiration_date: datetime | None = None,
     ) -> list[AddResult]:
+        checked = self._check_add(project_id, messages, owners, infer=infer, metadata=metadata,
+                                  categories=categories, bucket=bucket, source=source, expiration_date=expiration_date)
+        prepared = self._prepare_add(checked)
+        if prepared is None:
+            return []
+        # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
+        # writes nothing.
+        write = prepared.write
+        if write.memories:
+            self.store.insert(write.memories, write.vectors, write.events, supersede=write.supersede,
+                              changes=write.changes)
+            updated = None
+        else:
+            updated = self.store.update(project_id, write.changes) if write.changes else []
+        self.watchers.memories_added(len(write.memories))
+        return prepared.results(updated)
+
+    def _check_add(self, project_id: str, messages: Sequence[Message], owners: Owners, *, infer: bool,
+                   metadata: dict[str, Any] | None, categories: Sequence[str] | None, bucket: str | None,
+                   source: str | None, expiration_date: datetime | None) -> CheckedAdd:
+        """Every check an add's arguments pass before anything reads them (an async add's too, at submit time)."""
         self._messages(messages)
         self._owners(owners)
-        metadata = self._metadata(metadata)
-        cats = V.categories(categories)
-        source = V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS)
-        expiration_date = V.date(expiration_date, "expiration_date")
-        target = self._bucket(project_id, bucket)
+        return CheckedAdd(
+            project_id, list(messages), owners, bool(infer), self._metadata(metadata),
+            V.categories(categories), self._bucket(project_id, bucket),
+            V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS), V.date(expiration_date, "expiration_date"),
+        )
+
+    def _prepare_add(self, add: CheckedAdd, ids: Callable[[int], str] | None = None) -> PreparedAdd | None:
+        """What the add writes (extraction, embedding, the plan of each fact, categories), not yet written; None when
+        it writes nothing. `ids`: the id of the i-th new memory (default: random ones)."""
+        project_id, messages, owners, infer = add.project_id, add.messages, add.owners, add.infer
         named: dict[str, list[str]] = {}  # the categories the extractor named for a fact
         if infer:
             extracted, named = self._extract(project_id, messages, owners)
@@ -83,12 +155,12 @@ class Memories(Categories, Lifecycle, Receipts):
             facts = [self._text(m.content, "message content") for m in messages if m.role != "system"]
         facts = list(dict.fromkeys(facts))
         if not facts:
-            return []
+            return None
         vectors = self.embedder.embed(facts)
         plans = (self._plan(project_id, owners, facts, vectors, self._instructions(project_id, owners)) if infer
                  else [Planned("ADD", f) for f in facts])
         if not plans:
-            return []
+            return None
         vector_of = dict(zip(facts, vectors, strict=True))
         reworded = list(dict.fromkeys(p.text for p in plans if p.event != "NONE" and p.text not in vector_of))
         if reworded:  # a decider may word a fact anew (an UPDATE that says it better)
@@ -102,9 +174,10 @@ class Memories(Categories, Lifecycle, Receipts):
             for m in reversed(messages):  # the first message of a repeated text wins
                 if m.role != "system":
                     sources[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
+        target = add.bucket
         new_of: dict[int, Memory] = {
             i: Memory(
-                id=str(uuid.uuid4()),
+                id=ids(i) if ids is not None else str(uuid.uuid4()),
                 project_id=project_id,
                 text=p.text,
                 hash=text_hash(p.text),
@@ -116,10 +189,10 @@ class Memories(Categories, Lifecycle, Receipts):
                 agent_id=owners.agent_id,
                 app_id=owners.app_id,
                 run_id=owners.run_id,
-                metadata=dict(metadata),
-                categories=list(cats),
-                expiration_date=expiration_date,
-                source=source,
+                metadata=dict(add.metadata),
+                categories=list(add.categories),
+                expiration_date=add.expiration_date,
+                source=add.source,
             )
             for i, p in enumerate(plans) if p.event in ("ADD", "SUPERSEDE")
         }
@@ -136,28 +209,9 @@ class Memories(Categories, Lifecycle, Receipts):
         changes = [MemoryChange(p.target.id, str(uuid.uuid4()), now, text=p.text, hash=text_hash(p.text),
                                 vector=vector_of[p.text])
                    for p in plans if p.event == "UPDATE" and p.target is not None]
-        # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
-        # writes nothing.
-        if memories:
-            self.store.insert(memories, np.stack([vector_of[m.text] for m in memories]), events, supersede=marks,
-                              changes=changes)
-            updated = iter([replace(p.target, text=p.text, hash=text_hash(p.text), updated_at=now)
-                            for p in plans if p.event == "UPDATE" and p.target is not None])
-        else:
-            updated = iter(self.store.update(project_id, changes) if changes else [])
-        self.watchers.memories_added(len(memories))
-        results: list[AddResult] = []
-        for i, p in enumerate(plans):
-            if p.event == "ADD":
-                results.append(AddResult("ADD", new_of[i]))
-            elif p.event == "SUPERSEDE" and p.target is not None:
-                results.append(AddResult("ADD", new_of[i]))
-                results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=new_of[i].id, superseded_at=now)))
-            elif p.event == "UPDATE" and p.target is not None:
-                results.append(AddResult("UPDATE", next(updated), previous_memory=p.target.text))
-            elif p.event == "NONE" and p.target is not None:
-                results.append(AddResult("NONE", p.target))
-        return results
+        vectors_out = (np.stack([vector_of[m.text] for m in memories]) if memories
+                       else np.zeros((0, len(vectors[0])), dtype=np.float32))
+        return PreparedAdd(plans, new_of, now, AddWrite(memories, vectors_out, events, marks, changes))
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
         results = self.add(project_id, [Message("user", self._text(text))], owners, infer=False, **options)

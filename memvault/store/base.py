@@ -30,6 +30,7 @@ from ..models import (
     ConversationQuery,
     Entity,
     HistoryEvent,
+    Job,
     Memory,
     Page,
     Project,
@@ -323,7 +324,50 @@ class ChatStore(Protocol):
         ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, Protocol):
+@dataclass(frozen=True)
+class AddWrite:
+    """Everything one add writes, as `MemoryStore.insert` takes it (`changes` alone when it inserts no memory)."""
+
+    memories: Sequence[Memory]
+    vectors: Vectors
+    events: Sequence[HistoryEvent]
+    supersede: Sequence[Supersession] = ()
+    changes: Sequence[MemoryChange] = ()
+
+
+class JobStore(Protocol):
+    """The queue of async adds, shared by every process on the database. A worker claims a job (a lease until a
+    time), runs it and finishes it; a job whose lease ran out (its worker died) is reclaimed and runs again. A job
+    runs at most once to a result: `finish_job` writes the add's effects and the result in one transaction, and only
+    while the lease is the caller's."""
+
+    def enqueue_job(self, job_id: str, project_id: str, request: dict[str, Any], at: datetime) -> None:
+        """A PENDING job with the add's arguments (JSON)."""
+        ...
+
+    def claim_job(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        """The oldest PENDING job of any project, now RUNNING, held by `worker_id` until `lease_until`, its attempts
+        counted; None when none waits. Two claims never take one job (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+        ...
+
+    def finish_job(self, project_id: str, job_id: str, worker_id: str, at: datetime, *,
+                   results: list[dict[str, Any]] | None = None, error: str | None = None,
+                   write: AddWrite | None = None) -> bool:
+        """Record the job's end: SUCCEEDED with `results` (and `write` applied as `insert` applies it), or FAILED
+        with `error`; the request is blanked and the lease dropped, all in one transaction. Only while the job is
+        RUNNING and held by `worker_id`: otherwise nothing is written and the answer is False. An error raised by
+        `write` (e.g. NotFound for a bucket deleted meanwhile) leaves everything as it was."""
+        ...
+
+    def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
+        """RUNNING jobs whose lease ended before `now` go back to PENDING, or, when they were tried `max_attempts`
+        times, end FAILED (request blanked). Returns how many went back to PENDING."""
+        ...
+
+    def get_job(self, project_id: str, job_id: str) -> Job | None: ...
+
+
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, JobStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

@@ -41,7 +41,7 @@ from memvault.models import (
     Memory,
     utcnow,
 )
-from memvault.store.base import ChatWrite, MemoryChange, SettingsChange, Store, Supersession
+from memvault.store.base import AddWrite, ChatWrite, MemoryChange, SettingsChange, Store, Supersession
 
 DIM = 8
 
@@ -767,3 +767,84 @@ def test_listing_filters_and_pages_newest_first(store: Store, pid: str, other: s
     assert ids(import_id="first") == ["c1", "c0"]
     assert ids(created_from=base + timedelta(days=1), created_to=base + timedelta(days=3)) == ["c3", "c2", "c1"]
     assert ids(pinned_only=True) == []
+
+
+# the queue of async adds (JobStore) ---------------------------------------------------------------------------------
+def new_memory(store: Store, project_id: str, text: str) -> tuple[Memory, HistoryEvent]:
+    at = utcnow()
+    m = Memory(id=str(uuid.uuid4()), project_id=project_id, text=text, hash=text, bucket_id=general(store, project_id).id,
+               created_at=at, updated_at=at)
+    return m, HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, text, None, at)
+
+
+def test_jobs_are_claimed_oldest_first_once_each_and_never_cross_projects(store: Store, store_twin: Store, pid: str,
+                                                                           other: str) -> None:
+    now = utcnow()
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    store.enqueue_job(first, pid, {"messages": [{"role": "user", "content": "hi"}]}, now)
+    store.enqueue_job(second, other, {"n": 2}, now + timedelta(milliseconds=1))
+    waiting = store.get_job(pid, first)
+    assert waiting is not None and waiting.status == "PENDING" and waiting.request == {"messages": [{"role": "user", "content": "hi"}]}
+    assert store.get_job(other, first) is None  # another project's id is unknown
+    until = now + timedelta(seconds=60)
+    a = store.claim_job("w1", now, until)
+    b = store_twin.claim_job("w2", now, until)  # another process sharing the database
+    assert a is not None and b is not None and (a.id, b.id) == (first, second)
+    assert (a.status, a.lease_owner, a.attempts) == ("RUNNING", "w1", 1) and a.lease_expires == until
+    assert store.claim_job("w3", now, until) is None
+
+
+def test_finishing_a_job_writes_its_memories_and_result_together_and_blanks_the_request(store: Store, pid: str) -> None:
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    store.enqueue_job(job_id, pid, {"messages": [{"role": "user", "content": "I like green tea"}]}, now)
+    assert store.claim_job("w1", now, now + timedelta(seconds=60)) is not None
+    m, event = new_memory(store, pid, "likes green tea")
+    write = AddWrite([m], vec(1)[None, :], [event])
+    assert not store.finish_job(pid, job_id, "w2", now, results=[{"id": m.id, "event": "ADD"}], write=write)
+    assert store.get(pid, [m.id]) == []  # not the lease holder: nothing written
+    assert store.finish_job(pid, job_id, "w1", now, results=[{"id": m.id, "event": "ADD"}], write=write)
+    done = store.get_job(pid, job_id)
+    assert done is not None and (done.status, done.request, done.results) == ("SUCCEEDED", None, [{"id": m.id, "event": "ADD"}])
+    assert done.lease_owner is None and store.get(pid, [m.id])[0].text == "likes green tea"
+    assert not store.finish_job(pid, job_id, "w1", now, error="again")  # a finished job stays as it ended
+
+
+def test_a_write_the_store_refuses_leaves_the_job_running_and_nothing_written(store: Store, pid: str) -> None:
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    store.enqueue_job(job_id, pid, {"n": 1}, now)
+    store.claim_job("w1", now, now + timedelta(seconds=60))
+    m, event = new_memory(store, pid, "in a bucket that is gone")
+    m = replace(m, bucket_id=str(uuid.uuid4()))
+    with pytest.raises(NotFound):
+        store.finish_job(pid, job_id, "w1", now, results=[], write=AddWrite([m], vec(2)[None, :], [event]))
+    running = store.get_job(pid, job_id)
+    assert running is not None and running.status == "RUNNING" and running.request == {"n": 1}
+    assert store.finish_job(pid, job_id, "w1", now, error="Bucket not found")
+    failed = store.get_job(pid, job_id)
+    assert failed is not None and (failed.status, failed.error, failed.request) == ("FAILED", "Bucket not found", None)
+
+
+def test_an_expired_lease_is_reclaimed_and_its_old_holder_can_no_longer_finish(store: Store, pid: str) -> None:
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    store.enqueue_job(job_id, pid, {"n": 1}, now)
+    store.claim_job("dead", now, now + timedelta(seconds=5))
+    assert store.reclaim_jobs(now + timedelta(seconds=1), 3) == 0  # still held
+    assert store.reclaim_jobs(now + timedelta(seconds=6), 3) == 1
+    again = store.claim_job("alive", now + timedelta(seconds=6), now + timedelta(seconds=60))
+    assert again is not None and again.id == job_id and again.attempts == 2 and again.request == {"n": 1}
+    assert not store.finish_job(pid, job_id, "dead", now, results=[])
+    assert store.finish_job(pid, job_id, "alive", now, results=[])
+
+
+def test_a_job_interrupted_too_often_ends_failed(store: Store, pid: str) -> None:
+    now = utcnow()
+    job_id = str(uuid.uuid4())
+    store.enqueue_job(job_id, pid, {"n": 1}, now)
+    store.claim_job("dead", now, now)
+    assert store.reclaim_jobs(now + timedelta(seconds=1), 1) == 0
+    failed = store.get_job(pid, job_id)
+    assert failed is not None and failed.status == "FAILED" and failed.request is None and failed.error
+    assert store.claim_job("w", now, now + timedelta(seconds=60)) is None

@@ -55,6 +55,7 @@ from ..sql import (
 )
 from . import schema
 from .chats import PostgresChats
+from .jobs import PostgresJobs
 from .where import compile_where
 
 T = TypeVar("T")
@@ -113,7 +114,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore(PostgresChats):
+class PostgresStore(PostgresChats, PostgresJobs):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -185,7 +186,7 @@ class PostgresStore(PostgresChats):
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history", "chat_conversations", "chat_messages", "chat_chunks"):
+                for table in ("memories", "history", "chat_conversations", "chat_messages", "chat_chunks", "jobs"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
@@ -413,24 +414,29 @@ class PostgresStore(PostgresChats):
             raise ValueError("one vector per memory")
         self._ensure_dims({len(v) for v in vectors} | {len(ch.vector) for ch in changes if ch.vector is not None})
 
-        def fn(c: psycopg.Connection) -> list[str]:
-            for project_id in sorted({m.project_id for m in memories}):
-                self._lock_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
-            done: list[str] = []
-            for memory, vector in zip(memories, vectors, strict=True):
-                row = _row(c, (_INSERT_NEW if skip_taken else _INSERT) + " RETURNING id",
-                           POSTGRES.memory_values(memory, vector))
-                if row is not None:
-                    done.append(memory.id)
-            inserted = set(done)
-            self._insert_events(c, [e for e in events if e.memory_id in inserted])
-            if changes:
-                self._update(c, one_project(memories), changes)
-            if supersede:
-                self._supersede(c, one_project(memories), supersede)
-            return done
+        return self._write(functools.partial(self._insert_in, memories=memories, vectors=vectors, events=events,
+                                             skip_taken=skip_taken, supersede=supersede, changes=changes))
 
-        return self._write(fn)
+    def _insert_in(self, c: psycopg.Connection, memories: Sequence[Memory], vectors: Vectors,
+                   events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                   changes: Sequence[MemoryChange] = ()) -> list[str]:
+        """`_insert` inside the caller's transaction (an async add's job finishes in the same one: jobs.py); the
+        vector indexes must exist already (`_ensure_dims`)."""
+        for project_id in sorted({m.project_id for m in memories}):
+            self._lock_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
+        done: list[str] = []
+        for memory, vector in zip(memories, vectors, strict=True):
+            row = _row(c, (_INSERT_NEW if skip_taken else _INSERT) + " RETURNING id",
+                       POSTGRES.memory_values(memory, vector))
+            if row is not None:
+                done.append(memory.id)
+        inserted = set(done)
+        self._insert_events(c, [e for e in events if e.memory_id in inserted])
+        if changes:
+            self._update(c, one_project(memories), changes)
+        if supersede:
+            self._supersede(c, one_project(memories), supersede)
+        return done
 
     def _ensure_dims(self, dims: set[int]) -> None:
         """Create the HNSW index of each dimension not seen before (once per database, under an advisory lock)."""

@@ -43,6 +43,7 @@ from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
 from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
+from .jobs import SQLiteJobs
 from .where import compile_where, from_ts, ts
 
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
@@ -100,7 +101,7 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore(SQLiteChats):
+class SQLiteStore(SQLiteChats, SQLiteJobs):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
     _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
@@ -423,25 +424,32 @@ class SQLiteStore(SQLiteChats):
     def _insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
                 *, skip_taken: bool, supersede: Sequence[Supersession] = (),
                 changes: Sequence[MemoryChange] = ()) -> list[str]:
-        done: list[str] = []
         with self._tx() as c:
-            for project_id in {m.project_id for m in memories}:
-                self._check_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
-            for memory, vector in zip(memories, vectors, strict=True):
-                cur = c.execute(_INSERT_NEW if skip_taken else _INSERT, SQLITE.memory_values(memory, vector))
-                if cur.rowcount == 0:
-                    continue  # skip_taken: the project has this id
-                seq = cur.lastrowid
-                c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                          (seq, memory.text, scope_token(memory.project_id)))
-                c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
-                done.append(memory.id)
-            inserted = set(done)
-            self._insert_events(c, [e for e in events if e.memory_id in inserted])
-            if changes:
-                self._update(c, one_project(memories), changes)
-            if supersede:
-                self._supersede(c, one_project(memories), supersede)
+            return self._insert_in(c, memories, vectors, events, skip_taken=skip_taken, supersede=supersede,
+                                   changes=changes)
+
+    def _insert_in(self, c: sqlite3.Connection, memories: Sequence[Memory], vectors: Vectors,
+                   events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                   changes: Sequence[MemoryChange] = ()) -> list[str]:
+        """`_insert` inside the caller's transaction (an async add's job finishes in the same one: jobs.py)."""
+        done: list[str] = []
+        for project_id in {m.project_id for m in memories}:
+            self._check_buckets(c, project_id, [m.bucket_id for m in memories if m.project_id == project_id])
+        for memory, vector in zip(memories, vectors, strict=True):
+            cur = c.execute(_INSERT_NEW if skip_taken else _INSERT, SQLITE.memory_values(memory, vector))
+            if cur.rowcount == 0:
+                continue  # skip_taken: the project has this id
+            seq = cur.lastrowid
+            c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
+                      (seq, memory.text, scope_token(memory.project_id)))
+            c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
+            done.append(memory.id)
+        inserted = set(done)
+        self._insert_events(c, [e for e in events if e.memory_id in inserted])
+        if changes:
+            self._update(c, one_project(memories), changes)
+        if supersede:
+            self._supersede(c, one_project(memories), supersede)
         return done
 
     def scan(self, project_id: str, after: str | None, limit: int,

@@ -1,0 +1,136 @@
+"""Async adds (Mem0's `async_mode`): an add checked at once and run later by a worker (memvault/workers.py).
+
+`submit_add` checks every argument as `add` does (bad input is a 400 at submit time, never a FAILED job) and queues
+a job whose id is the `event_id` answered. `run_jobs_once` is one worker's turn: it takes expired leases back, claims
+the oldest waiting job, runs the add and records its result in the transaction that writes the add's memories, and
+only while the lease is still the worker's (`JobStore.finish_job`). So a job runs at most once to a result: a worker
+killed mid-job wrote nothing, and the job runs again once its lease ran out; a worker that outlived its lease finds
+the job taken and writes nothing. The job keeps the request (the user's messages) only until it has run, and its
+results name memory ids and event kinds only: a later delete of those memories leaves no text in the job table.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from ..errors import JOB_NOT_FOUND, InvalidInput, MemvaultError, NotFound
+from ..extract.base import Message
+from ..models import Job, Owners, utcnow
+from .memories import CheckedAdd, Memories
+
+log = logging.getLogger("memvault.jobs")
+
+AsyncMode = Literal["auto", "always", "never"]
+ASYNC_MODES: tuple[AsyncMode, ...] = ("auto", "always", "never")
+DEFAULT_LEASE_SECONDS = 60.0
+MAX_ATTEMPTS = 3  # a job whose worker died this many times ends FAILED
+
+
+class Jobs(Memories):
+    async_add: AsyncMode = "auto"  # what an add without `async_mode` does (MEMVAULT_ASYNC_ADD)
+    job_lease_seconds: float = DEFAULT_LEASE_SECONDS  # how long a worker holds a job (MEMVAULT_JOB_LEASE_SECONDS)
+
+    def add_is_async(self, infer: Any, async_mode: Any = None) -> bool:
+        """Whether an add runs as a job: `async_mode` when the caller gave it, else the `async_add` setting
+        (`auto`: inferred adds when the extractor calls a language model, the slow ones)."""
+        if async_mode is not None:
+            return self._flag(async_mode, "async_mode")
+        if self.async_add == "auto":
+            return bool(infer) and getattr(self.extractor, "name", "") == "llm"
+        return self.async_add == "always"
+
+    def submit_add(self, project_id: str, messages: Sequence[Message], owners: Owners = Owners(), *,
+                   infer: bool = False, metadata: dict[str, Any] | None = None, categories: Sequence[str] | None = None,
+                   bucket: str | None = None, source: str | None = None,
+                   expiration_date: datetime | None = None) -> Job:
+        """Check the add as `add` would and queue it; returns the PENDING job (its id is the add's event_id)."""
+        checked = self._check_add(project_id, messages, owners, infer=infer, metadata=metadata,
+                                  categories=categories, bucket=bucket, source=source, expiration_date=expiration_date)
+        now, job_id = utcnow(), str(uuid.uuid4())
+        request = {
+            "messages": [{"role": m.role, "content": m.content, "name": m.name} for m in checked.messages],
+            "owners": dict(checked.owners.__dict__),
+            "infer": checked.infer,
+            "metadata": checked.metadata,
+            "categories": checked.categories,
+            "bucket_id": checked.bucket.id,
+            "source": checked.source,
+            "expiration_date": checked.expiration_date.isoformat() if checked.expiration_date else None,
+        }
+        self.store.enqueue_job(job_id, project_id, request, now)
+        return Job(job_id, project_id, "PENDING", request, None, None, 0, now, now)
+
+    def run_jobs_once(self, worker_id: str) -> Job | None:
+        """One worker's turn: take expired leases back, claim the oldest waiting job and run it to its end. Returns
+        the job as claimed (None when none waited)."""
+        now = utcnow()
+        self.store.reclaim_jobs(now, MAX_ATTEMPTS)
+        job = self.store.claim_job(worker_id, now, now + timedelta(seconds=self.job_lease_seconds))
+        if job is None:
+            return None
+        try:
+            self._run_job(job, worker_id)
+        except MemvaultError as exc:
+            self._fail_job(job, worker_id, exc.message)
+        except Exception as exc:  # a bug or a part that broke: the job says so, the worker goes on
+            log.exception("async add %s failed", job.id)
+            self._fail_job(job, worker_id, f"internal error ({type(exc).__name__})")
+        return job
+
+    def _run_job(self, job: Job, worker_id: str) -> None:
+        request = job.request or {}
+        bucket = self.store.get_bucket(job.project_id, request.get("bucket_id", ""))
+        if bucket is None:
+            raise NotFound("Bucket not found")
+        expiration = request.get("expiration_date")
+        checked = CheckedAdd(
+            job.project_id, [Message(m["role"], m["content"], m.get("name")) for m in request.get("messages", [])],
+            Owners(**request.get("owners", {})), bool(request.get("infer")), request.get("metadata") or {},
+            list(request.get("categories") or []), bucket, request.get("source"),
+            datetime.fromisoformat(expiration) if expiration else None,
+        )
+        prepared = self._prepare_add(checked)
+        results: list[dict[str, Any]] = []
+        if prepared is not None:
+            results = [{"id": r.memory.id, "event": r.event} for r in prepared.results()]
+        done = self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), results=results,
+                                     write=prepared.write if prepared is not None else None)
+        if not done:
+            log.warning("async add %s: the lease ran out before it finished; another worker runs it", job.id)
+        elif prepared is not None:
+            self.watchers.memories_added(len(prepared.write.memories))
+
+    def _fail_job(self, job: Job, worker_id: str, reason: str) -> None:
+        self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), error=reason)
+
+    def job(self, project_id: str, job_id: Any) -> dict[str, Any]:
+        """An async add as Mem0's event API shows it: `{id, status, results, error, latency, created_at,
+        updated_at}`; each result with the memory's text while the memory exists. `latency`: milliseconds from
+        submission to the result (None before). NotFound for an unknown id or another project's."""
+        if not isinstance(job_id, str):
+            raise InvalidInput("event_id should be a valid UUID")
+        try:
+            job_id = str(uuid.UUID(job_id))
+        except ValueError:
+            raise NotFound("Event not found", code=JOB_NOT_FOUND) from None
+        found = self.store.get_job(project_id, job_id)
+        if found is None:
+            raise NotFound("Event not found", code=JOB_NOT_FOUND)
+        ids = [r["id"] for r in found.results or []]
+        texts = {m.id: m.text for m in self.store.get(project_id, ids)} if ids else {}
+        finished = found.status in ("SUCCEEDED", "FAILED")
+        return {
+            "id": found.id,
+            "status": found.status,
+            "results": [{"id": r["id"], "event": r["event"], "data": {"memory": texts.get(r["id"])}}
+                        for r in found.results or []],
+            "error": found.error,
+            "latency": round((found.updated_at - found.created_at).total_seconds() * 1000, 1) if finished else None,
+            "created_at": found.created_at,
+            "updated_at": found.updated_at,
+        }
+

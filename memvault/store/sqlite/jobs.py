@@ -1,0 +1,86 @@
+"""The queue of async adds in the SQLite store (the `JobStore` part of the protocol), as a mixin of SQLiteStore.
+Every write is one BEGIN IMMEDIATE transaction, which SQLite serializes across threads and processes: two claims
+never take one job, and a finish sees the lease as it is."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ...embed.base import Vectors
+from ...models import HistoryEvent, Job, Memory
+from ..base import AddWrite, MemoryChange, Supersession
+from .connection import _row, _rows, sqlite3
+from .where import from_ts, ts
+
+_JOB_COLUMNS = ("id, project_id, status, request, results, error, attempts, created_at, updated_at, lease_owner, "
+                "lease_expires")
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None,
+               json.loads(row[4]) if row[4] else None, row[5], int(row[6]), from_ts(row[7]), from_ts(row[8]),
+               row[9], from_ts(row[10]) if row[10] else None)
+
+
+class SQLiteJobs:
+    """JobStore over the store's connection and transactions (see SQLiteStore)."""
+
+    if TYPE_CHECKING:  # provided by SQLiteStore
+        def _conn(self) -> sqlite3.Connection: ...
+        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _insert_in(self, c: sqlite3.Connection, memories: Sequence[Memory], vectors: Vectors,
+                       events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
+                       changes: Sequence[MemoryChange] = ()) -> list[str]: ...
+        def _update(self, c: sqlite3.Connection, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]: ...
+
+    def enqueue_job(self, job_id: str, project_id: str, request: dict[str, Any], at: datetime) -> None:
+        with self._tx() as c:
+            c.execute("INSERT INTO jobs(id, project_id, status, request, created_at, updated_at) "
+                      "VALUES (?, ?, 'PENDING', ?, ?, ?)", (job_id, project_id, json.dumps(request), ts(at), ts(at)))
+
+    def claim_job(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        with self._tx() as c:
+            row = _row(c, "SELECT id FROM jobs WHERE status = 'PENDING' ORDER BY rowid LIMIT 1")
+            if row is None:
+                return None
+            c.execute("UPDATE jobs SET status = 'RUNNING', lease_owner = ?, lease_expires = ?, attempts = attempts + 1, "
+                      "updated_at = ? WHERE id = ?", (worker_id, ts(lease_until), ts(now), row[0]))
+            claimed = _row(c, f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (row[0],))
+        assert claimed is not None
+        return _job(claimed)
+
+    def finish_job(self, project_id: str, job_id: str, worker_id: str, at: datetime, *,
+                   results: list[dict[str, Any]] | None = None, error: str | None = None,
+                   write: AddWrite | None = None) -> bool:
+        with self._tx() as c:
+            held = _row(c, "SELECT 1 FROM jobs WHERE project_id = ? AND id = ? AND status = 'RUNNING' AND lease_owner = ?",
+                        (project_id, job_id, worker_id))
+            if held is None:
+                return False
+            if write is not None and write.memories:
+                self._insert_in(c, write.memories, write.vectors, write.events, skip_taken=False,
+                                supersede=write.supersede, changes=write.changes)
+            elif write is not None and write.changes:
+                self._update(c, project_id, write.changes)
+            c.execute("UPDATE jobs SET status = ?, request = NULL, results = ?, error = ?, lease_owner = NULL, "
+                      "lease_expires = NULL, updated_at = ? WHERE project_id = ? AND id = ?",
+                      ("FAILED" if error is not None else "SUCCEEDED", json.dumps(results or []), error, ts(at),
+                       project_id, job_id))
+        return True
+
+    def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
+        with self._tx() as c:
+            c.execute("UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
+                      "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
+                      "WHERE status = 'RUNNING' AND lease_expires < ? AND attempts >= ?", (ts(now), ts(now), max_attempts))
+            back = c.execute("UPDATE jobs SET status = 'PENDING', lease_owner = NULL, lease_expires = NULL, updated_at = ? "
+                             "WHERE status = 'RUNNING' AND lease_expires < ?", (ts(now), ts(now)))
+            return int(back.rowcount)
+
+    def get_job(self, project_id: str, job_id: str) -> Job | None:
+        rows = _rows(self._conn(), f"SELECT {_JOB_COLUMNS} FROM jobs WHERE project_id = ? AND id = ?", (project_id, job_id))
+        return _job(rows[0]) if rows else None
