@@ -781,10 +781,11 @@ def test_jobs_are_claimed_oldest_first_once_each_and_never_cross_projects(store:
                                                                            other: str) -> None:
     now = utcnow()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    store.enqueue_job(first, pid, {"messages": [{"role": "user", "content": "hi"}]}, now)
+    request = {"messages": [{"role": "user", "content": "hi"}]}
+    store.enqueue_job(first, pid, request, now)
     store.enqueue_job(second, other, {"n": 2}, now + timedelta(milliseconds=1))
     waiting = store.get_job(pid, first)
-    assert waiting is not None and waiting.status == "PENDING" and waiting.request == {"messages": [{"role": "user", "content": "hi"}]}
+    assert waiting is not None and waiting.status == "PENDING" and waiting.request == request
     assert store.get_job(other, first) is None  # another project's id is unknown
     until = now + timedelta(seconds=60)
     a = store.claim_job("w1", now, until)

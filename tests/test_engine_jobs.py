@@ -1,0 +1,121 @@
+"""Async adds at the engine (memvault/engine/jobs.py), on both stores: checked at submit, run by a worker turn,
+recorded once, read back by their event_id within the project only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine, Owners
+from memvault.errors import InvalidInput, NotFound
+from memvault.extract.base import Message
+from memvault.extract.llm import LLMExtractor
+from memvault.models import utcnow
+from memvault.store.base import Store
+from memvault.testing.openai_server import FakeOpenAIServer
+
+ALICE = Owners(user_id="alice")
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(chat_handler=lambda _: json.dumps({"facts": ["Likes green tea", "Lives in Lyon"]})) as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_engine(store: Store, llm: FakeOpenAIServer) -> Engine:
+    return Engine(store, HashingEmbedder(), LLMExtractor(llm.base_url, "fake"))
+
+
+def test_a_submitted_add_waits_then_one_worker_turn_runs_it(engine: Engine, project: str) -> None:
+    job = engine.submit_add(project, [Message("user", "I like green tea")], ALICE)
+    assert engine.job(project, job.id)["status"] == "PENDING"
+    assert engine.list(project).total == 0  # nothing written before a worker runs it
+    assert engine.run_jobs_once("w1") is not None
+    done = engine.job(project, job.id)
+    assert done["status"] == "SUCCEEDED" and done["error"] is None and done["latency"] is not None
+    [result] = done["results"]
+    assert result["event"] == "ADD" and result["data"] == {"memory": "I like green tea"}
+    assert engine.get(project, result["id"]).user_id == "alice"
+    assert engine.run_jobs_once("w1") is None  # the queue is empty
+
+
+def test_bad_input_is_refused_at_submit_and_queues_nothing(engine: Engine, project: str) -> None:
+    with pytest.raises(InvalidInput):
+        engine.submit_add(project, [], ALICE)
+    with pytest.raises(InvalidInput):
+        engine.submit_add(project, [Message("user", "x")], ALICE, metadata={"big": "x" * 100_000})
+    with pytest.raises(NotFound):
+        engine.submit_add(project, [Message("user", "x")], ALICE, bucket="no such bucket")
+    assert engine.run_jobs_once("w1") is None
+
+
+def test_another_projects_job_or_an_unknown_id_is_not_found(engine: Engine, project: str) -> None:
+    job = engine.submit_add(project, [Message("user", "I like green tea")], ALICE)
+    other = engine.project("other").id
+    for pid, ref in ((other, job.id), (project, "2b0d8a3c-0000-4000-8000-000000000000"), (project, "nope")):
+        with pytest.raises(NotFound):
+            engine.job(pid, ref)
+
+
+def test_an_inferred_async_add_asks_the_llm_in_the_worker(llm_engine: Engine, llm: FakeOpenAIServer) -> None:
+    project = llm_engine.project("test").id
+    job = llm_engine.submit_add(project, [Message("user", "I like green tea and I live in Lyon")], ALICE, infer=True)
+    assert not llm.requests  # submit asks nothing
+    llm_engine.run_jobs_once("w1")
+    done = llm_engine.job(project, job.id)
+    assert done["status"] == "SUCCEEDED"
+    assert sorted(r["data"]["memory"] for r in done["results"]) == ["Likes green tea", "Lives in Lyon"]
+
+
+def test_a_failing_llm_ends_the_job_failed_with_the_reason(llm_engine: Engine, llm: FakeOpenAIServer) -> None:
+    project = llm_engine.project("test").id
+    job = llm_engine.submit_add(project, [Message("user", "I like green tea")], ALICE, infer=True)
+    llm.fail_status = 500
+    llm_engine.run_jobs_once("w1")
+    failed = llm_engine.job(project, job.id)
+    assert failed["status"] == "FAILED" and failed["results"] == []
+    assert "extraction model" in failed["error"]
+    assert llm_engine.list(project).total == 0
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing(engine: Engine, project: str) -> None:
+    """The first worker stalls past its lease; a second takes the job up and finishes it; the first one's late
+    finish is refused: one set of memories."""
+    job = engine.submit_add(project, [Message("user", "I like green tea")], ALICE)
+    now = utcnow()
+    stalled = engine.store.claim_job("stalled", now, now + timedelta(milliseconds=1))
+    assert stalled is not None
+    engine.store.reclaim_jobs(now + timedelta(seconds=1), 3)
+    engine.run_jobs_once("second")
+    engine._run_job(stalled, "stalled")  # the stalled worker comes back and runs its copy to the end
+    assert engine.job(project, job.id)["status"] == "SUCCEEDED"
+    assert [m.text for m in engine.list(project).items] == ["I like green tea"]
+
+
+@pytest.mark.parametrize(("mode", "infer", "extractor", "asked", "expected"), [
+    ("auto", True, "llm", None, True),
+    ("auto", False, "llm", None, False),
+    ("auto", True, "offline", None, False),
+    ("always", False, "offline", None, True),
+    ("never", True, "llm", None, False),
+    ("never", False, "offline", True, True),  # the caller's async_mode wins
+    ("always", True, "llm", False, False),
+])
+def test_async_mode_wins_and_the_setting_decides_otherwise(engine: Engine, mode: str, infer: bool, extractor: str,
+                                                            asked: bool | None, expected: bool,
+                                                            llm: FakeOpenAIServer) -> None:
+    engine.async_add = mode  # type: ignore[assignment]
+    if extractor == "llm":
+        engine.extractor = LLMExtractor(llm.base_url, "fake")
+    assert engine.add_is_async(infer, asked) is expected
+
+
+def test_async_mode_must_be_a_boolean(engine: Engine) -> None:
+    with pytest.raises(InvalidInput, match="async_mode"):
+        engine.add_is_async(True, "yes")
