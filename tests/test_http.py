@@ -244,7 +244,8 @@ def test_health_answers_while_an_add_waits_on_a_slow_extraction_model(store: Sto
             key = srv.key()
             answers: list[httpx.Response] = []
             add = threading.Thread(target=lambda: answers.append(httpx.post(
-                srv.url + "/v1/memories/", json={"messages": "I like green tea", "user_id": "alice"},
+                srv.url + "/v1/memories/", json={"messages": "I like green tea", "user_id": "alice",
+                                                  "async_mode": False},  # the add waits on its model in the request
                 headers={"Authorization": f"Token {key}"}, timeout=90)))
             add.start()
             try:

@@ -43,6 +43,8 @@ class SQLiteJobs:
                       "VALUES (?, ?, 'PENDING', ?, ?, ?)", (job_id, project_id, json.dumps(request), ts(at), ts(at)))
 
     def claim_job(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'PENDING' LIMIT 1") is None:
+            return None  # an idle worker's look takes no write lock
         with self._tx() as c:
             row = _row(c, "SELECT id FROM jobs WHERE status = 'PENDING' ORDER BY rowid LIMIT 1")
             if row is None:
@@ -73,6 +75,8 @@ class SQLiteJobs:
         return True
 
     def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
+        if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'RUNNING' AND lease_expires < ? LIMIT 1", (ts(now),)) is None:
+            return 0
         with self._tx() as c:
             c.execute("UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
                       "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
