@@ -4,8 +4,11 @@ recorded once, read back by their event_id within the project only."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -119,3 +122,38 @@ def test_async_mode_wins_and_the_setting_decides_otherwise(engine: Engine, mode:
 def test_async_mode_must_be_a_boolean(engine: Engine) -> None:
     with pytest.raises(InvalidInput, match="async_mode"):
         engine.add_is_async(True, "yes")
+
+
+def test_a_job_that_runs_longer_than_its_lease_keeps_it_and_runs_once(store: Store) -> None:
+    asked, release = threading.Event(), threading.Event()
+
+    def slow(_: dict[str, Any]) -> str:
+        asked.set()
+        release.wait(60)
+        return json.dumps({"facts": ["Likes green tea"]})
+
+    with FakeOpenAIServer(chat_handler=slow) as llm:
+        engine = Engine(store, HashingEmbedder(), LLMExtractor(llm.base_url, "fake"))
+        engine.job_lease_seconds = 1.0
+        project = engine.project("test").id
+        job = engine.submit_add(project, [Message("user", "I like green tea")], ALICE, infer=True)
+        first = threading.Thread(target=engine.run_jobs_once, args=("first",))
+        first.start()
+        try:
+            assert asked.wait(30)
+            claimed = store.get_job(project, job.id)
+            assert claimed is not None and claimed.lease_expires is not None
+            deadline = time.monotonic() + 30
+            while True:  # renewed past the lease it was claimed with
+                held = store.get_job(project, job.id)
+                assert held is not None and held.lease_expires is not None and time.monotonic() < deadline
+                if held.lease_expires > claimed.lease_expires + timedelta(seconds=1):
+                    break
+                time.sleep(0.05)
+            assert engine.run_jobs_once("second") is None  # still held: nothing to take up
+        finally:
+            release.set()
+            first.join(60)
+        done = engine.job(project, job.id)
+        assert done["status"] == "SUCCEEDED" and [r["data"]["memory"] for r in done["results"]] == ["Likes green tea"]
+        assert len([r for r in llm.requests if r.path == "/v1/chat/completions"]) == 1

@@ -12,6 +12,7 @@ results name memory ids and event kinds only: a later delete of those memories l
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -72,6 +73,10 @@ class Jobs(Memories):
         job = self.store.claim_job(worker_id, now, now + timedelta(seconds=self.job_lease_seconds))
         if job is None:
             return None
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(job, worker_id, done), daemon=True,
+                                  name=f"memvault-lease-{job.id[:8]}")
+        keeper.start()
         try:
             self._run_job(job, worker_id)
         except MemvaultError as exc:
@@ -79,7 +84,21 @@ class Jobs(Memories):
         except Exception as exc:  # a bug or a part that broke: the job says so, the worker goes on
             log.exception("async add %s failed", job.id)
             self._fail_job(job, worker_id, f"internal error ({type(exc).__name__})")
+        finally:
+            done.set()
+            keeper.join()
         return job
+
+    def _keep_lease(self, job: Job, worker_id: str, done: threading.Event) -> None:
+        """Renew the job's lease every third of it while it runs (a slow model does not lose it); a worker that
+        dies stops renewing, and the job is taken up again once the lease ran out."""
+        while not done.wait(self.job_lease_seconds / 3):
+            try:
+                if not self.store.renew_job(job.project_id, job.id, worker_id,
+                                            utcnow() + timedelta(seconds=self.job_lease_seconds)):
+                    return  # lost (reclaimed meanwhile): its finish will be refused
+            except Exception:  # the database away for a moment: the next turn tries again
+                log.warning("async add %s: the lease could not be renewed", job.id, exc_info=True)
 
     def _run_job(self, job: Job, worker_id: str) -> None:
         request = job.request or {}

@@ -359,6 +359,11 @@ class JobStore(Protocol):
         `write` (e.g. NotFound for a bucket deleted meanwhile) leaves everything as it was."""
         ...
 
+    def renew_job(self, project_id: str, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        """Hold the job longer (a worker still running it); False, and nothing written, when it is not RUNNING and
+        held by `worker_id`."""
+        ...
+
     def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
         """RUNNING jobs whose lease ended before `now` go back to PENDING, or, when they were tried `max_attempts`
         times, end FAILED (request blanked). Returns how many went back to PENDING."""

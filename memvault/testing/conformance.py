@@ -833,8 +833,12 @@ def test_an_expired_lease_is_reclaimed_and_its_old_holder_can_no_longer_finish(s
     store.enqueue_job(job_id, pid, {"n": 1}, now)
     store.claim_job("dead", now, now + timedelta(seconds=5))
     assert store.reclaim_jobs(now + timedelta(seconds=1), 3) == 0  # still held
-    assert store.reclaim_jobs(now + timedelta(seconds=6), 3) == 1
-    again = store.claim_job("alive", now + timedelta(seconds=6), now + timedelta(seconds=60))
+    assert not store.renew_job(pid, job_id, "someone else", now + timedelta(seconds=60))
+    assert store.renew_job(pid, job_id, "dead", now + timedelta(seconds=6))  # held a second longer
+    assert store.reclaim_jobs(now + timedelta(seconds=5.5), 3) == 0
+    assert store.reclaim_jobs(now + timedelta(seconds=7), 3) == 1
+    assert not store.renew_job(pid, job_id, "dead", now + timedelta(seconds=60))  # taken back: no longer its own
+    again = store.claim_job("alive", now + timedelta(seconds=7), now + timedelta(seconds=60))
     assert again is not None and again.id == job_id and again.attempts == 2 and again.request == {"n": 1}
     assert not store.finish_job(pid, job_id, "dead", now, results=[])
     assert store.finish_job(pid, job_id, "alive", now, results=[])

@@ -83,6 +83,11 @@ class PostgresJobs:
                   ("FAILED" if error is not None else "SUCCEEDED", Jsonb(results or []), error, at, project_id, job_id))
         return True
 
+    def renew_job(self, project_id: str, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        return bool(self._write(lambda c: _rows(
+            c, "UPDATE jobs SET lease_expires = %s WHERE project_id = %s AND id = %s AND status = 'RUNNING' "
+            "AND lease_owner = %s RETURNING id", (lease_until, project_id, job_id, worker_id))))
+
     def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
         def fn(c: psycopg.Connection) -> int:
             c.execute("UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "

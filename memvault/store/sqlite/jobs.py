@@ -74,6 +74,12 @@ class SQLiteJobs:
                        project_id, job_id))
         return True
 
+    def renew_job(self, project_id: str, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        with self._tx() as c:
+            held = c.execute("UPDATE jobs SET lease_expires = ? WHERE project_id = ? AND id = ? AND status = 'RUNNING' "
+                             "AND lease_owner = ?", (ts(lease_until), project_id, job_id, worker_id))
+            return held.rowcount > 0
+
     def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
         if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'RUNNING' AND lease_expires < ? LIMIT 1", (ts(now),)) is None:
             return 0
