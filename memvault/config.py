@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # extractor; always; never — and the workers of `serve` that run them.
     async_add: Literal["auto", "always", "never"] = "auto"
     job_workers: Annotated[int, Field(ge=0)] = 2  # threads of each `serve` process running async adds (0: none)
-    job_lease_seconds: Annotated[float, Field(gt=0)] = 60.0  # renewed while a job runs; a dead worker's job runs again after it
+    job_lease_seconds: Annotated[float, Field(gt=0)] = 30.0  # renewed while a job runs; a dead worker's job runs again after it
     job_poll_seconds: Annotated[float, Field(gt=0)] = 0.2  # how often an idle worker looks at the queue
 
     metrics: bool | None = None  # GET /metrics (no key asked); unset: on when `host` is loopback, off otherwise

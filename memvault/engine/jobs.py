@@ -27,7 +27,7 @@ log = logging.getLogger("memvault.jobs")
 
 AsyncMode = Literal["auto", "always", "never"]
 ASYNC_MODES: tuple[AsyncMode, ...] = ("auto", "always", "never")
-DEFAULT_LEASE_SECONDS = 60.0
+DEFAULT_LEASE_SECONDS = 30.0
 MAX_ATTEMPTS = 3  # a job whose worker died this many times ends FAILED
 
 
