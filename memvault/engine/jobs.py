@@ -127,7 +127,7 @@ class Jobs(Memories):
         self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), error=reason)
 
     def job(self, project_id: str, job_id: Any) -> dict[str, Any]:
-        """An async add as Mem0's event API shows it: `{id, status, results, error, latency, created_at,
+        """An async add as Mem0's event API shows it: `{id, event_type, status, results, error, latency, created_at,
         updated_at}`; each result with the memory's text while the memory exists. `latency`: milliseconds from
         submission to the result (None before). NotFound for an unknown id or another project's."""
         if not isinstance(job_id, str):
@@ -144,6 +144,7 @@ class Jobs(Memories):
         finished = found.status in ("SUCCEEDED", "FAILED")
         return {
             "id": found.id,
+            "event_type": "memory_add",
             "status": found.status,
             "results": [{"id": r["id"], "event": r["event"], "data": {"memory": texts.get(r["id"])}}
                         for r in found.results or []],

@@ -69,6 +69,7 @@ def test_an_sdk_async_add_is_pending_then_succeeds_at_its_event(working: Server)
         assert answer["status"] == "PENDING" and answer["message"] and "results" not in answer
         done = wait_for_end(working, key, answer["event_id"])
         assert done["id"] == answer["event_id"] and done["error"] is None and done["latency"] >= 0
+        assert done["event_type"] == "memory_add"
         [result] = done["results"]
         assert result["event"] == "ADD" and result["data"] == {"memory": "I like green tea"}
         assert done["created_at"] <= done["updated_at"]
