@@ -218,6 +218,11 @@ def test_select_three_delete_confirm_and_they_are_gone_for_the_sdk(
     expect(page.get_by_text("Deleted 3, failed 0.").first).to_be_visible()
     expect(page.get_by_role("checkbox", name="fact one", exact=True)).to_have_count(0)
     assert rows(page) == ["fact four", "fact two"]
+    shown = page.get_by_text("Receipt ")
+    expect(shown).to_be_visible()
+    receipt = httpx.get(server.url + f"/v1/receipts/{shown.inner_text().removeprefix('Receipt ')}/",
+                        headers={"Authorization": f"Token {key}"}).json()
+    assert sorted(receipt["memory_ids"]) == sorted([ids[0], ids[2], ids[4]]) and "fact" not in str(receipt)
 
     assert {m["memory"] for m in sdk.get_all(filters={"user_id": "alice"})["results"]} == {"fact two", "fact four"}
     for gone in (ids[0], ids[2], ids[4]):
