@@ -211,6 +211,7 @@ def compact(
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's memories / the memory's user.")]
+ShowExpired = Annotated[bool, typer.Option("--show-expired", help="Also memories whose expiration date has passed.")]
 
 
 @contextmanager
@@ -282,6 +283,7 @@ def search(
     user_id: UserOpt = None,
     filters: Annotated[str | None, typer.Option(help="Mem0-style filters as JSON.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many results at most.")] = 10,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Find memories by meaning and keywords, best first."""
@@ -291,7 +293,7 @@ def search(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         where = F.all_of(F.parse(_json_arg(filters, "--filters")), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k))
+        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k, show_expired=show_expired))
         results = [hit_out(h) for h in hits]
         rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
         _print({"results": results}, as_json, rows, ("id", "score", "memory", "user_id"))
@@ -303,6 +305,7 @@ def list_memories(
     bucket: Annotated[str | None, typer.Option(help="Only this bucket (name or id).")] = None,
     limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many first (to read the next page).")] = 0,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """List memories, newest first. When more are left, a line on stderr says how to read them."""
@@ -312,7 +315,8 @@ def list_memories(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset)
+        page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset,
+                           show_expired=show_expired)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)
     if shown < page.total:

@@ -112,9 +112,11 @@ class Memory:
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                run_id: str | None = None, app_id: str | None = None, filters: dict[str, Any] | None = None,
                limit: int | None = None, top_k: int | None = None, threshold: float | None = None,
-               rerank: bool = True) -> dict[str, Any]:
+               rerank: bool = True, show_expired: bool = False) -> dict[str, Any]:
+        """Best first; `show_expired` also finds memories whose expiration date has passed."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
-        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank)
+        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank,
+                                show_expired=show_expired)
         return {"results": [_hit(h) for h in self.engine.search(self.project_id, query, where, options)]}
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
@@ -126,9 +128,10 @@ class Memory:
 
     def get_all(self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
                 app_id: str | None = None, filters: dict[str, Any] | None = None, limit: int | None = None,
-                top_k: int | None = None) -> dict[str, Any]:
+                top_k: int | None = None, show_expired: bool = False) -> dict[str, Any]:
+        """Newest first; `show_expired` also lists memories whose expiration date has passed."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
-        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100)
+        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100, show_expired=show_expired)
         return {"results": [{k: v for k, v in _item(m).items() if k != "score"} for m in page.items]}
 
     def update(self, memory_id: str, data: str | None = None, *, text: str | None = None,

@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
@@ -67,6 +67,7 @@ MemoryId = Annotated[str, Field(description="A memory's id (a UUID), as returned
 Metadata = Annotated[dict[str, Any] | None, Field(description="Optional JSON object stored with the memory, "
                                                               "e.g. {\"topic\": \"travel\"}; usable in filters.")]
 BucketName = Annotated[str | None, Field(description="A bucket (folder) by name or id; default: General.")]
+ShowExpired = Annotated[StrictBool, Field(description="Also memories whose expiration date has passed.")]
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -121,10 +122,11 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
             "Optional Mem0-style filters, e.g. {\"metadata\": {\"topic\": \"travel\"}}, "
             "{\"created_at\": {\"gte\": \"2025-01-01\"}}, {\"bucket\": \"Work\"}, {\"OR\": [...]}."))] = None,
         top_k: Annotated[int, Field(ge=1, le=100, description="How many results at most.")] = 10,
+        show_expired: ShowExpired = False,
     ) -> dict[str, Any]:
         """Find memories by meaning and keywords, best first. Returns {"results": [...]}, each with a `score` (0..1)."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k))
+        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k, show_expired=show_expired))
         return {"results": [hit_out(h) for h in hits]}
 
     @server.tool(annotations=READ)
@@ -134,10 +136,12 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         user_id: UserId = None,
         bucket: BucketName = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="How many memories at most, newest first.")] = 50,
+        show_expired: ShowExpired = False,
     ) -> dict[str, Any]:
         """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
         bucket_filter = F.eq("bucket", bucket) if bucket is not None else None
-        page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit)
+        page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit,
+                           show_expired=show_expired)
         return {"results": [memory_out(m) for m in page.items], "total": page.total}
 
     @server.tool(annotations=READ)

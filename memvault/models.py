@@ -159,6 +159,7 @@ class SearchOptions:
     keyword: bool = True  # fuse keyword relevance with meaning
     context: bool = True  # the context signals: run neighbours, speaker and date (memvault.ranking)
     rerank: bool = True  # the external reranker reads the best candidates again, when one is configured
+    show_expired: bool = False  # expired memories too (by default a search leaves them out)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
@@ -93,6 +93,7 @@ class ListRequest(_Open):
     run_id: str | None = None
     page: Annotated[int | None, Field(ge=1)] = None  # 0 would otherwise read as "not given"
     page_size: Annotated[int | None, Field(ge=1)] = None
+    show_expired: StrictBool | None = None  # expired memories too; anything but a JSON boolean (or null) is a 400
 
 
 class SearchRequest(ListRequest):
@@ -163,10 +164,10 @@ def _page_link(request: Request, page: int, size: int) -> str:
 
 
 def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | None,
-           page: int, size: int) -> dict[str, Any]:
+           page: int, size: int, *, show_expired: bool = False) -> dict[str, Any]:
     if page < 1:
         raise InvalidInput("page must be 1 or more")
-    result = engine.list(project, where, limit=size, offset=(page - 1) * size)
+    result = engine.list(project, where, limit=size, offset=(page - 1) * size, show_expired=show_expired)
     return {
         "count": result.total,
         "next": _page_link(request, page + 1, size) if page * size < result.total else None,
@@ -177,7 +178,8 @@ def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | No
 
 def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_entity: bool) -> list[dict[str, Any]]:
     options = SearchOptions(top_k=body.limit or body.top_k, threshold=body.threshold,
-                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank)
+                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank,
+                            show_expired=bool(body.show_expired))
     hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options)
     return [hit_out(h) for h in hits]
 
@@ -226,7 +228,8 @@ def list_v3(
     page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=1000)] = DEFAULT_PAGE_SIZE,
 ) -> dict[str, Any]:
     where = _where(body, require_entity=True)
-    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size)
+    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size,
+                  show_expired=bool(body.show_expired))
 
 
 @router.post("/v2/memories/")
@@ -236,9 +239,10 @@ def list_v2(
 ) -> Any:
     where = _where(body, require_entity=False)
     page, page_size = page or body.page, page_size or body.page_size
+    show_expired = bool(body.show_expired)
     if page and page_size:
-        return _paged(request, engine, project, where, page, page_size)
-    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000).items]
+        return _paged(request, engine, project, where, page, page_size, show_expired=show_expired)
+    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000, show_expired=show_expired).items]
 
 
 @router.post("/v3/memories/search/")

@@ -281,9 +281,13 @@ class Memories(EngineCore):
         return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
-    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:
+    def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
+             show_expired: bool = False) -> Page:
+        """Newest first; expired memories only with `show_expired`."""
+        show_expired = V.boolean(show_expired, "show_expired")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(project_id, where)), limit, offset)
+        return self.store.list(project_id, self._live(self._where(project_id, where), show_expired=show_expired),
+                               limit, offset)
