@@ -15,6 +15,8 @@ ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "
 DEFAULT_BUCKET = "General"
 
 EventKind = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
+PurgeReason = Literal["expired", "superseded"]
+PURGE_REASONS: tuple[PurgeReason, ...] = ("expired", "superseded")
 
 
 def utcnow() -> datetime:
@@ -65,7 +67,8 @@ class Memory:
 
 @dataclass(frozen=True)
 class HistoryEvent:
-    """One change of a memory. After a delete, the texts of every event of that memory are None."""
+    """One change of a memory. After a delete, the texts of every event of that memory are None. A DELETE made by
+    the purge sweep says why in `reason`: "expired" or "superseded" (see PURGE_REASONS)."""
 
     id: str
     memory_id: str
@@ -80,6 +83,7 @@ class HistoryEvent:
     app_id: str | None = None
     run_id: str | None = None
     metadata: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,26 @@ class DeleteOutcome:
     id: str
     deleted: bool
     reason: str | None = None  # "not_found" | "invalid_id" when not deleted
+
+
+@dataclass(frozen=True)
+class Purged:
+    """A memory the purge deleted, or would delete in a dry run: where, which, and why. Never its text."""
+
+    project_id: str
+    memory_id: str
+    reason: PurgeReason
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge did (or, with `dry_run`, would do), in the order it went: by reason, project, then id."""
+
+    dry_run: bool
+    purged: list[Purged]
+
+    def count(self, reason: PurgeReason | None = None) -> int:
+        return sum(1 for p in self.purged if reason is None or p.reason == reason)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import numpy as np
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, PurgeReason, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour
+from ..base import MemoryChange, Neighbour, PurgeField
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -466,14 +466,23 @@ class SQLiteStore:
         with self._tx() as c:
             return self._delete_ids(c, project_id, ids, at)
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
         with self._tx() as c:
             ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}",
                                        (project_id, *params))]
-            return self._delete_ids(c, project_id, ids, at)
+            return self._delete_ids(c, project_id, ids, at, reason)
 
-    def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        due = {"expiration_date": "expiration_date < ?",
+               "superseded_at": "superseded_by IS NOT NULL AND superseded_at < ?"}[field]
+        rows = _rows(self._conn(), f"SELECT project_id, id FROM memories WHERE {due} AND (project_id, id) > (?, ?) "
+                     "ORDER BY project_id, id LIMIT ?", (ts(before), *(after or ("", "")), limit))
+        return [(r[0], r[1]) for r in rows]
+
+    def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime,
+                    reason: PurgeReason | None = None) -> list[str]:
         if not ids:
             return []
         rows = _rows(
@@ -492,7 +501,8 @@ class SQLiteStore:
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5])
+            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
+                         reason=reason)
             for r in rows
         ])
         c.executemany(
