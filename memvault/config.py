@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .models import MAX_PURGE_DAYS
 
 
 class Settings(BaseSettings):
@@ -31,6 +35,17 @@ class Settings(BaseSettings):
     reranker_api_key: str | None = None
 
     max_body_bytes: int = 4 * 1024 * 1024
+
+    # Purge (memvault/engine/purge.py): `serve` sweeps at start and every `purge_interval_seconds`; `memvault purge`
+    # once. A number of days, or "never" (also empty or "none").
+    purge_expired_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = 30  # after the expiration day
+    purge_superseded_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = None  # default: never
+    purge_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+
+    @field_validator("purge_expired_after_days", "purge_superseded_after_days", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "never", "none") else value
 
     @property
     def sqlite_path(self) -> Path:

@@ -17,6 +17,7 @@ DEFAULT_BUCKET = "General"
 EventKind = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
 PurgeReason = Literal["expired", "superseded"]
 PURGE_REASONS: tuple[PurgeReason, ...] = ("expired", "superseded")
+MAX_PURGE_DAYS = 36_500  # a purge's "after N days" at most: a hundred years
 
 
 def utcnow() -> datetime:

@@ -9,6 +9,7 @@ an id from another project behaves exactly like an id that does not exist.
     memories.py   add, get, list, update, delete: the forget guarantee
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
+    purge.py      purging what expired or was superseded long enough ago, across projects
     transfer.py   export and import
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
@@ -23,6 +24,7 @@ from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
+from .purge import MAX_PURGE_DAYS, PURGE_BATCH, Purge
 from .search import Beside, Search
 from .transfer import Transfer
 
@@ -31,6 +33,8 @@ __all__ = [
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",
     "MAX_OFFSET",
+    "MAX_PURGE_DAYS",
+    "PURGE_BATCH",
     "AddResult",
     "Engine",
     "ImportEvent",
@@ -47,8 +51,8 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Memories):
-    """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
+class Engine(Keys, Search, Transfer, Purge, Memories):
+    """Projects and keys, memories, search, buckets, export and import, purge: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None) -> None:
