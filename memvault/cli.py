@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -76,21 +77,35 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp)."""
+    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp). It purges expired and superseded memories at
+    start and every hour ($MEMVAULT_PURGE_EXPIRED_AFTER_DAYS, $MEMVAULT_PURGE_SUPERSEDED_AFTER_DAYS)."""
     import uvicorn
 
     from .http import create_app
+    from .sweep import Sweeper
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
     typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
                err=True)
+    sweeper = Sweeper.from_settings(engine, settings)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: this one
+    # turns it into a normal exit, so the sweep stops between two batches and the store closes (and compacts).
+    signal.signal(signal.SIGTERM, _exit)
     try:
+        if sweeper is not None:
+            sweeper.start()
         uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes), host=settings.host,
                     port=settings.port, log_level="warning")
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         engine.close()
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @keys_app.command("create")
@@ -205,6 +220,43 @@ def compact(
     finally:
         engine.close()
     typer.echo("compacted")
+
+
+@app.command()
+def purge(
+    expired_after_days: Annotated[int | None, typer.Option(
+        "--expired-after-days", min=0, help="Purge memories this many days after their expiration day (0: every "
+        "expired one). Default: $MEMVAULT_PURGE_EXPIRED_AFTER_DAYS, else 30.")] = None,
+    superseded_after_days: Annotated[int | None, typer.Option(
+        "--superseded-after-days", min=0, help="Purge superseded memories this many days after they were "
+        "superseded. Default: $MEMVAULT_PURGE_SUPERSEDED_AFTER_DAYS, else never.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be purged; delete nothing.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Delete for good, in every project, the memories that expired or were superseded long enough ago (what
+    `serve` does every hour). Prints each one's project and id and why, never its text."""
+    settings = settings_for(data_dir, database_url, purge_expired_after_days=expired_after_days,
+                            purge_superseded_after_days=superseded_after_days)
+    engine = open_engine(settings, light=True)
+    try:
+        with _refusals():
+            report = engine.purge(settings.purge_expired_after_days, settings.purge_superseded_after_days,
+                                  dry_run=dry_run)
+    finally:
+        engine.close()  # on SQLite, the compaction that drops the purged bytes from the files runs here
+    verb = "would purge" if dry_run else "purged"
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "purged": report.count(), "expired": report.count("expired"),
+                               "superseded": report.count("superseded"),
+                               "results": [{"project_id": p.project_id, "id": p.memory_id, "reason": p.reason}
+                                           for p in report.purged]}))
+        return
+    for p in report.purged:
+        typer.echo(f"{verb}\t{p.project_id}\t{p.memory_id}\t{p.reason}")
+    typer.echo(f"{verb} {report.count()} memories ({report.count('expired')} expired, "
+               f"{report.count('superseded')} superseded)")
 
 
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------

@@ -4,78 +4,20 @@ compacted / no row of any PostgreSQL table); a dry run deletes nothing; nothing 
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from memvault.engine import Engine, Owners, SearchOptions
+from memvault.engine import Engine, SearchOptions
 from memvault.errors import InvalidInput, NotFound
-from memvault.models import HistoryEvent, Memory, utcnow
-from memvault.store.base import Store
-from memvault.store.sqlite import SQLiteStore
+from memvault.models import utcnow
+from memvault.testing.forgetting import leftovers, marker, plant, settled, today
 from memvault.testing.server import Server
-
-FILES = ("memvault.db", "memvault.db-wal", "memvault.db-shm")
-SETTLE = 8.0  # the SQLite compaction runs ~2 s after a delete; a slow, shared machine gets this long
-
-
-def marker() -> str:
-    """A word no other memory has (letters only: one keyword-index term)."""
-    return "mk" + uuid.uuid4().hex[:14].translate(str.maketrans("0123456789", "ghijklmnop"))
-
-
-def today() -> datetime:
-    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def plant(engine: Engine, project: str, text: str, *, expires: datetime | None = None,
-          superseded_at: datetime | None = None, memory_id: str | None = None, user: str = "dana") -> str:
-    """A memory as the engine stores it (superseded ones written through the store, as the lifecycle does)."""
-    if superseded_at is None and memory_id is None:
-        return engine.add_text(project, text, Owners(user_id=user), expiration_date=expires).id
-    bucket = engine.store.find_bucket(project, "General")
-    assert bucket is not None
-    now = utcnow()
-    m = Memory(memory_id or str(uuid.uuid4()), project, text, text, bucket.id, now, now, user_id=user,
-               expiration_date=expires, superseded_by=str(uuid.uuid4()) if superseded_at else None,
-               superseded_at=superseded_at)
-    event = HistoryEvent(str(uuid.uuid4()), m.id, project, "ADD", None, text, [{"role": "user", "content": text}], now,
-                         user)
-    engine.store.insert([m], engine.embedder.embed([text]), [event])
-    return m.id
-
-
-def leftovers(store: Store, words: list[str]) -> list[str]:
-    """The words some byte of the data still holds: the raw files (SQLite) or any row of any table (PostgreSQL)."""
-    if isinstance(store, SQLiteStore):
-        folder = Path(store.path).parent
-        blob = b"".join((folder / f).read_bytes() for f in FILES if (folder / f).exists())
-        # The whole word, and its tail: FTS5 stores a term as the suffix it does not share with the one before.
-        return [w for w in words if w.encode() in blob or w[-9:].encode() in blob]
-    found = []
-    with psycopg.connect(store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
-        tables = [r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")]
-        for w in words:
-            found += [f"{w} in {t}" for t in tables
-                      if conn.execute(f'SELECT 1 FROM "{t}" t WHERE t::text LIKE %s LIMIT 1', (f"%{w}%",)).fetchone()]
-    return found
-
-
-def settled(store: Store, words: list[str]) -> list[str]:
-    """`leftovers` once the compaction that follows a delete has had its time (SQLite), or at once (PostgreSQL)."""
-    deadline = time.monotonic() + SETTLE
-    while (left := leftovers(store, words)) and isinstance(store, SQLiteStore) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return left
 
 
 def listed(engine: Engine, project: str) -> set[str]:
