@@ -163,6 +163,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
                max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
     """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp."""
     from .mcp import http_transport
+    from .ui import Dashboard
 
     dialects = default_dialects() if dialects is None else tuple(dialects)
 
@@ -170,7 +171,8 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
     app = FastAPI(title="memvault", version="0.1.0", lifespan=lambda _: mcp_lifespan(),
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
-    app.state.faces = Faces([*dialects, McpFace()])
+    dashboard = Dashboard()  # the web dashboard at /ui (memvault/ui)
+    app.state.faces = Faces([*dialects, McpFace(), dashboard])
 
     @app.exception_handler(MemvaultError)
     async def _domain(request: Request, exc: MemvaultError) -> JSONResponse:
@@ -195,10 +197,10 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
         """Up. `vector_index` is "building" while a large project's vector graph is built after a start."""
         return {"status": "ok", "vector_index": engine.vector_index_state()}
 
-    for dialect in dialects:
+    for dialect in (*dialects, dashboard):
         if (router := dialect.router()) is not None:
             app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
-    public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url, *dashboard.public}
     app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
     return app

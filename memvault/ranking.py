@@ -30,6 +30,15 @@ is found through the turn it answers; the context takes the neighbour's `base`, 
 the turn that asks is usually said by the other person. Every part is in 0..1, hence the score: a
 threshold cuts on the same scale whatever parts are on. Ties go to the smaller id.
 
+The owner's name. Searched among one owner's memories (a filter on one user_id or agent_id), a query that names
+that owner ("What does Dana drink?", and Dana's memories hold "I'm Dana") retrieves as if the name were not there
+("What does drink?"): among Dana's memories "I drink green tea" is as much about Dana as "I'm Dana" is, so the name
+tells them apart no better than a stop word, yet it makes the short self-introduction the nearest memory by meaning
+and the only one by keyword. The owner's names are those a self-introduction among the first tier's candidates
+gives (`owner_terms`); from then on every tier's vector and keyword searches use the query without them
+(`without`), unless nothing would be left to ask ("Who is Dana?"). The speaker and date signals and a reranker read
+the query as given. Measured by bench/people.py (BENCHMARKS.md).
+
 Pools. No pool depends on top_k, so the first k hits of a search are the first k of any longer answer of the
 same search. An answer is filled in tiers (`tiers`): the first tier answers up to `depth` hits from `candidates`
 memories of each search and the neighbours of `anchors` of them; if more hits are asked, the next tier, every
@@ -55,6 +64,8 @@ STOP_WORDS = frozenset(
     ever did does what's whats""".split()
 )
 _WORD = re.compile(r"[\w']+", re.UNICODE)
+_ASKING = frozenset("""what who whom whose where when why how which is are was were be been am do does did has have had
+    can could will would shall should may might must the a an""".split())
 
 
 
@@ -155,6 +166,63 @@ def speaker(text: str) -> str | None:
 def names(query: str, speaker_name: str) -> bool:
     """Whether the query names this speaker (whole words, ignoring case)."""
     return re.search(rf"(?<!\w){re.escape(speaker_name)}(?!\w)", query.lower()) is not None
+
+
+# the owner's own name --------------------------------------------------------------
+# A self-introduction: a memory that opens (after a greeting) with "I'm Dana", "I am Dana Lee", "My name is Dana",
+# "My name's Dana", "Call me Dana", or an extractor's "Name is Dana" / "User's name is Dana". The name is the
+# capitalized words that follow, up to the end of the clause. A memory said by someone ("Name: ...") is a turn of a
+# conversation between several people, not the owner's own voice: it introduces no owner.
+_INTRO = re.compile(
+    r"\s*(?i:(?:hi|hello|hey)\b[\s,!.]*)?"
+    r"(?i:i'm|i\u2019m|i am|(?:my |the user's |user's |user )?name(?:'s| is)|my name\u2019s|call me)\s+"
+    r"((?:[^\W\d_][\w'\u2019-]*\s*){1,3})"
+)
+
+
+def introduced(text: str) -> list[str]:
+    """The lower-case words of the name a self-introduction gives its speaker ("I'm Dana Lee" -> ["dana", "lee"]);
+    [] for any other memory."""
+    if speaker(text) is not None:
+        return []
+    m = _INTRO.match(text)
+    if m is None:
+        return []
+    name = []
+    for word in m.group(1).split():  # the capitalized words, up to the first that is not or that ends a clause
+        if not word[0].isupper():
+            break
+        name.append(re.sub(r"['\u2019]s$", "", word))
+        if not word[-1].isalnum():
+            break
+    return query_terms(" ".join(name))
+
+
+def owner_terms(query: str, texts: Iterable[str]) -> set[str]:
+    """The query's terms that name the owner of the searched memories: a name one of them introduces as its
+    speaker's own. Among one owner's memories such a term is about every memory ("I drink green tea" is as much
+    about Dana as "I'm Dana"), so it tells them apart no better than a stop word."""
+    asked = {re.sub(r"'s$", "", w) for w in query_terms(query)}
+    return {w for text in texts for w in introduced(text) if w in asked}
+
+
+def names_term(term: str, names: Iterable[str]) -> bool:
+    """Whether a query term is one of these names or its possessive ("dana's")."""
+    return re.sub(r"'s$", "", term) in set(names)
+
+
+def asks_about(query: str) -> bool:
+    """Whether a query asks about something: it holds a word that is no question word, auxiliary or article
+    ("Where is from?" does, "Who is?" does not)."""
+    return any(w.strip("'").lower() not in _ASKING for w in _WORD.findall(query))
+
+
+def without(query: str, terms: Iterable[str]) -> str:
+    """The query with these words (and their possessive "'s") taken out: "What is Dana's job?" -> "What is job?"."""
+    out = query
+    for term in terms:
+        out = re.sub(rf"(?<![\w']){re.escape(term)}(?:['\u2019]s)?(?![\w'])", " ", out, flags=re.I)
+    return re.sub(r"\s+", " ", out).strip()
 
 
 # dates -----------------------------------------------------------------------------

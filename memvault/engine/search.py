@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from .. import filters as F
@@ -18,6 +19,30 @@ from ..models import SearchHit, SearchOptions
 from .core import EngineCore
 
 log = logging.getLogger(__name__)
+
+OWNERS = ("user_id", "agent_id")  # the fields that make a scope one owner's memories
+
+
+@dataclass
+class _Asked:
+    """What one search asks: the query as given (the speaker and date signals and a reranker read it) and what
+    the retrieval seeks (the query, or the query without the name of the owner it is asked of), its keyword terms
+    and its vector once embedded. `one_owner`: the filter keeps one owner's memories; `settled`: the first tier
+    has looked for the owner's name."""
+
+    text: str
+    seek: str
+    terms: list[str]
+    one_owner: bool
+    vector: Vectors | None = None
+    settled: bool = False
+
+
+def _one_owner(where: F.Node | None) -> bool:
+    """Whether the filter keeps the memories of one user or one agent only (an `eq` on it, alone or in `and`s)."""
+    if isinstance(where, F.And):
+        return any(_one_owner(item) for item in where.items)
+    return isinstance(where, F.Cond) and where.field in OWNERS and where.op == "eq"
 
 
 class Beside:
@@ -53,14 +78,13 @@ class Search(EngineCore):
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
         where = self._live(where, show_expired=V.boolean(opts.show_expired, "show_expired"))
-        terms = ranking.query_terms(query) if opts.keyword else []
+        asked = _Asked(query, query, ranking.query_terms(query) if opts.keyword else [], _one_owner(where))
         # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
         # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.
         hits: list[ranking.Scored] = []
-        vector: Vectors | None = None
         t = ranking.DEFAULT
         for tier in ranking.tiers(t):
-            scored, vector, complete = self._tier(project_id, query, vector, terms, where, opts, t, tier)
+            scored, complete = self._tier(project_id, asked, where, opts, t, tier)
             given = {s.id for s in hits}
             fresh = [s for s in scored if s.id not in given][: tier.depth - len(hits)]
             below = next((n for n, s in enumerate(fresh) if opts.threshold is not None and s.score < opts.threshold),
@@ -72,35 +96,52 @@ class Search(EngineCore):
         memories = {m.id: m for m in self.store.get(project_id, [s.id for s in hits])}
         return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
 
-    def _tier(self, project_id: str, query: str, vector: Vectors | None, terms: list[str], where: F.Node | None,
-              opts: SearchOptions, t: ranking.Tuning, tier: ranking.Tier) -> tuple[list[ranking.Scored], Vectors, bool]:
-        """One tier's ranking of its candidates, the query's vector, and whether the candidates were every
-        memory either search could find (a larger tier would find nothing new)."""
-        pool = tier.candidates
+    def _tier(self, project_id: str, asked: _Asked, where: F.Node | None, opts: SearchOptions, t: ranking.Tuning,
+              tier: ranking.Tier) -> tuple[list[ranking.Scored], bool]:
+        """One tier's ranking of its candidates, and whether the candidates were every memory either search
+        could find (a larger tier would find nothing new)."""
+        dense, sparse, near = self._retrieve(project_id, asked, where, opts, tier.candidates)
+        if asked.one_owner and not asked.settled:
+            # The first tier's candidates are where the owner's self-introduction is found, if the query names them:
+            # from then on the retrieval asks without the name (ranking.owner_terms), every tier alike.
+            asked.settled = True
+            names = ranking.owner_terms(asked.seek, (c.text for c in near))
+            seek = ranking.without(asked.seek, names) if names else asked.seek
+            if seek != asked.seek and ranking.asks_about(seek):
+                asked.seek, asked.vector = seek, None
+                asked.terms = [w for w in asked.terms if not ranking.names_term(w, names)]
+                dense, sparse, near = self._retrieve(project_id, asked, where, opts, tier.candidates)
+        complete = len(dense) < tier.candidates and len(sparse) < tier.candidates
+        if opts.context:  # the run neighbours of the best candidates only: context lifts what is next to them
+            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, context=False, t=t)
+            best = [s.id for s in first[: tier.anchors]]
+            near += self._near(project_id, best, asked.vector, where, t.radius)
+        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, context=opts.context, query=asked.text, t=t)
+        if opts.rerank and self.reranker is not None:
+            scored = self._reranked(asked.text, scored, near, t, tier.depth)
+        return scored, complete
+
+    def _retrieve(self, project_id: str, asked: _Asked, where: F.Node | None, opts: SearchOptions,
+                  pool: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[ranking.Candidate]]:
+        """The vector and keyword candidates of what the search seeks, and (with keyword or context on) the exact
+        cosine, text and metadata of every one of them. Embeds the query when `asked` has no vector yet."""
+        terms = asked.terms
         # The keyword search needs no vector: it runs while the query is embedded and the vectors are searched.
         keyword = self._beside.submit(self.store.keyword_search, project_id, terms, where, pool) if terms else None
         try:
-            if vector is None:
-                vector = embed_query(self.embedder, query)[0]
-            dense = self.store.vector_search(project_id, vector, where, pool)
+            if asked.vector is None:
+                asked.vector = embed_query(self.embedder, asked.seek)[0]
+            dense = self.store.vector_search(project_id, asked.vector, where, pool)
         except BaseException:
             if keyword is not None and not keyword.cancel():
                 wait([keyword])  # never leave it running on the store behind a failed search
             raise
         sparse = keyword.result() if keyword is not None else []
-        complete = len(dense) < pool and len(sparse) < pool
         near: list[ranking.Candidate] = []
         if sparse or opts.context:  # exact cosine, text and metadata of every candidate
             near = self._near(project_id, list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse])),
-                              vector, where, 0)
-        if opts.context:  # the run neighbours of the best candidates only: context lifts what is next to them
-            first = ranking.fuse(dense, sparse, near, keyword=opts.keyword, context=False, t=t)
-            best = [s.id for s in first[: tier.anchors]]
-            near += self._near(project_id, best, vector, where, t.radius)
-        scored = ranking.fuse(dense, sparse, near, keyword=opts.keyword, context=opts.context, query=query, t=t)
-        if opts.rerank and self.reranker is not None:
-            scored = self._reranked(query, scored, near, t, tier.depth)
-        return scored, vector, complete
+                              asked.vector, where, 0)
+        return dense, sparse, near
 
     def _reranked(self, query: str, scored: list[ranking.Scored], near: list[ranking.Candidate], t: ranking.Tuning,
                   depth: int) -> list[ranking.Scored]:
