@@ -1,5 +1,5 @@
-"""`memvault purge` (in-process through typer's CliRunner) and the sweep of the real `memvault serve` (a subprocess,
-purging at start and then every MEMVAULT_PURGE_INTERVAL_SECONDS), on both stores."""
+"""`memvault purge` and `--show-expired` (in-process through typer's CliRunner) and the sweep of the real
+`memvault serve` (a subprocess, purging at start and then every MEMVAULT_PURGE_INTERVAL_SECONDS), on both stores."""
 
 from __future__ import annotations
 
@@ -76,6 +76,19 @@ def test_purge_reads_its_defaults_from_the_settings_and_refuses_bad_days(engine:
     assert run(store, "--expired-after-days", "-1", code=2).exit_code == 2  # a usage error, nothing done
     assert engine.get(project, old).text == "expired a year ago"
     assert f"{old}\texpired" in run(store, "--expired-after-days", "364").stdout
+
+
+def test_list_and_search_show_expired_memories_when_asked(engine: Engine, project: str, store: Store) -> None:
+    gone = plant(engine, project, "Dana's passport expired", expires=today() - timedelta(days=1))
+    live = plant(engine, project, "Dana's passport renewed", expires=today())
+
+    def ids(*args: str) -> set[str]:
+        result = runner.invoke(app, [*args, "--project", "test", "--json", *target(store)], env=ENV)
+        assert result.exit_code == 0, result.output
+        return {m["id"] for m in json.loads(result.stdout)["results"]}
+
+    assert ids("list") == {live} and ids("search", "passport") == {live}
+    assert ids("list", "--show-expired") == {gone, live} == ids("search", "passport", "--show-expired")
 
 
 # the sweep in `memvault serve` ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Expiry over the official `mem0ai` 2.2.1 MemoryClient against a real server, on both stores: an expiration date
 is a UTC day that is still live; list and search leave out what expired unless `show_expired=true`, which must be
-a JSON boolean; null clears the date."""
+a JSON boolean; null clears the date. The library and the MCP tools take the same flag."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mem0 import MemoryClient
@@ -15,6 +16,7 @@ from mem0 import MemoryClient
 from memvault import Memory as Library
 from memvault.engine import Engine
 from memvault.errors import InvalidInput
+from memvault.testing.mcp_client import call, fails, http_session
 from memvault.testing.server import Server
 
 
@@ -134,3 +136,19 @@ def test_the_library_takes_show_expired(engine: Engine, client: MemoryClient, da
     assert {r["id"] for r in found} == set(dated.values())
     with pytest.raises(InvalidInput, match="show_expired"):
         library.get_all(user_id="dana", show_expired="yes")  # type: ignore[arg-type]
+
+
+def test_mcp_tools_take_show_expired_and_refuse_a_non_boolean(server: Server, key: str,
+                                                              dated: dict[str, str]) -> None:
+    async def main() -> None:
+        async with http_session(server.url, key) as session:
+            listed = await call(session, "list_memories", user_id="dana")
+            assert ids(listed["results"]) == set(dated.values()) - {dated["yesterday"]}
+            every = await call(session, "list_memories", user_id="dana", show_expired=True)
+            assert ids(every["results"]) == set(dated.values())
+            found = await call(session, "search_memories", query="garden", user_id="dana", show_expired=True)
+            assert ids(found["results"]) == set(dated.values())
+            refused = await fails(session, "list_memories", user_id="dana", show_expired="yes")
+            assert "invalid argument: show_expired" in refused
+
+    anyio.run(main)
