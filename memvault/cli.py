@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -77,18 +78,29 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp). It purges expired and superseded memories at
-    start and every hour ($MEMVAULT_PURGE_EXPIRED_AFTER_DAYS, $MEMVAULT_PURGE_SUPERSEDED_AFTER_DAYS)."""
+    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
+    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL).
+    Expired and superseded memories are purged at start and every hour ($MEMVAULT_PURGE_*)."""
+    import logging
+    import time
+
     import uvicorn
 
+    from . import logs
     from .http import create_app
+    from .metrics import metrics_enabled
     from .sweep import Sweeper
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
+    logs.configure(settings.log_format, settings.log_level)
+    log = logging.getLogger("memvault.server")
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
-    typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
-               err=True)
+    metrics = metrics_enabled(settings.host, settings.metrics)
+    log.info("memvault: data in %s; listening on http://%s:%s", data_location(settings), settings.host, settings.port,
+             extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
+                               metrics=metrics, pid=os.getpid()))
+    started = time.monotonic()
     sweeper = Sweeper.from_settings(engine, settings)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: this one
     # turns it into a normal exit, so the sweep stops between two batches and the store closes (and compacts).
@@ -96,12 +108,13 @@ def serve(
     try:
         if sweeper is not None:
             sweeper.start()
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes), host=settings.host,
-                    port=settings.port, log_level="warning")
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics), host=settings.host,
+                    port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         if sweeper is not None:
             sweeper.stop()
         engine.close()
+        log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))
 
 
 def _exit(signum: int, frame: object) -> None:
@@ -393,10 +406,11 @@ def get(
 def delete(
     memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete (or the start of each, "
                                                     "at least 4 characters).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed); a prefix that
-    names several memories deletes nothing."""
+    names several memories deletes nothing. With --dry-run, the same report, and nothing is deleted."""
     from .errors import InvalidInput, NotFound
     from .shapes import deletes_out
 
@@ -407,7 +421,7 @@ def delete(
                 ids.append(engine.resolve_id(pid, ref))
             except (NotFound, InvalidInput):
                 ids.append(ref)  # reported as not deleted below (an ambiguous prefix ends the command)
-        outcome = deletes_out(engine.delete_many(pid, ids))
+        outcome = deletes_out(engine.delete_many(pid, ids, dry_run=dry_run))
         _print(outcome, as_json, columns=("id", "deleted", "reason"))
     if outcome["failed"]:
         raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     reranker_api_key: str | None = None
 
     max_body_bytes: int = 4 * 1024 * 1024
+
+    metrics: bool | None = None  # GET /metrics (no key asked); unset: on when `host` is loopback, off otherwise
+    log_format: Literal["json", "text"] = "json"  # `memvault serve`'s log lines on stderr: one JSON object each, or text
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # memvault's loggers (other libraries: warning)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     # Purge (memvault/engine/purge.py): `serve` sweeps at start and every `purge_interval_seconds`; `memvault purge`
     # once. A number of days, or "never" (also empty or "none").

@@ -1,10 +1,15 @@
 """create_app(engine, dialects=...): the HTTP server. Mounts the faces it is handed and turns every error into a
-response in one place, in the shape and words of the face whose path it is (`memvault.faces`)."""
+response in one place, in the shape and words of the face whose path it is (`memvault.faces`).
+
+Every request passes `memvault.access.AccessLog` (its id, its access-log line, its count in the metrics), then the
+`Door` (framing, key, body), then its route. `/docs` and `/redoc` are served with local assets (`memvault.docs`),
+`/metrics` when asked for (`memvault.metrics`).
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -16,11 +21,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
+from .access import REQUEST_ID_HEADER, AccessLog, note_of
+from .docs import add_docs
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
-
-log = logging.getLogger("memvault.http")
 
 STATUS: dict[type[MemvaultError], int] = {
     TooLarge: 413,
@@ -85,7 +90,8 @@ class Door:
        number, is a 400 (a request must have one unambiguous length);
     2. the key: on every path but the `public` ones, the `Authorization` header is checked once, off the
        event loop (401 in the face's error shape, naming its scheme), and the key's project is handed to the
-       handlers in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is read;
+       handlers (and the access log) in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is
+       read; a refusal's reason (never the key) is noted for the access log;
     3. the body: a declared `Content-Length` over `limit` is a 413 at once; then the body is read by the bytes
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
@@ -119,7 +125,7 @@ class Door:
                 extra = {"WWW-Authenticate": scheme} if status == 401 else None
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
-            scope = {**scope, auth.PROJECT_SCOPE_KEY: project}
+            scope[auth.PROJECT_SCOPE_KEY] = project  # in place: the access log reads it, and the route the router picks
         too_big = f"Request body is larger than {self.limit} bytes"
         if lengths and int(lengths[0]) > self.limit:
             await self._refuse(scope, receive, send, 413, too_big)
@@ -156,19 +162,37 @@ class Door:
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
                       headers: Mapping[str, str] | None = None) -> None:
         """Answer without reading (more of) the body; the server discards the rest or closes the connection."""
+        if (note := note_of(scope)) is not None:
+            note.refusal = message  # the door's own words: never the key
         await error_response(faces_of(scope).of(scope["path"]), status, message, headers)(scope, receive, send)
 
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
-               max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
-    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp."""
+               max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False) -> FastAPI:
+    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp.
+    `metrics` adds `GET /metrics` (no key asked: `memvault serve` turns it on for loopback binds only, see
+    `memvault.metrics.metrics_enabled`)."""
     from .mcp import http_transport
+    from .metrics import Metrics
     from .ui import Dashboard
 
     dialects = default_dialects() if dialects is None else tuple(dialects)
+    meter = Metrics(engine) if metrics else None
 
     mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
-    app = FastAPI(title="memvault", version="0.1.0", lifespan=lambda _: mcp_lifespan(),
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if meter is not None:
+            engine.watchers.add(meter)  # counts what the engine does while this app runs
+        try:
+            async with mcp_lifespan():
+                yield
+        finally:
+            if meter is not None:
+                engine.watchers.remove(meter)
+
+    app = FastAPI(title="memvault", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
     dashboard = Dashboard()  # the web dashboard at /ui (memvault/ui)
@@ -189,18 +213,24 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(_face(request), 500, "Internal server error")
+        # logged on its request's access-log line (memvault.access), which this answer is sent outside of
+        note = note_of(request.scope)
+        return error_response(_face(request), 500, "Internal server error",
+                              {REQUEST_ID_HEADER: note.id} if note is not None else None)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], summary="Health check")
     def healthz() -> dict[str, str]:
-        """Up. `vector_index` is "building" while a large project's vector graph is built after a start."""
+        """Up. `vector_index` is "building" while a large project's vector graph is built after a start. No key."""
         return {"status": "ok", "vector_index": engine.vector_index_state()}
 
     for dialect in (*dialects, dashboard):
         if (router := dialect.router()) is not None:
             app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
-    public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url, *dashboard.public}
+    public = {"/healthz", app.openapi_url, *add_docs(app), *dashboard.public}
+    if meter is not None:
+        app.include_router(meter.router())
+        public.add("/metrics")
     app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
+    app.add_middleware(AccessLog, observer=meter)  # outermost: sees the door's answers
     return app

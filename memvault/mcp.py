@@ -175,10 +175,13 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     def delete_memories(
         ctx: Context,
         ids: Annotated[list[str], Field(max_length=1000, description="The memories' ids (at least one).")],
+        dry_run: Annotated[bool, Field(description="Answer what would be deleted; delete nothing.")] = False,
     ) -> dict[str, Any]:
         """Delete several memories for good. Returns {"deleted": n, "failed": n, "results": [{id, deleted, reason}]};
-        an unknown or malformed id fails alone (reason "not_found" or "invalid_id")."""
-        return deletes_out(engine.delete_many(project_of(ctx), ids))
+        an unknown or malformed id fails alone (reason "not_found" or "invalid_id"). With dry_run, the same answer
+        as it would be now (and "dry_run": true), and nothing is deleted."""
+        outcome = deletes_out(engine.delete_many(project_of(ctx), ids, dry_run=dry_run))
+        return {**outcome, "dry_run": True} if dry_run else outcome
 
     @server.tool(annotations=READ)
     @_tool

@@ -61,6 +61,8 @@ class Memory:
     bucket_name: str = DEFAULT_BUCKET
     superseded_by: str | None = None  # the memory that replaced this one (a fact no longer true); None: live
     superseded_at: datetime | None = None
+    feedback: str | None = None  # POSITIVE | NEGATIVE | VERY_NEGATIVE: what a person said of this memory, the last time
+    feedback_reason: str | None = None
 
     def owners(self) -> dict[str, str | None]:
         return {f: getattr(self, f) for f in ENTITY_FIELDS}

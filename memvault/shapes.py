@@ -28,6 +28,7 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "updated_at": iso(m.updated_at),
         "expiration_date": iso(m.expiration_date),
         "immutable": False,
+        "feedback": m.feedback,
     }
 
 

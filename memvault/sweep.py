@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from . import logs
 from .config import Settings
 from .engine import Engine
 
@@ -51,8 +52,10 @@ class Sweeper:
             log.exception("purge sweep failed")
             return
         if report.purged:
-            log.info("purged %d memories (%d expired, %d superseded)", report.count(), report.count("expired"),
-                     report.count("superseded"))
+            counts = {"purged": report.count(), "expired": report.count("expired"),
+                      "superseded": report.count("superseded")}
+            log.info("purged %(purged)d memories (%(expired)d expired, %(superseded)d superseded)", counts,
+                     extra=logs.fields(event="purge", **counts))
 
     def _run(self) -> None:
         while not self._stop.is_set():

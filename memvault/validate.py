@@ -134,8 +134,8 @@ def date(value: datetime | None, what: str) -> datetime | None:
     return value
 
 
-def boolean(value: Any, what: str) -> bool:
-    """A flag: True or False, nothing that only reads as one (1, "true", None)."""
+def flag(value: Any, what: str) -> bool:
+    """A true/false switch: a bool, nothing else (not 1, not "yes")."""
     if not isinstance(value, bool):
         raise InvalidInput(f"{what} must be true or false")
     return value

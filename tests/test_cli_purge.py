@@ -161,4 +161,6 @@ def test_serve_purges_at_start_then_every_interval_and_stops_cleanly(engine: Eng
     assert server.stop() == 0
     log = server.log_path.read_text()
     assert "Traceback" not in log and first not in log and second not in log
+    swept = [line for line in map(json.loads, log.splitlines()) if line.get("event") == "purge"]
+    assert sum(line["expired"] for line in swept) == 2 and all(line["superseded"] == 0 for line in swept)
     assert settled(store, [first, second]) == [] and leftovers(store, [kept]) == [kept]

@@ -11,6 +11,10 @@ an id from another project behaves exactly like an id that does not exist.
     buckets.py    buckets
     purge.py      purging what expired or was superseded long enough ago, across projects
     transfer.py   export and import
+    watch.py      who is told what the engine did (the server's metrics)
+    feedback.py   feedback on a memory
+    exports.py    Mem0's memory exports (a schema filled with memories) and summaries
+    profiles.py   user profiles read from their memories, profile settings and jobs
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -22,8 +26,10 @@ from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners
 from ..rerank.base import Reranker
 from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
+from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
+from .profiles import Profiles
 from .purge import MAX_PURGE_DAYS, PURGE_BATCH, Purge
 from .search import Beside, Search
 from .transfer import Transfer
@@ -51,8 +57,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Purge, Memories):
-    """Projects and keys, memories, search, buckets, export and import, purge: every operation of memvault."""
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories):
+    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries, purge: every
+    operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None) -> None:

@@ -48,7 +48,10 @@ class Buckets(EngineCore):
         if V.name_key(target.name) == V.name_key(DEFAULT_BUCKET):
             raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be deleted")
         general = self._bucket(project_id, None)
-        return self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
+        count = self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
+        if memories == "delete":
+            self.watchers.memories_deleted(count)
+        return count
 
     def move_memories(self, project_id: str, ids: Sequence[Any], bucket: str) -> tuple[list[str], list[str]]:
         """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""

@@ -18,6 +18,7 @@ from ..extract.base import Extractor, Message
 from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .watch import Watchers
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class EngineCore:
         self.extractor = extractor
         self.limits = limits or Limits()
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
+        self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
 
     def vector_index_state(self) -> str:
         """"ready", or "building" while the store builds a vector index in the background."""

@@ -117,6 +117,7 @@ class Memories(EngineCore):
             for m in memories
         ]
         self.store.insert(memories, vectors, events)
+        self.watchers.memories_added(len(memories))
         return [AddResult("ADD", m) for m in memories]
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
@@ -221,13 +222,17 @@ class Memories(EngineCore):
     def delete(self, project_id: str, memory_id: Any) -> None:
         if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
             raise memory_not_found()
+        self.watchers.memories_deleted(1)
 
-    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
+    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False,
+                    dry_run: bool = False) -> list[DeleteOutcome]:
         """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
 
         With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
-        and nothing is deleted.
+        and nothing is deleted. With `dry_run`, nothing is deleted and the outcomes are the ones the call would
+        have had now.
         """
+        V.flag(dry_run, "dry_run")
         if not ids:
             raise InvalidInput("give at least one memory id to delete", code=EMPTY_BATCH)
         self._batch(ids, "memory ids")
@@ -247,7 +252,11 @@ class Memories(EngineCore):
             existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
             if len(existing) != len(set(valid.values())):
                 raise memory_not_found()
-        gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+        if dry_run:
+            gone = {m.id for m in self.store.get(project_id, list(valid.values()))}
+        else:
+            gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+            self.watchers.memories_deleted(len(gone))
         out = []
         for raw in distinct:
             if raw not in valid:
@@ -260,10 +269,21 @@ class Memories(EngineCore):
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
+        deleted = len(self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow()))
+        self.watchers.memories_deleted(deleted)
+        return deleted
+
+    def would_delete_where(self, project_id: str, where: F.Node | None, shown: int = 1000) -> tuple[int, list[str]]:
+        """What `delete_where` would delete now (every memory the filter selects, expired and superseded ones too):
+        how many, and the ids of the first `shown` of them, newest first. Deletes nothing."""
+        page = self.store.list(project_id, self._delete_filter(project_id, where), shown)
+        return page.total, [m.id for m in page.items]
+
+    def _delete_filter(self, project_id: str, where: F.Node | None) -> F.Node:
         where = self._where(project_id, where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
-        return len(self.store.delete_where(project_id, where, utcnow()))
+        return where
 
     def delete_entity(self, project_id: str, entity_type: str, name: str) -> int:
         column = ENTITY_TYPES.get(entity_type)
@@ -273,18 +293,21 @@ class Memories(EngineCore):
         if not name:
             raise InvalidInput("entity name must not be empty")
         deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        self.watchers.memories_deleted(deleted)
         if deleted == 0:
             raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
         return deleted
 
     def reset(self, project_id: str) -> int:
-        return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        deleted = len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        self.watchers.memories_deleted(deleted)
+        return deleted
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
              show_expired: bool = False) -> Page:
         """Newest first; expired memories only with `show_expired`."""
-        show_expired = V.boolean(show_expired, "show_expired")
+        show_expired = V.flag(show_expired, "show_expired")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:

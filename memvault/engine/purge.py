@@ -73,6 +73,7 @@ class Purge(EngineCore):
                     elif ids:
                         ids = self.store.delete_where(project_id, F.And((F.Cond("id", "in", tuple(ids)), due)),
                                                       utcnow(), reason)
+                        self.watchers.memories_deleted(len(ids))
                     purged += [Purged(project_id, memory_id, reason) for memory_id in sorted(ids)]
                 if len(found) < batch:
                     break

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,7 @@ class Search(EngineCore):
 
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
                options: SearchOptions | None = None) -> list[SearchHit]:
+        started = time.perf_counter()
         opts = options or SearchOptions()
         query = self._text(query, "query")
         where = self._where(project_id, where)
@@ -77,7 +79,7 @@ class Search(EngineCore):
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
-        where = self._live(where, show_expired=V.boolean(opts.show_expired, "show_expired"))
+        where = self._live(where, show_expired=V.flag(opts.show_expired, "show_expired"))
         asked = _Asked(query, query, ranking.query_terms(query) if opts.keyword else [], _one_owner(where))
         # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
         # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.
@@ -94,7 +96,9 @@ class Search(EngineCore):
                 break
         hits = hits[: opts.top_k]  # load only the memories answered, not the whole candidate pool
         memories = {m.id: m for m in self.store.get(project_id, [s.id for s in hits])}
-        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+        answer = [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+        self.watchers.searched(time.perf_counter() - started)
+        return answer
 
     def _tier(self, project_id: str, asked: _Asked, where: F.Node | None, opts: SearchOptions, t: ranking.Tuning,
               tier: ranking.Tier) -> tuple[list[ranking.Scored], bool]:

@@ -182,7 +182,27 @@ class SearchStore(Protocol):
         ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, Protocol):
+class RecordStore(Protocol):
+    """Feedback on memories, and a project's small JSON documents by kind (memory exports, profile settings, profile
+    jobs). A record past its `expires_at` is never returned; a write may drop the project's expired records."""
+
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        """Set (or, with None, clear) a memory's feedback; returns the memory as committed, None when it is not in the
+        project. Not a change of the memory: no history event, `updated_at` kept."""
+        ...
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        """Write a record (a new one, or over the one of that kind and id)."""
+        ...
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None: ...
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """The project's live records of `kind`, newest first (by when each was last written)."""
+        ...
+
+
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

@@ -18,7 +18,8 @@ from .base import MemoryChange, Neighbour
 
 MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
-    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name, m.superseded_by, m.superseded_at"
+    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name, m.superseded_by, m.superseded_at, "
+    "m.feedback, m.feedback_reason"
 )
 FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
@@ -124,6 +125,7 @@ class SQLFlavor:
             expiration_date=self.read_time(row[13]) if row[13] else None, source=row[14],
             bucket_name=row[15] or DEFAULT_BUCKET,
             superseded_by=row[16], superseded_at=self.read_time(row[17]) if row[17] else None,
+            feedback=row[18], feedback_reason=row[19],
         )
 
     def event(self, row: Sequence[Any]) -> HistoryEvent:

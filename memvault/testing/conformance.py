@@ -526,3 +526,37 @@ def test_every_operator_on_every_kind_means_the_same_on_every_store(store: Store
 def test_a_condition_no_store_could_read_the_same_way_is_refused_when_made(node: object) -> None:
     with pytest.raises(InvalidInput):
         node()  # type: ignore[operator]
+
+
+# feedback and records ---------------------------------------------------------------------------------------------
+def test_feedback_is_set_cleared_filtered_and_never_crosses_projects(store: Store, pid: str, other: str) -> None:
+    m = put(store, pid, "likes tea", vec(0))
+    before = store.get(pid, [m.id])[0]
+    assert store.set_feedback(other, m.id, "NEGATIVE", "no") is None  # another project's key finds nothing
+    got = store.set_feedback(pid, m.id, "VERY_NEGATIVE", "wrong person")
+    assert got is not None and (got.feedback, got.feedback_reason) == ("VERY_NEGATIVE", "wrong person")
+    assert got.updated_at == before.updated_at and len(store.history(pid, m.id)) == 1  # not a change of the memory
+    put(store, pid, "likes coffee", vec(1))
+    assert [x.text for x in store.list(pid, F.eq("feedback", "VERY_NEGATIVE"), 10).items] == ["likes tea"]
+    assert store.list(pid, F.Not(F.eq("feedback", "VERY_NEGATIVE")), 10).items[0].text == "likes coffee"
+    cleared = store.set_feedback(pid, m.id, None, None)
+    assert cleared is not None and cleared.feedback is None and cleared.feedback_reason is None
+    assert store.set_feedback(pid, str(uuid.uuid4()), "POSITIVE", None) is None
+
+
+def test_records_round_trip_by_kind_expire_and_never_cross_projects(store: Store, pid: str, other: str) -> None:
+    now = utcnow()
+    store.put_record(pid, "export", "e1", {"n": 1, "text": "ünï"}, now, now + timedelta(days=7))
+    store.put_record(pid, "export", "e2", {"n": 2}, now + timedelta(seconds=1), None)
+    store.put_record(pid, "job", "e1", {"n": 3}, now, None)
+    assert store.get_record(pid, "export", "e1", now) == {"n": 1, "text": "ünï"}
+    assert store.get_record(pid, "job", "e1", now) == {"n": 3}
+    assert store.get_record(other, "export", "e1", now) is None
+    assert store.list_records(pid, "export", now, 10) == [{"n": 2}, {"n": 1, "text": "ünï"}]
+    assert store.list_records(other, "export", now, 10) == []
+    store.put_record(pid, "export", "e1", {"n": 4}, now + timedelta(seconds=2), now + timedelta(days=7))
+    assert store.get_record(pid, "export", "e1", now) == {"n": 4}  # written over
+    assert store.list_records(pid, "export", now, 1) == [{"n": 4}]  # newest written first
+    later = now + timedelta(days=8)
+    assert store.get_record(pid, "export", "e1", later) is None  # past its expiry
+    assert store.list_records(pid, "export", later, 10) == [{"n": 2}]

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from .. import filters as F
 from ..faces import EngineDep, Face, ProjectDep
@@ -52,6 +52,7 @@ def _secure(response: Response) -> None:
 
 class DeleteWhere(BaseModel):
     filters: dict[str, Any] = Field(description="A Mem0 filter (the one the Memories page lists with); at least one condition.")
+    dry_run: StrictBool = Field(False, description="Count what would be deleted; delete nothing.")
 
 
 class Dashboard(Face):
@@ -91,10 +92,15 @@ class Dashboard(Face):
             router.add_api_route(f"{PREFIX}/static/{name}", static(name), methods=["GET", "HEAD"],
                                  include_in_schema=False)
 
-        @router.post(f"{PREFIX}/api/memories/delete", tags=["dashboard"])
-        def delete_where(body: DeleteWhere, engine: EngineDep, project: ProjectDep) -> dict[str, int]:
+        @router.post(f"{PREFIX}/api/memories/delete", tags=["dashboard"], summary="Delete memories by filter")
+        def delete_where(body: DeleteWhere, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
             """Delete every memory of the key's project that `filters` matches (the dashboard's "Delete all
-            matching"); answers how many were deleted. An empty filter is a 400: it never means "everything"."""
-            return {"deleted": engine.delete_where(project, F.parse(body.filters))}
+            matching"); answers how many were deleted. An empty filter is a 400: it never means "everything".
+            With `dry_run`, nothing is deleted: `{"dry_run": true, "would_delete": n, "memory_ids": [first 1,000]}`."""
+            where = F.parse(body.filters)
+            if body.dry_run:
+                count, ids = engine.would_delete_where(project, where)
+                return {"dry_run": True, "would_delete": count, "memory_ids": ids}
+            return {"deleted": engine.delete_where(project, where)}
 
         return router

@@ -615,6 +615,43 @@ class PostgresStore:
         return regroup_neighbours((anchor, nid, side, created, seq, _similarity(distance), text, metadata or {})
                                   for anchor, nid, side, created, seq, distance, text, metadata in rows)
 
+    # feedback and records ------------------------------------------------------
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        def fn(c: psycopg.Connection) -> tuple[Any, ...] | None:
+            c.execute("UPDATE memories SET feedback = %s, feedback_reason = %s WHERE project_id = %s AND id = %s",
+                      (feedback, reason, project_id, memory_id))
+            return _row(c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = %s",
+                        (project_id, memory_id))
+
+        row = self._write(fn)
+        return _memory(row) if row else None
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        def fn(c: psycopg.Connection) -> None:
+            c.execute("DELETE FROM records WHERE project_id = %s AND expires_at <= %s", (project_id, at))
+            c.execute(
+                "INSERT INTO records(project_id, kind, id, body, created_at, updated_at, expires_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (project_id, kind, id) DO UPDATE SET "
+                "body = excluded.body, updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                (project_id, kind, record_id, Jsonb(body), at, at, expires_at),
+            )
+
+        self._write(fn)
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None:
+        row = self._read(lambda c: _row(
+            c, "SELECT body FROM records WHERE project_id = %s AND kind = %s AND id = %s "
+            "AND (expires_at IS NULL OR expires_at > %s)", (project_id, kind, record_id, now)))
+        return dict(row[0]) if row else None
+
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        rows = self._read(lambda c: _rows(
+            c, "SELECT body FROM records WHERE project_id = %s AND kind = %s "
+            "AND (expires_at IS NULL OR expires_at > %s) ORDER BY updated_at DESC, id LIMIT %s",
+            (project_id, kind, now, limit)))
+        return [dict(r[0]) for r in rows]
+
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
         sql, params = compile_where(where)

@@ -700,6 +700,37 @@ class SQLiteStore:
             index = self._indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
 
+    # feedback and records ------------------------------------------------------
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        with self._tx() as c:
+            c.execute("UPDATE memories SET feedback = ?, feedback_reason = ? WHERE +project_id = ? AND id = ?",
+                      (feedback, reason, project_id, memory_id))
+            row = _row(c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id = ?",
+                       (project_id, memory_id))
+        return _memory(row) if row else None
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM records WHERE project_id = ? AND expires_at <= ?", (project_id, ts(at)))
+            c.execute(
+                "INSERT INTO records(project_id, kind, id, body, created_at, updated_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, kind, id) DO UPDATE SET body = excluded.body, "
+                "updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                (project_id, kind, record_id, json.dumps(body), ts(at), ts(at), ts(expires_at) if expires_at else None),
+            )
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None:
+        row = _row(self._conn(), "SELECT body FROM records WHERE project_id = ? AND kind = ? AND id = ? "
+                   "AND (expires_at IS NULL OR expires_at > ?)", (project_id, kind, record_id, ts(now)))
+        return json.loads(row[0]) if row else None
+
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        rows = _rows(self._conn(), "SELECT body FROM records WHERE project_id = ? AND kind = ? "
+                     "AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, id LIMIT ?",
+                     (project_id, kind, ts(now), limit))
+        return [json.loads(r[0]) for r in rows]
+
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:
         sql, params = compile_where(where)

@@ -70,7 +70,7 @@ export const api = {
   setText: (id, text) => call("PUT", `/v1/memories/${encodeURIComponent(id)}/`, { body: { text } }),
   move: (ids, bucketId) => call("POST", "/api/v2/memory/update", { body: { memoryIds: ids, bucketId } }),
   bulkDelete: (ids) => call("POST", "/api/memories/bulk-delete", { body: { memoryIds: ids } }),
-  deleteWhere: (filters) => call("POST", "/ui/api/memories/delete", { body: { filters } }),
+  deleteWhere: (filters, dryRun = false) => call("POST", "/ui/api/memories/delete", { body: { filters, dry_run: dryRun } }),
   entities: () => call("GET", "/v1/entities/"),
   deleteEntity: (type, name) =>
     call("DELETE", `/v2/entities/${encodeURIComponent(type)}/${encodeURIComponent(name)}/`),

@@ -148,12 +148,12 @@ export async function memoriesPage(root) {
   deleteMatching.addEventListener("click", async () => {
     const filters = mem0Filters();
     if (!filters) return;
-    // The count comes from the list itself (its total): memvault has no dry-run delete yet.
-    const counted = await attempt(() => api.list(filters, 1, 1));
+    // The count is the delete's own dry run: the same rules, expired and superseded memories included.
+    const counted = await attempt(() => api.deleteWhere(filters, true));
     if (!counted) return;
     const yes = await confirm({
-      title: `Delete ${plural(counted.count, "memory", "memories")} matching the filters?`,
-      text: `The filters match ${plural(counted.count, "memory", "memories")} now (counted from the list). `
+      title: `Delete ${plural(counted.would_delete, "memory", "memories")} matching the filters?`,
+      text: `The filters match ${plural(counted.would_delete, "memory", "memories")} now. `
         + "Every memory they match when you confirm is deleted for good.",
     });
     if (!yes) return;
