@@ -411,6 +411,7 @@ def delete(
 ) -> None:
     """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed); a prefix that
     names several memories deletes nothing. With --dry-run, the same report, and nothing is deleted."""
+    from .engine.receipts import receipting
     from .errors import InvalidInput, NotFound
     from .shapes import deletes_out
 
@@ -421,8 +422,13 @@ def delete(
                 ids.append(engine.resolve_id(pid, ref))
             except (NotFound, InvalidInput):
                 ids.append(ref)  # reported as not deleted below (an ambiguous prefix ends the command)
-        outcome = deletes_out(engine.delete_many(pid, ids, dry_run=dry_run))
+        with receipting("cli delete") as made:
+            outcome = deletes_out(engine.delete_many(pid, ids, dry_run=dry_run))
+        if made.issued:
+            outcome["receipt_id"] = made.issued[-1]
         _print(outcome, as_json, columns=("id", "deleted", "reason"))
+        if made.issued and not as_json:
+            typer.echo(f"receipt: {made.issued[-1]}")
     if outcome["failed"]:
         raise typer.Exit(1)
 
@@ -505,9 +511,29 @@ def mcp(
         engine.close()
 
 
+@app.command("receipts")
+def receipts_cmd(
+    receipt_id: Annotated[str | None, typer.Argument(help="Show this receipt; without it, list the newest.")] = None,
+    limit: Annotated[int, typer.Option(help="How many to list.")] = 50,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Deletion receipts: what each delete removed (ids and counts, never text), by whom and by which route."""
+    with _session(data_dir, database_url, project) as (engine, pid):
+        if receipt_id is not None:
+            found = engine.receipt(pid, receipt_id)
+            _print(found, as_json, [{"field": k, "value": json.dumps(v) if isinstance(v, list) else v}
+                                    for k, v in found.items()], ("field", "value"))
+            return
+        listed = engine.receipts(pid, limit)
+        _print({"results": listed}, as_json, [{**r, "memory_ids": len(r["memory_ids"])} for r in listed],
+               ("id", "at", "actor", "route", "count"))
+
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
     main()
+

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     reranker_api_key: str | None = None
 
     max_body_bytes: int = 4 * 1024 * 1024
+    receipts_retention_days: Annotated[int, Field(ge=1)] = 365  # how long a deletion receipt is kept
 
     metrics: bool | None = None  # GET /metrics (no key asked); unset: on when `host` is loopback, off otherwise
     log_format: Literal["json", "text"] = "json"  # `memvault serve`'s log lines on stderr: one JSON object each, or text

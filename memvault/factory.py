@@ -53,9 +53,11 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
                  reranker: Reranker | None = None) -> Engine:
     settings = settings or Settings()
-    return Engine(
+    engine = Engine(
         store or build_store(settings),
         embedder or build_embedder_from(settings),
         extractor or build_extractor_from(settings),
         reranker=reranker or build_reranker_from(settings),
     )
+    engine.receipt_days = settings.receipts_retention_days
+    return engine

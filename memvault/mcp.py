@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
 from . import filters as F
-from .engine import Engine, Owners, SearchOptions, UpdateItem
+from .engine import Engine, Owners, SearchOptions, UpdateItem, receipts
 from .errors import InvalidInput, MemvaultError, NotFound, Unauthorized
 from .extract.base import Message
 from .shapes import bucket_out, deletes_out, hit_out, memory_out
@@ -53,7 +53,11 @@ def _tool(fn: _Fn) -> _Fn:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with receipts.receipting(f"mcp {fn.__name__}") as made:  # a delete's receipt names the tool
+                answer = fn(*args, **kwargs)
+            if made.issued and isinstance(answer, dict):
+                answer = {**answer, "receipt_id": made.issued[-1]}
+            return answer
         except MemvaultError as exc:
             kind = next((k for cls, k in _KIND.items() if isinstance(exc, cls)), type(exc).__name__.lower())
             raise ToolError(f"{kind}: {exc.message}") from exc

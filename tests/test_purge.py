@@ -44,6 +44,8 @@ def test_expired_memories_are_purged_days_after_their_day_and_forgotten_everywhe
     assert ids["old"] not in {h.memory.id for h in found}
     events = engine.history(project, ids["old"])
     assert [(e.event, e.reason) for e in events] == [("ADD", None), ("DELETE", "expired")]
+    [receipt] = engine.receipts(project)
+    assert (receipt["route"], receipt["count"], receipt["memory_ids"]) == ("purge expired", 1, [ids["old"]])
     assert all(e.old_text is None and e.new_text is None and e.input is None for e in events)
     assert settled(engine.store, [words["old"]]) == []
     assert leftovers(engine.store, [words["recent"], words["today"]]) == [words["recent"], words["today"]]  # the living

@@ -11,14 +11,14 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
 from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput
 from ..extract.base import Message
-from ..faces import EngineDep, Face, ProjectDep
+from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
 from ..shapes import event_out, hit_out, iso, memory_out
 
@@ -329,7 +329,7 @@ def update_memory(memory_id: MemoryId, body: UpdateRequest, engine: EngineDep, p
 
 
 @router.delete("/v1/memories/{memory_id}/", summary="Delete a memory", responses=_DELETE_ONE_RESPONSES)
-def delete_memory(memory_id: MemoryId, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+def delete_memory(memory_id: MemoryId, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
     """Deletes one memory for good: it leaves every read path (get, list, search, entities) at once, and its text
     leaves its history in the same transaction. Answers 200 `{"message": "Memory deleted successfully!"}` (a JSON
     body: the SDK reads it). 404 "Memory not found!" for an unknown id and for another project's alike; 400 for an
@@ -338,12 +338,12 @@ def delete_memory(memory_id: MemoryId, engine: EngineDep, project: ProjectDep) -
     `curl -X DELETE http://127.0.0.1:8000/v1/memories/<memory_id>/ -H "Authorization: Token <key>"`, or
     `MemoryClient(api_key=key, host="http://127.0.0.1:8000").delete(memory_id)`."""
     engine.delete(project, memory_id)
-    return {"message": "Memory deleted successfully!"}
+    return receipted({"message": "Memory deleted successfully!"}, response)
 
 
 @router.delete("/v1/memories/", summary="Delete memories by owner")
 def delete_memories(
-    engine: EngineDep, project: ProjectDep,
+    engine: EngineDep, project: ProjectDep, response: Response,
     user_id: str | None = None, agent_id: str | None = None, app_id: str | None = None, run_id: str | None = None,
     dry_run: Annotated[bool, Query(description="Count what would be deleted; delete nothing.")] = False,
 ) -> dict[str, Any]:
@@ -355,7 +355,7 @@ def delete_memories(
         count, ids = engine.would_delete_where(project, where)
         return {"dry_run": True, "would_delete": count, "memory_ids": ids}
     engine.delete_where(project, where)
-    return {"message": "Memories deleted successfully!"}
+    return receipted({"message": "Memories deleted successfully!"}, response)
 
 
 @router.get("/v1/memories/{memory_id}/history/", summary="A memory's history")
@@ -376,10 +376,10 @@ def entities(engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
 
 @router.delete("/v2/entities/{entity_type}/{name}/", summary="Delete an owner's memories")
 def delete_entity(entity_type: Literal["user", "agent", "app", "run"], name: str,
-                  engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+                  engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
     """Deletes every memory of one user, agent, app or run (the SDK's delete_users). 404 when it has none."""
     engine.delete_entity(project, entity_type, name)
-    return {"message": "Entity deleted successfully!"}
+    return receipted({"message": "Entity deleted successfully!"}, response)
 
 
 @router.put("/v1/batch/", summary="Update memories in a batch")
@@ -392,9 +392,9 @@ def batch_update(body: BatchUpdateRequest, engine: EngineDep, project: ProjectDe
 
 
 @router.delete("/v1/batch/", summary="Delete memories in a batch")
-def batch_delete(engine: EngineDep, project: ProjectDep,
-                 body: Annotated[BatchDeleteRequest, Body()]) -> dict[str, str]:
+def batch_delete(engine: EngineDep, project: ProjectDep, response: Response,
+                 body: Annotated[BatchDeleteRequest, Body()]) -> dict[str, Any]:
     """Up to 1,000 `{memory_id}` (a JSON body on a DELETE) in one transaction, all or nothing: one unknown or
     malformed id deletes nothing (404 / 400)."""
     outcomes = engine.delete_many(project, [i.memory_id for i in body.memories], all_or_nothing=True)
-    return {"message": f"Successfully deleted {sum(o.deleted for o in outcomes)} memories"}
+    return receipted({"message": f"Successfully deleted {sum(o.deleted for o in outcomes)} memories"}, response)

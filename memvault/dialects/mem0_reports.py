@@ -1,6 +1,7 @@
 """The Mem0 platform API beyond memories themselves: feedback, exports, summaries and profiles (what the `mem0ai`
 SDK's `feedback`, `create_memory_export`, `get_memory_export`, `get_summary` and the profile methods call).
-Included by the Mem0 dialect's router; the rules live in the engine (engine/feedback.py, exports.py, profiles.py)."""
+Included by the Mem0 dialect's router; the rules live in the engine (engine/feedback.py, exports.py, profiles.py,
+receipts.py)."""
 
 from __future__ import annotations
 
@@ -147,3 +148,10 @@ def create_profile_job(body: ProfileJobRequest, engine: EngineDep, project: Proj
 def get_profile_job(job_id: str, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """A profile job of the key's project (404 otherwise), as `job`: status and counts."""
     return engine.get_profile_job(project, job_id)
+
+
+@router.get("/v1/receipts/{receipt_id}/", summary="Get a deletion receipt")
+def get_receipt(receipt_id: str, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """The receipt a delete answered with (`receipt_id`, `X-Memvault-Receipt`): `{id, at, actor, route, count,
+    memory_ids}`, never a text or metadata. 404 for another project's or an unknown receipt."""
+    return engine.receipt(project, receipt_id)

@@ -26,14 +26,14 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
 from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
-from ..faces import EngineDep, Face, ProjectDep
+from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import Bucket, Memory
 
 router = APIRouter(prefix="/api", tags=["memoryplugin"])
@@ -218,17 +218,17 @@ def update_memory(body: UpdateMemory, engine: EngineDep, project: ProjectDep) ->
 
 
 @router.delete("/memories/{memoryId}", summary="Delete a memory")
-def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
     """Deletes one memory for good (gone from every read path and from its history's text). 404 "Memory not found"
     alike for an unknown id, another project's id and a string that is no id."""
     [outcome] = engine.delete_many(project, [memoryId])
     if not outcome.deleted:
         raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
-    return {"message": "Memory deleted"}
+    return receipted({"message": "Memory deleted"}, response)
 
 
 @router.post("/memories/bulk-delete", summary="Bulk delete memories", responses=_BULK_DELETE_RESPONSES)
-def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
     """Deletes up to 1,000 memories in one transaction: those of the key's project that exist are deleted, the
     others are counted in `failed`. `results` has one outcome per distinct id, in the order given (`reason`:
     "not_found" for an unknown or another project's id, "invalid_id" for a string that cannot be an id); a repeated
@@ -241,13 +241,13 @@ def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dic
     `"dryRun": true`)."""
     outcomes = engine.delete_many(project, body.memoryIds, dry_run=body.dryRun)
     deleted = sum(o.deleted for o in outcomes)
-    return {
+    return receipted({
         "deleted": deleted,
         "failed": len(outcomes) - deleted,
         "results": [{"id": o.id, "status": "deleted"} if o.deleted else {"id": o.id, "status": "failed", "reason": o.reason}
                     for o in outcomes],
         **({"dryRun": True} if body.dryRun else {}),
-    }
+    }, response)
 
 
 # buckets ------------------------------------------------------------------------------
@@ -273,10 +273,11 @@ def change_bucket(bucketId: str, body: BucketChange, engine: EngineDep, project:
 
 @router.delete("/buckets/{bucketId}", summary="Delete a bucket")
 def delete_bucket(
-    bucketId: str, engine: EngineDep, project: ProjectDep,
+    bucketId: str, engine: EngineDep, project: ProjectDep, response: Response,
     memories: Annotated[str | None, Query(description='What happens to its memories: "move" (to General) or "delete".')] = None,
 ) -> dict[str, Any]:
     """Deletes a bucket; `memories` says what happens to its memories: "move" (to General) or "delete" (required,
     400 otherwise). "General" cannot be deleted (409)."""
     count = engine.delete_bucket(project, bucketId, memories or "")
-    return {"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count}
+    return receipted({"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count},
+                     response)

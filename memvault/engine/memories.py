@@ -25,7 +25,8 @@ from ..models import (
     utcnow,
 )
 from ..store.base import MemoryChange
-from .core import EngineCore, check_uuid, memory_not_found, text_hash
+from .core import check_uuid, memory_not_found, text_hash
+from .receipts import Receipts
 
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
@@ -47,7 +48,7 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-class Memories(EngineCore):
+class Memories(Receipts):
     # add -------------------------------------------------------------------------
     def add(
         self,
@@ -220,8 +221,10 @@ class Memories(EngineCore):
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:
-        if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
+        gone = self.store.delete(project_id, [check_uuid(memory_id)], utcnow())
+        if not gone:
             raise memory_not_found()
+        self._receipt(project_id, gone)
         self.watchers.memories_deleted(1)
 
     def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False,
@@ -255,7 +258,9 @@ class Memories(EngineCore):
         if dry_run:
             gone = {m.id for m in self.store.get(project_id, list(valid.values()))}
         else:
-            gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+            deleted = self.store.delete(project_id, list(valid.values()), utcnow())
+            self._receipt(project_id, deleted)
+            gone = set(deleted)
             self.watchers.memories_deleted(len(gone))
         out = []
         for raw in distinct:
@@ -269,7 +274,9 @@ class Memories(EngineCore):
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
-        deleted = len(self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow()))
+        gone = self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         return deleted
 
@@ -292,14 +299,18 @@ class Memories(EngineCore):
         V.identifier(name, "entity name")
         if not name:
             raise InvalidInput("entity name must not be empty")
-        deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        gone = self.store.delete_where(project_id, F.eq(column, name), utcnow())
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         if deleted == 0:
             raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
+        self._receipt(project_id, gone)
         return deleted
 
     def reset(self, project_id: str) -> int:
-        deleted = len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        gone = self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
         self.watchers.memories_deleted(deleted)
         return deleted
 

@@ -5,7 +5,8 @@ client can still read it by id, list it with `show_expired`, or give it a new da
 `expired_after_days` whole days have passed since its expiration day; a superseded memory once
 `superseded_after_days` days have passed since it was superseded (None: never). A purge is a delete, with every
 guarantee of one (row, vector, keyword entry and history texts in one transaction; on SQLite the compaction follows),
-and its DELETE events say why: "expired" or "superseded".
+and its DELETE events say why: "expired" or "superseded"; each project's deletes of a batch leave a deletion receipt
+(route "purge expired" or "purge superseded").
 
 The store finds the candidates a batch at a time (`Store.purge_candidates`); each batch is deleted project by
 project with the rule written again as the delete's filter, so a memory given a new date, or no longer superseded,
@@ -24,7 +25,8 @@ from .. import validate as V
 from ..errors import InvalidInput
 from ..models import MAX_PURGE_DAYS, Purged, PurgeReason, PurgeReport, utcnow
 from ..store.base import PurgeField
-from .core import EngineCore, start_of_day
+from .core import start_of_day
+from .receipts import Receipts, receipting
 
 PURGE_BATCH = 500  # candidates read, then deleted, at a time
 
@@ -38,7 +40,7 @@ def purge_days(value: Any, what: str) -> int | None:
     return value
 
 
-class Purge(EngineCore):
+class Purge(Receipts):
     def purge(self, expired_after_days: int | None = 30, superseded_after_days: int | None = None, *,
               dry_run: bool = False, batch: int = PURGE_BATCH,
               keep_going: Callable[[], bool] | None = None) -> PurgeReport:
@@ -73,6 +75,8 @@ class Purge(EngineCore):
                     elif ids:
                         ids = self.store.delete_where(project_id, F.And((F.Cond("id", "in", tuple(ids)), due)),
                                                       utcnow(), reason)
+                        with receipting(f"purge {reason}"):  # one receipt per project and batch: ids, never a text
+                            self._receipt(project_id, ids)
                         self.watchers.memories_deleted(len(ids))
                     purged += [Purged(project_id, memory_id, reason) for memory_id in sorted(ids)]
                 if len(found) < batch:

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, StrictBool
 
 from .. import filters as F
-from ..faces import EngineDep, Face, ProjectDep
+from ..faces import EngineDep, Face, ProjectDep, receipted
 
 PREFIX = "/ui"
 
@@ -93,7 +93,7 @@ class Dashboard(Face):
                                  include_in_schema=False)
 
         @router.post(f"{PREFIX}/api/memories/delete", tags=["dashboard"], summary="Delete memories by filter")
-        def delete_where(body: DeleteWhere, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+        def delete_where(body: DeleteWhere, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
             """Delete every memory of the key's project that `filters` matches (the dashboard's "Delete all
             matching"); answers how many were deleted. An empty filter is a 400: it never means "everything".
             With `dry_run`, nothing is deleted: `{"dry_run": true, "would_delete": n, "memory_ids": [first 1,000]}`."""
@@ -101,6 +101,6 @@ class Dashboard(Face):
             if body.dry_run:
                 count, ids = engine.would_delete_where(project, where)
                 return {"dry_run": True, "would_delete": count, "memory_ids": ids}
-            return {"deleted": engine.delete_where(project, where)}
+            return receipted({"deleted": engine.delete_where(project, where)}, response)
 
         return router

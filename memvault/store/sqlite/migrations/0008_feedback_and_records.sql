@@ -3,7 +3,7 @@
 -- settings, profile jobs), each with an optional expiry after which no read returns it.
 ALTER TABLE memories ADD COLUMN feedback TEXT;
 ALTER TABLE memories ADD COLUMN feedback_reason TEXT;
-CREATE TABLE records (
+CREATE TABLE IF NOT EXISTS records (
   project_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   id TEXT NOT NULL,
@@ -13,4 +13,4 @@ CREATE TABLE records (
   expires_at TEXT,
   PRIMARY KEY (project_id, kind, id)
 );
-CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL
+CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL
