@@ -21,6 +21,8 @@ from .errors import MemvaultError
 app = typer.Typer(help="memvault: a self-hosted memory layer for AI apps and agents.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+chats_app = typer.Typer(help="The chat-history archive: import whole conversations.", no_args_is_help=True)
+app.add_typer(chats_app, name="chats")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder of the embedded database "
                                               "(default: $MEMVAULT_DATA_DIR or ./memvault-data).")]
@@ -495,6 +497,52 @@ def import_cmd(
         typer.echo(json.dumps(summary))
     else:
         typer.echo(f"imported {report.added} memories; {report.exists} already here (unchanged)")
+
+
+@chats_app.command("import")
+def chats_import(
+    source: Annotated[Path, typer.Argument(help="A ChatGPT export's conversations.json, or MemoryPlugin ingest "
+                                           "JSON (one body, or a list of them).")],
+    platform: Annotated[str | None, typer.Option(help="The platform to file them under (default: chatgpt for a "
+                                                 "ChatGPT export, else the file's own or custom).")] = None,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Import conversations into the chat-history archive, one by one (each is its own import: a conversation
+    already there gains only its new messages). A conversation refused (bad input, over 100,000 tokens) is
+    reported with its number and reason and the others go on; the exit code is then 1."""
+    import uuid
+
+    from . import chat_import
+    from .errors import MemvaultError
+
+    if not source.is_file():
+        typer.echo(f"error: no file {source}", err=True)
+        raise typer.Exit(1)
+    with _session(data_dir, database_url, project) as (engine, pid):
+        items = chat_import.read(source, platform)
+        import_id, done, refused = str(uuid.uuid4()), [], []
+        with _progress("importing conversations", lambda: len(items)) as advance:
+            for n, item in enumerate(items, 1):
+                try:
+                    conv = engine.ingest_chat(pid, item, import_id)
+                    if conv.status == "rejected":
+                        refused.append({"conversation": n, "id": item.conversation_id, "reason": conv.status_reason})
+                    else:
+                        done.append(conv)
+                except MemvaultError as exc:
+                    refused.append({"conversation": n, "id": str(item.conversation_id), "reason": exc.message})
+                if advance:
+                    advance(1)
+    summary = {"importId": import_id, "imported": len(done), "messages": sum(c.message_count for c in done),
+               "refused": refused}
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        typer.echo(f"imported {len(done)} conversations ({summary['messages']} messages in all); import id {import_id}")
+        for r in refused:
+            typer.echo(f"conversation {r['conversation']} ({r['id']}): {r['reason']}", err=True)
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -33,6 +33,8 @@ class Face:
     scheme = "Token"
     words: Mapping[str, str] = MappingProxyType({})
     """This face's message for an error code (`memvault.errors`); a code not here keeps the engine's message."""
+    body_limits: Mapping[str, int] = MappingProxyType({})
+    """Paths of this face whose request body may pass the server's limit, and the limit each has instead."""
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message, "detail": message}

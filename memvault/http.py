@@ -96,11 +96,14 @@ class Door:
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
 
-    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted.
+    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted. A path in
+    `limits` (a face's `body_limits`, e.g. a chat-history import) has that limit instead of `limit`.
     """
 
-    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str],
+                 limits: Mapping[str, int] | None = None) -> None:
         self.app, self.engine, self.limit, self.public = app, engine, limit, frozenset(public)
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,8 +129,9 @@ class Door:
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
             scope[auth.PROJECT_SCOPE_KEY] = project  # in place: the access log reads it, and the route the router picks
-        too_big = f"Request body is larger than {self.limit} bytes"
-        if lengths and int(lengths[0]) > self.limit:
+        limit = self.limits.get(path, self.limit)
+        too_big = f"Request body is larger than {limit} bytes"
+        if lengths and int(lengths[0]) > limit:
             await self._refuse(scope, receive, send, 413, too_big)
             return
         chunks: list[bytes] = []
@@ -138,7 +142,7 @@ class Door:
                 return  # the client went away
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.limit:
+            if seen > limit:
                 chunks.clear()
                 await self._refuse(scope, receive, send, 413, too_big)
                 return
@@ -231,6 +235,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
     if meter is not None:
         app.include_router(meter.router())
         public.add("/metrics")
-    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
+    limits = {path: size for face in dialects for path, size in face.body_limits.items()}
+    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p}, limits=limits)
     app.add_middleware(AccessLog, observer=meter)  # outermost: sees the door's answers
     return app

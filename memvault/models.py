@@ -224,3 +224,108 @@ class ImportRecord:
 class ImportOutcome:
     id: str
     status: str  # "added" | "exists" (already in this project: left as it is)
+
+
+# chat history (MemoryPlugin's archive of whole conversations) -------------------------------------------------------
+ChatStatus = Literal["queued", "processing", "completed", "rejected", "failed"]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One archived conversation. `id` is memvault's; `platform_conversation_id` is the id the importing app gave
+    it (unique per project and platform: an import of the same id again adds to it). A conversation whose last
+    import was refused by a limit says so in `status` ("rejected") and `status_reason`; its messages are those of
+    the imports that were accepted."""
+
+    id: str
+    project_id: str
+    platform: str
+    platform_conversation_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    imported_at: datetime
+    import_id: str  # the last import that touched it
+    message_count: int = 0
+    token_count: int = 0
+    status: ChatStatus = "completed"
+    status_reason: str | None = None
+    platform_display_name: str | None = None
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a conversation, at `position` (0, 1, 2... in the order the imports gave them)."""
+
+    id: str  # the importing app's message id (or one derived from the message when it gave none)
+    conversation_id: str
+    position: int
+    role: str
+    content: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """A passage of a conversation: the messages at positions first..last (inclusive), as indexed for search."""
+
+    id: str
+    conversation_id: str
+    first: int
+    last: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversationQuery:
+    """Which conversations a listing answers (every condition given must hold)."""
+
+    platform: str | None = None
+    title: str | None = None  # a part of the title, ignoring case
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    pinned_only: bool = False
+    import_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: list[Conversation]
+    total: int
+
+
+@dataclass(frozen=True)
+class ChatMessageIn:
+    """A message as an import gives it."""
+
+    role: str
+    content: str
+    id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatImport:
+    """One conversation as an import gives it (the MemoryPlugin ingest body, a ChatGPT export's conversation)."""
+
+    conversation_id: str
+    messages: Sequence[ChatMessageIn]
+    title: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    platform: str = "custom"
+    platform_display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatHit:
+    """A passage found by a chat-history search: the chunk, its conversation, the message of it that best matches
+    the query, the chunk's messages and those around it (`context`), and a score in 0..1."""
+
+    conversation: Conversation
+    chunk: ChatChunk
+    message: ChatMessage
+    messages: list[ChatMessage]
+    context: list[ChatMessage]
+    score: float

@@ -17,7 +17,7 @@ from memvault.testing.mcp_client import call, fails, http_session, stdio_session
 from memvault.testing.server import Server
 
 TOOLS = {"add_memory", "search_memories", "list_memories", "get_memory", "update_memory", "delete_memory",
-         "delete_memories", "list_buckets", "create_bucket"}
+         "delete_memories", "list_buckets", "create_bucket", "search_chat_history", "recall_chat_history"}
 
 Session = Callable[[ClientSession], Awaitable[None]]
 

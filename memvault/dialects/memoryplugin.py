@@ -32,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
-from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
+from ..errors import BUCKET_NOT_FOUND, CONVERSATION_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import Bucket, Memory
+from . import memoryplugin_chats
 
 router = APIRouter(prefix="/api", tags=["memoryplugin"])
 
@@ -49,7 +50,9 @@ class MemoryPluginDialect(Face):
         MEMORY_NOT_FOUND: "Memory not found",
         BUCKET_NOT_FOUND: "Bucket not found",
         EMPTY_BATCH: "memoryIds must not be empty",
+        CONVERSATION_NOT_FOUND: "Conversation not found",
     })
+    body_limits = MappingProxyType({memoryplugin_chats.INGEST_PATH: memoryplugin_chats.INGEST_BODY_LIMIT})
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message}
@@ -281,3 +284,6 @@ def delete_bucket(
     count = engine.delete_bucket(project, bucketId, memories or "")
     return receipted({"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count},
                      response)
+
+
+router.include_router(memoryplugin_chats.router)  # /api/chat-history/...

@@ -15,6 +15,7 @@ an id from another project behaves exactly like an id that does not exist.
     feedback.py   feedback on a memory
     exports.py    Mem0's memory exports (a schema filled with memories) and summaries
     profiles.py   user profiles read from their memories, profile settings and jobs
+    chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -25,6 +26,7 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
@@ -57,9 +59,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories):
-    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries, purge: every
-    operation of memvault."""
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories, Chats):
+    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries, purge, the
+    chat-history archive: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None) -> None:

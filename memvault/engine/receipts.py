@@ -73,17 +73,20 @@ def _actor() -> str:
 class Receipts(EngineCore):
     receipt_days: int = RECEIPTS_DAYS
 
-    def _receipt(self, project_id: str, memory_ids: Sequence[str]) -> str | None:
-        """Record the receipt of a delete that removed `memory_ids` (ids only: never a text). A delete that removed
-        nothing has no receipt."""
-        if not memory_ids:
+    def _receipt(self, project_id: str, memory_ids: Sequence[str], *,
+                 conversation_ids: Sequence[str] = ()) -> str | None:
+        """Record the receipt of a delete that removed `memory_ids` (or archived conversations: their ids in
+        `conversation_ids`, counted in `count`); ids only, never a text. A delete that removed nothing has none."""
+        if not memory_ids and not conversation_ids:
             return None
         current = _current.get()
         now = utcnow()
         receipt_id = str(uuid.uuid4())
         receipt: dict[str, Any] = {"id": receipt_id, "at": now.isoformat(), "actor": _actor(),
-                   "route": current.route if current is not None else "library", "count": len(memory_ids),
-                   "memory_ids": list(memory_ids)}
+                   "route": current.route if current is not None else "library",
+                   "count": len(memory_ids) + len(conversation_ids), "memory_ids": list(memory_ids)}
+        if conversation_ids:
+            receipt["conversation_ids"] = list(conversation_ids)
         self.store.put_record(project_id, _KIND, receipt_id, receipt, now, now + timedelta(days=self.receipt_days))
         if current is not None:
             current.issued.append(receipt_id)

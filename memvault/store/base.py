@@ -20,7 +20,21 @@ from typing import Any, Literal, Protocol
 
 from ..embed.base import Vectors
 from ..filters import Node
-from ..models import ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, PurgeReason
+from ..models import (
+    ApiKey,
+    Bucket,
+    ChatChunk,
+    ChatMessage,
+    Conversation,
+    ConversationPage,
+    ConversationQuery,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    PurgeReason,
+)
 
 PurgeField = Literal["expiration_date", "superseded_at"]
 
@@ -202,7 +216,71 @@ class RecordStore(Protocol):
         ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, Protocol):
+
+@dataclass(frozen=True)
+class ChatWrite:
+    """One import of a conversation, written in one transaction (`ChatStore.save_conversation`): the conversation
+    row as it is after the import, the messages it adds (a message whose id the conversation already has is left
+    out), the chunks it drops (by their first and last positions: every chunk of such a span goes) and the chunks
+    it adds, one vector each.
+    `expected_count`: the number of messages the engine saw in the conversation (0 for a new one); if another
+    import changed it meanwhile, the store raises Conflict and writes nothing."""
+
+    conversation: Conversation
+    expected_count: int
+    messages: Sequence[ChatMessage] = ()
+    drop_chunks: Sequence[tuple[int, int]] = ()
+    chunks: Sequence[ChatChunk] = ()
+    vectors: Vectors | None = None
+
+
+class ChatStore(Protocol):
+    """The chat-history archive: conversations, their messages, and the chunks search reads (each with a vector
+    and a keyword-index entry). Every method is scoped to one project. Deleting a conversation removes its row,
+    its messages, its chunks, their vectors and keyword entries in one transaction, and leaves their text in no
+    file once compacted (as a memory's delete does)."""
+
+    def find_conversation(self, project_id: str, platform: str, platform_conversation_id: str) -> Conversation | None: ...
+    def get_conversation(self, project_id: str, conversation_id: str) -> Conversation | None: ...
+    def list_conversations(self, project_id: str, query: ConversationQuery, limit: int,
+                           offset: int) -> ConversationPage:
+        """Newest first (updated_at, then created order)."""
+        ...
+
+    def conversation_messages(self, project_id: str, conversation_id: str, first: int = 0,
+                              last: int | None = None) -> list[ChatMessage]:
+        """The messages at positions first..last (inclusive; None: to the end), by position."""
+        ...
+
+    def chunk_spans(self, project_id: str, conversation_id: str) -> list[tuple[int, int]]:
+        """(first, last) of each chunk of the conversation, by first position (a span indexed as several windows
+        is there once per window)."""
+        ...
+
+    def save_conversation(self, write: ChatWrite) -> Conversation:
+        """Apply one import (see `ChatWrite`); returns the conversation as committed."""
+        ...
+
+    def delete_conversations(self, project_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete the given conversations with everything they hold; returns the ids that existed, in the order given."""
+        ...
+
+    def get_chunks(self, project_id: str, ids: Sequence[str]) -> list[ChatChunk]:
+        """The chunks among `ids` that exist in the project, in the order of `ids`."""
+        ...
+
+    def chunk_vector_search(self, project_id: str, vector: Vectors, platform: str | None,
+                            k: int) -> list[tuple[str, float]]:
+        """Chunk ids and cosine similarity (-1..1), best first; `platform`: only that platform's conversations."""
+        ...
+
+    def chunk_keyword_search(self, project_id: str, terms: Sequence[str], platform: str | None,
+                             k: int) -> list[tuple[str, float]]:
+        """Chunk ids and BM25 relevance (store/keyword.py, with the statistics of the searched scope), best first."""
+        ...
+
+
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,17 @@ import pytest
 
 from memvault import filters as F
 from memvault.errors import Conflict, InvalidInput
-from memvault.models import Bucket, HistoryEvent, Memory, utcnow
-from memvault.store.base import MemoryChange, PurgeField, Store
+from memvault.models import (
+    Bucket,
+    ChatChunk,
+    ChatMessage,
+    Conversation,
+    ConversationQuery,
+    HistoryEvent,
+    Memory,
+    utcnow,
+)
+from memvault.store.base import ChatWrite, MemoryChange, PurgeField, Store
 
 DIM = 8
 
@@ -560,3 +570,111 @@ def test_records_round_trip_by_kind_expire_and_never_cross_projects(store: Store
     later = now + timedelta(days=8)
     assert store.get_record(pid, "export", "e1", later) is None  # past its expiry
     assert store.list_records(pid, "export", later, 10) == [{"n": 2}]
+
+
+# the chat-history archive (ChatStore) ----------------------------------------------------------------------------
+def conversation(project_id: str, ext: str, *, platform: str = "custom", title: str = "", count: int = 0,
+                 at: datetime | None = None, import_id: str = "imp-1", cid: str | None = None) -> Conversation:
+    at = at or utcnow()
+    return Conversation(cid or str(uuid.uuid4()), project_id, platform, ext, title, at, at, at, import_id,
+                        message_count=count, token_count=count * 10)
+
+
+def chat(store: Store, project_id: str, ext: str, texts: list[str], *, platform: str = "custom", title: str = "",
+         hot: list[int] | None = None, at: datetime | None = None, import_id: str = "imp-1") -> Conversation:
+    """A conversation of one message per text, one chunk per message (vector `vec(hot[i])`)."""
+    conv = conversation(project_id, ext, platform=platform, title=title, count=len(texts), at=at, import_id=import_id)
+    messages = [ChatMessage(f"m{i}", conv.id, i, "user", t, at) for i, t in enumerate(texts)]
+    chunks = [ChatChunk(str(uuid.uuid4()), conv.id, i, i, t) for i, t in enumerate(texts)]
+    vectors = np.stack([vec(h) for h in (hot or [0] * len(texts))])
+    return store.save_conversation(ChatWrite(conv, 0, messages, (), chunks, vectors))
+
+
+def test_a_conversation_round_trips_with_its_messages_in_order(store: Store, pid: str, other: str) -> None:
+    at = datetime(2025, 3, 4, 5, 6, 7, 800000, tzinfo=UTC)
+    saved = chat(store, pid, "ext-1", ["hello there", "general kenobi"], title="Star talk", at=at)
+    assert saved.message_count == 2 and saved.title == "Star talk" and saved.created_at == at
+    assert store.get_conversation(pid, saved.id) == saved
+    assert store.find_conversation(pid, "custom", "ext-1") == saved
+    assert store.find_conversation(pid, "chatgpt", "ext-1") is None
+    assert store.get_conversation(other, saved.id) is None and store.find_conversation(other, "custom", "ext-1") is None
+    assert [(m.id, m.position, m.content, m.created_at) for m in store.conversation_messages(pid, saved.id)] == [
+        ("m0", 0, "hello there", at), ("m1", 1, "general kenobi", at)]
+    assert [m.id for m in store.conversation_messages(pid, saved.id, 1, 1)] == ["m1"]
+    assert store.conversation_messages(other, saved.id) == []
+    assert store.chunk_spans(pid, saved.id) == [(0, 0), (1, 1)]
+
+
+def test_an_import_adds_only_messages_the_conversation_lacks_and_checks_the_count_it_saw(store: Store, pid: str) -> None:
+    saved = chat(store, pid, "ext", ["one", "two"])
+    again = [ChatMessage("m1", saved.id, 1, "user", "two, edited"), ChatMessage("m2", saved.id, 2, "user", "three")]
+    grown = store.save_conversation(ChatWrite(replace(saved, message_count=3), 2, again, [(1, 1)],
+                                              [ChatChunk(str(uuid.uuid4()), saved.id, 1, 2, "two three")],
+                                              vec(1)[None, :]))
+    assert grown.message_count == 3
+    assert [m.content for m in store.conversation_messages(pid, saved.id)] == ["one", "two", "three"]
+    assert store.chunk_spans(pid, saved.id) == [(0, 0), (1, 2)]
+    with pytest.raises(Conflict):  # an import that saw two messages, after another made them three
+        store.save_conversation(ChatWrite(replace(saved, title="late"), 2, [ChatMessage("m9", saved.id, 2, "user", "x")]))
+    assert store.get_conversation(pid, saved.id) == grown
+    assert len(store.conversation_messages(pid, saved.id)) == 3
+    with pytest.raises(Conflict):  # a second conversation under a platform id the project already has
+        store.save_conversation(ChatWrite(conversation(pid, "ext"), 0))
+
+
+def test_chunk_searches_rank_within_the_project_and_the_platform(store: Store, pid: str, other: str) -> None:
+    a = chat(store, pid, "a", ["the zebra grazes", "a lion sleeps", "zebra stripes and zebra foals"], hot=[1, 2, 3])
+    chat(store, pid, "b", ["a zebra on another platform"], platform="claude", hot=[1])
+    chat(store, other, "a", ["the zebra of another project"], hot=[1])
+    dense = store.chunk_vector_search(pid, vec(1), None, 10)
+    assert len(dense) == 4 and dense[0][1] == pytest.approx(1.0) and dense[1][1] == pytest.approx(1.0)
+    assert {i for i, _ in store.chunk_vector_search(pid, vec(1), "custom", 10)} == {
+        c.id for c in store.get_chunks(pid, [i for i, _ in dense]) if c.conversation_id == a.id}
+    assert store.chunk_vector_search(pid, vec(1), "nowhere", 10) == []
+    sparse = store.chunk_keyword_search(pid, ["zebras"], None, 10)
+    texts = {c.id: c.text for c in store.get_chunks(pid, [i for i, _ in sparse])}
+    assert len(sparse) == 3 and "another project" not in " ".join(texts.values())
+    custom = store.get_chunks(pid, [i for i, _ in store.chunk_keyword_search(pid, ["zebra"], "custom", 10)])
+    assert sorted(c.text for c in custom) == ["the zebra grazes", "zebra stripes and zebra foals"]
+    assert store.get_chunks(other, [i for i, _ in dense]) == []
+
+
+def test_deleting_a_conversation_takes_every_part_of_it(store: Store, pid: str, other: str,
+                                                       store_twin: Store) -> None:
+    gone = chat(store, pid, "gone", ["quokka secrets", "more quokka"], hot=[4, 4])
+    kept = chat(store, pid, "kept", ["quokka public"], hot=[4])
+    theirs = chat(store, other, "gone", ["quokka of theirs"], hot=[4])
+    assert store_twin.chunk_vector_search(pid, vec(4), None, 10)  # the twin's index is loaded before the delete
+    assert store.delete_conversations(other, [gone.id]) == []
+    assert store.delete_conversations(pid, ["nope", gone.id, gone.id]) == [gone.id]
+    for s in (store, store_twin):
+        assert s.get_conversation(pid, gone.id) is None and s.conversation_messages(pid, gone.id) == []
+        assert s.chunk_spans(pid, gone.id) == []
+        found = s.chunk_vector_search(pid, vec(4), None, 10) + s.chunk_keyword_search(pid, ["quokka"], None, 10)
+        assert {c.conversation_id for c in s.get_chunks(pid, [i for i, _ in found])} == {kept.id}
+        assert [c.id for c in s.list_conversations(pid, ConversationQuery(), 10, 0).items] == [kept.id]
+    assert store.get_conversation(other, theirs.id) is not None
+    store.compact()
+    assert store.chunk_keyword_search(pid, ["quokka"], None, 10)
+
+
+def test_listing_filters_and_pages_newest_first(store: Store, pid: str, other: str) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    made = [chat(store, pid, f"c{i}", [f"text {i}"], title=f"Trip to Rome {i}" if i % 2 else f"Work {i}",
+                 platform="chatgpt" if i < 3 else "claude", at=base + timedelta(days=i),
+                 import_id="first" if i < 2 else "second") for i in range(5)]
+    chat(store, other, "x", ["not mine"])
+    page = store.list_conversations(pid, ConversationQuery(), 2, 0)
+    assert page.total == 5 and [c.id for c in page.items] == [made[4].id, made[3].id]
+    assert [c.id for c in store.list_conversations(pid, ConversationQuery(), 2, 4).items] == [made[0].id]
+
+    def ids(**query: Any) -> list[str]:
+        return [c.platform_conversation_id for c in store.list_conversations(pid, ConversationQuery(**query), 10, 0).items]
+
+    assert ids(platform="chatgpt") == ["c2", "c1", "c0"]
+    assert ids(title="rome") == ["c3", "c1"]
+    assert ids(title="ROME 3") == ["c3"]
+    assert ids(title="%") == []
+    assert ids(import_id="first") == ["c1", "c0"]
+    assert ids(created_from=base + timedelta(days=1), created_to=base + timedelta(days=3)) == ["c3", "c2", "c1"]
+    assert ids(pinned_only=True) == []

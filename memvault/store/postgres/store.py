@@ -51,6 +51,7 @@ from ..sql import (
     regroup_neighbours,
 )
 from . import schema
+from .chats import PostgresChats
 from .where import compile_where
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore:
+class PostgresStore(PostgresChats):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -120,6 +121,10 @@ class PostgresStore:
     must visit many non-matching nodes per match under a selective filter). `timeout`: seconds to wait for a connection
     before answering Unavailable.
     """
+
+    _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
+    _vector_text = staticmethod(vector_text)
+    _similarity = staticmethod(_similarity)
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
@@ -150,6 +155,13 @@ class PostgresStore:
                         "AND schemaname = current_schema() AND indexname LIKE 'memories\\_hnsw\\_%'",
                     )
                 }
+                self._chat_dims = {
+                    int(r[0].rsplit("_", 1)[1]) for r in _rows(
+                        conn,
+                        "SELECT indexname FROM pg_indexes WHERE tablename = 'chat_chunks' "
+                        "AND schemaname = current_schema() AND indexname LIKE 'chat\\_chunks\\_hnsw\\_%'",
+                    )
+                }
         except BaseException:
             self._pool.close()
             raise
@@ -170,7 +182,7 @@ class PostgresStore:
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history"):
+                for table in ("memories", "history", "chat_conversations", "chat_messages", "chat_chunks"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False

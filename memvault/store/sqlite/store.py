@@ -38,6 +38,7 @@ from ..sql import (
 )
 from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
+from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
 from .where import compile_where, from_ts, ts
 
@@ -96,8 +97,11 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteChats):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
+
+    _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
+    _scope_token = staticmethod(scope_token)
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -115,7 +119,10 @@ class SQLiteStore:
         # One index per (project, dimension): vectors made by another embedder are kept, not compared.
         self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._chat_indexes: dict[tuple[str, int], ProjectVectors] = {}  # chat-history chunks (chats.py)
+        self._chat_log_seq = -1  # last chat_vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
+        self._compacting = threading.Lock()  # held while a timer's compaction runs: close() waits for it to end
         self._compact_timer: threading.Timer | None = None
         self._compact_pending = False  # a delete waits for its compaction
         self._closed = False
@@ -166,15 +173,18 @@ class SQLiteStore:
                 self._compact_timer.start()
 
     def _compact_later(self) -> None:
-        with self._compact_lock:
-            self._compact_timer = None
-            forget, self._compact_pending = self._compact_pending, False
-        try:
-            self._settle(forget, "PASSIVE")
-        except sqlite3.Error:
-            self._schedule_compaction(forget)  # busy or closing: try again later
-        finally:
-            self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
+        with self._compacting:
+            with self._compact_lock:
+                if self._closed:
+                    return  # close() settles what is pending
+                self._compact_timer = None
+                forget, self._compact_pending = self._compact_pending, False
+            try:
+                self._settle(forget, "PASSIVE")
+            except sqlite3.Error:
+                self._schedule_compaction(forget)  # busy or closing: try again later
+            finally:
+                self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
 
     def _settle(self, forget: bool, checkpoint: str) -> None:
         """What a write leaves to do: after a delete, a compaction; else a checkpoint (PASSIVE or TRUNCATE)."""
@@ -205,6 +215,7 @@ class SQLiteStore:
         try:
             mark = _row(conn, "SELECT value FROM meta WHERE key = ?", (_COMPACT_MARK,))
             conn.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
+            conn.execute("INSERT INTO chat_chunks_fts(chat_chunks_fts) VALUES('optimize')")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -230,12 +241,15 @@ class SQLiteStore:
         if timer is not None:
             timer.cancel()
             timer.join()
+        with self._compacting:  # a compaction whose timer fired before: it ends with its connection open
+            pass
+        if timer is not None:
             try:
                 self._settle(forget, "TRUNCATE")
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
         with self._index_lock:
-            for index in self._indexes.values():
+            for index in [*self._indexes.values(), *self._chat_indexes.values()]:
                 index.close()
         with self._conns_lock:
             for conn in self._conns:
@@ -508,10 +522,14 @@ class SQLiteStore:
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
         )
+        self._forgotten(c)
+        return gone
+
+    def _forgotten(self, c: sqlite3.Connection) -> None:
+        """A delete in transaction `c` leaves text to take out of the files: mark it for the compaction."""
         c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                   (_COMPACT_MARK, uuid.uuid4().hex))
         self._local.forget = True
-        return gone
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
         rows = _rows(
