@@ -543,6 +543,75 @@ def chats_import(
             typer.echo(f"conversation {r['conversation']} ({r['id']}): {r['reason']}", err=True)
     if refused:
         raise typer.Exit(1)
+# project settings ------------------------------------------------------------------------------
+project_app = typer.Typer(help="Show and change a project's settings (categories, instructions, name).",
+                          no_args_is_help=True)
+app.add_typer(project_app, name="project")
+
+
+@contextmanager
+def _light_session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
+    """`_session` without the embedding model: settings need none."""
+    engine = open_engine(settings_for(data_dir, database_url), light=True)
+    try:
+        with _refusals():
+            yield engine, engine.project(project).id
+    finally:
+        engine.close()
+
+
+def _print_settings(shown: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"project: {shown['name']} ({shown['id']})")
+    for field in ("custom_instructions", "agent_custom_instructions"):
+        typer.echo(f"{field}: {shown[field] if shown[field] is not None else '(none)'}")
+    kind = "custom" if shown["custom_categories"] is not None else "default"
+    typer.echo(f"categories ({kind}):")
+    for entry in shown["categories"]:
+        for name, description in entry.items():
+            typer.echo(f"  {name}: {description}")
+
+
+@project_app.command("show")
+def project_show(
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Show a project's settings and the categories its memories are sorted into."""
+    from .shapes import settings_out
+
+    with _light_session(data_dir, database_url, project) as (engine, pid):
+        _print_settings(settings_out(engine.project_settings(pid), engine.project_categories(pid)), as_json)
+
+
+@project_app.command("set")
+def project_set(
+    name: Annotated[str | None, typer.Option(help="A display name ('' for the project's own).")] = None,
+    custom_categories: Annotated[str | None, typer.Option(
+        "--custom-categories", help='JSON list replacing the default categories, e.g. \'[{"pets": "Animals I own"}]\' '
+        "('[]' for the defaults).")] = None,
+    custom_instructions: Annotated[str | None, typer.Option(
+        "--custom-instructions", help="What the LLM extractor should remember or skip ('' for none).")] = None,
+    agent_custom_instructions: Annotated[str | None, typer.Option(
+        "--agent-custom-instructions", help="The same, for memories of an agent ('' for none).")] = None,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Change a project's settings; the options not given stay as they are."""
+    from .shapes import settings_out
+
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name or None
+    if custom_instructions is not None:
+        changes["custom_instructions"] = custom_instructions
+    if agent_custom_instructions is not None:
+        changes["agent_custom_instructions"] = agent_custom_instructions
+    with _light_session(data_dir, database_url, project) as (engine, pid):
+        if custom_categories is not None:
+            changes["custom_categories"] = _json_arg(custom_categories, "--custom-categories")
+        done = engine.update_project_settings(pid, **changes)
+        _print_settings(settings_out(done, engine.project_categories(pid)), as_json)
 
 
 @app.command()

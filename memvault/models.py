@@ -32,6 +32,19 @@ class Project:
 
 
 @dataclass(frozen=True)
+class ProjectSettings:
+    """What a project tells memvault about itself. `custom_categories` (name -> description, in order) replaces the
+    default categories when set; the instructions go to the LLM extractor and decider."""
+
+    project_id: str
+    name: str  # the display name given, else the project's own name
+    custom_categories: tuple[tuple[str, str], ...] | None = None  # None: the default categories
+    custom_instructions: str | None = None
+    agent_custom_instructions: str | None = None  # for memories of an agent (agent_id given, no user_id)
+    updated_at: datetime | None = None  # None: never changed
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     project_id: str
@@ -63,6 +76,7 @@ class Memory:
     superseded_at: datetime | None = None
     feedback: str | None = None  # POSITIVE | NEGATIVE | VERY_NEGATIVE: what a person said of this memory, the last time
     feedback_reason: str | None = None
+    categories_auto: bool = False  # the categories were chosen by memvault (a text update chooses them again)
 
     def owners(self) -> dict[str, str | None]:
         return {f: getattr(self, f) for f in ENTITY_FIELDS}

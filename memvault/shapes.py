@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .models import Bucket, DeleteOutcome, HistoryEvent, Memory, SearchHit
+from .models import Bucket, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -66,4 +66,18 @@ def deletes_out(outcomes: list[DeleteOutcome]) -> dict[str, Any]:
         "deleted": sum(o.deleted for o in outcomes),
         "failed": sum(not o.deleted for o in outcomes),
         "results": [{"id": o.id, "deleted": o.deleted, "reason": o.reason} for o in outcomes],
+    }
+
+
+def settings_out(s: ProjectSettings, categories: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """A project's settings as Mem0 shows them: `custom_categories` is null while the defaults apply; `categories`
+    is the list memories are sorted into either way."""
+    return {
+        "id": s.project_id,
+        "name": s.name,
+        "custom_categories": [{n: d} for n, d in s.custom_categories] if s.custom_categories is not None else None,
+        "custom_instructions": s.custom_instructions,
+        "agent_custom_instructions": s.agent_custom_instructions,
+        "categories": [{n: d} for n, d in categories],
+        "updated_at": iso(s.updated_at),
     }

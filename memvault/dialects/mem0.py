@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
-from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput
+from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..extract.base import Message
 from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
-from ..shapes import event_out, hit_out, iso, memory_out
+from ..shapes import event_out, hit_out, iso, memory_out, settings_out
+from ..store.base import SETTINGS_FIELDS
 
 router = APIRouter(tags=["mem0"])
 
@@ -29,7 +30,7 @@ class Mem0Dialect(Face):
     """The Mem0 platform API under /v1, /v2, /v3: a `Token` key, errors as `{"error", "detail"}`, Mem0's words."""
 
     name = "mem0"
-    prefixes = ("/v",)
+    prefixes = ("/v", "/api/v1/orgs/")
     scheme = "Token"
     words = MappingProxyType({
         MEMORY_NOT_FOUND: "Memory not found!",  # what the mem0ai SDK and Mem0's pages show
@@ -126,6 +127,15 @@ class BatchUpdateItem(_Open):
 
 class BatchUpdateRequest(_Open):
     memories: list[BatchUpdateItem]
+
+
+class ProjectUpdate(_Open):
+    """Typed loosely on purpose: the engine checks each field (a bare string as custom_categories is its 400)."""
+
+    name: Any = None
+    custom_categories: Any = None
+    custom_instructions: Any = None
+    agent_custom_instructions: Any = None
 
 
 class BatchDeleteItem(_Open):
@@ -398,3 +408,41 @@ def batch_delete(engine: EngineDep, project: ProjectDep, response: Response,
     malformed id deletes nothing (404 / 400)."""
     outcomes = engine.delete_many(project, [i.memory_id for i in body.memories], all_or_nothing=True)
     return receipted({"message": f"Successfully deleted {sum(o.deleted for o in outcomes)} memories"}, response)
+
+
+# project settings (the ids are the ones /v1/ping/ answers: the key's project is both its org and its project) -------
+def _own_project(project: str, org_id: str, project_id: str) -> str:
+    if org_id != project or project_id != project:
+        raise NotFound("Project not found")
+    return project
+
+
+@router.get("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/", summary="Show the project's settings")
+def get_project(org_id: str, project_id: str, engine: EngineDep, project: ProjectDep,
+                fields: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
+    """The key's project (both ids are the ones `/v1/ping/` answers; any other is a 404): its `name`,
+    `custom_categories` (a list of `{name: description}`, null while Mem0's 15 defaults apply), `custom_instructions`,
+    `agent_custom_instructions`, and `categories`, the list memories are sorted into either way. `fields` (repeated)
+    keeps only the fields named; an unknown one is a 400."""
+    _own_project(project, org_id, project_id)
+    shown = settings_out(engine.project_settings(project), engine.project_categories(project))
+    if not fields:
+        return shown
+    unknown = [f for f in fields if f not in shown]
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0][:40]!r}: the fields are {', '.join(shown)}")
+    return {f: shown[f] for f in fields}
+
+
+@router.patch("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/", summary="Change the project's settings")
+def update_project(org_id: str, project_id: str, body: ProjectUpdate, engine: EngineDep,
+                   project: ProjectDep) -> dict[str, Any]:
+    """Changes the fields given, leaves the others: `custom_categories` (at most 50 `{name: description}` objects; it
+    replaces the defaults for the memories added from now on; `[]` or null goes back to them), `custom_instructions`
+    and `agent_custom_instructions` (what the LLM extractor is told; "" or null clears), `name` (a display name; null
+    goes back to the project's own). A malformed value is a 400 and changes nothing; other fields the SDK sends
+    (`multilingual`, `decay`, ...) are ignored. Answers the settings as they are now."""
+    _own_project(project, org_id, project_id)
+    changes = {f: getattr(body, f) for f in SETTINGS_FIELDS if f in body.model_fields_set}
+    done = engine.update_project_settings(project, **changes)
+    return {"message": "Project updated successfully", **settings_out(done, engine.project_categories(project))}

@@ -7,6 +7,7 @@ an id from another project behaves exactly like an id that does not exist.
     core.py       the parts (store, embedder, extractor, reranker), limits, and the checks every argument passes
     keys.py       projects and API keys
     memories.py   add, get, list, update, delete: the forget guarantee
+    categories.py project settings, and the categories every added memory gets
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     purge.py      purging what expired or was superseded long enough ago, across projects
@@ -26,6 +27,7 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .categories import DEFAULT_CATEGORIES
 from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .feedback import Feedback
@@ -37,6 +39,7 @@ from .search import Beside, Search
 from .transfer import Transfer
 
 __all__ = [
+    "DEFAULT_CATEGORIES",
     "DEFAULT_PROJECT",
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",

@@ -32,6 +32,9 @@ class Limits:
     max_message_chars: int = 50_000  # one message of an add, checked before any extraction
     max_content_chars: int = 200_000  # all the messages of one add together
     near_duplicate: float = 0.95  # cosine at which an inferred fact repeats a stored one
+    category_threshold: float = 0.25  # cosine a category needs to be chosen offline (memvault/engine/categories.py)
+    category_margin: float = 0.08  # ... and at most this below the memory's best category
+    max_auto_categories: int = 3
 
 
 def text_hash(text: str) -> str:

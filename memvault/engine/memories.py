@@ -25,6 +25,7 @@ from ..models import (
     utcnow,
 )
 from ..store.base import MemoryChange
+from .categories import Categories
 from .core import check_uuid, memory_not_found, text_hash
 from .receipts import Receipts
 
@@ -48,7 +49,7 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-class Memories(Receipts):
+class Memories(Categories, Receipts):
     # add -------------------------------------------------------------------------
     def add(
         self,
@@ -70,8 +71,10 @@ class Memories(Receipts):
         source = V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS)
         expiration_date = V.date(expiration_date, "expiration_date")
         target = self._bucket(project_id, bucket)
+        named: dict[str, list[str]] = {}  # the categories the extractor named for a fact
         if infer:
-            facts = [self._text(f) for f in self.extractor.extract(list(messages)) if f and f.strip()]
+            extracted, named = self._extract(project_id, messages, owners)
+            facts = [self._text(f) for f in extracted if f and f.strip()]
         else:
             facts = [self._text(m.content, "message content") for m in messages if m.role != "system"]
         facts = list(dict.fromkeys(facts))
@@ -117,6 +120,7 @@ class Memories(Receipts):
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]
+        self._categorize(project_id, memories, vectors, named)
         self.store.insert(memories, vectors, events)
         self.watchers.memories_added(len(memories))
         return [AddResult("ADD", m) for m in memories]
@@ -191,7 +195,8 @@ class Memories(Receipts):
         ids = [check_uuid(i.memory_id) for i in items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("a memory_id appears more than once")
-        if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
+        current = {m.id: m for m in self.store.get(project_id, ids)}
+        if len(current) != len(ids):  # early, before any embedding; the store checks again
             raise memory_not_found()
         for item in items:
             if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
@@ -204,17 +209,24 @@ class Memories(Receipts):
                     for i in items]
         buckets = [self._bucket(project_id, i.bucket).id if i.bucket is not None else None for i in items]
         to_embed = [t for t in texts if t is not None]
-        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        embedded = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        vectors = [next(embedded) if t is not None else None for t in texts]
+        # Categories given win; a new text gets new categories only when memvault chose the old ones (or none).
+        auto: list[bool | None] = [False if c is not None else None for c in categories]
+        for n, (mid, vector) in enumerate(zip(ids, vectors, strict=True)):
+            if vector is not None and categories[n] is None and (current[mid].categories_auto
+                                                                  or not current[mid].categories):
+                categories[n], auto[n] = self._recategorize(project_id, current[mid], vector), True
         now = utcnow()
         changes = [
             MemoryChange(
                 mid, str(uuid.uuid4()), now, text=text, hash=text_hash(text) if text is not None else None,
-                vector=next(vectors) if text is not None else None, metadata=meta, categories=cats,
+                vector=vector, metadata=meta, categories=cats, categories_auto=cats_auto,
                 bucket_id=bucket_id, expiration_date=None if item.clear_expiration else expiry,
                 clear_expiration=item.clear_expiration,
             )
-            for item, mid, text, meta, cats, expiry, bucket_id
-            in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
+            for item, mid, text, vector, meta, cats, cats_auto, expiry, bucket_id
+            in zip(items, ids, texts, vectors, metadata, categories, auto, expiries, buckets, strict=True)
         ]
         # A delete of the memory or of the bucket that raced this update: the store's NotFound says which, by its code.
         return self.store.update(project_id, changes)

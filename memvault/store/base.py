@@ -33,6 +33,7 @@ from ..models import (
     Memory,
     Page,
     Project,
+    ProjectSettings,
     PurgeReason,
 )
 
@@ -56,6 +57,7 @@ class MemoryChange:
     vector: Vectors | None = None
     metadata: dict[str, Any] | None = None
     categories: list[str] | None = None
+    categories_auto: bool | None = None  # whether memvault chose `categories` (None: unchanged)
     bucket_id: str | None = None
     expiration_date: datetime | None = None
     clear_expiration: bool = False
@@ -65,6 +67,22 @@ class MemoryChange:
         return HistoryEvent(self.event_id, memory.id, memory.project_id, "UPDATE", old_text, memory.text, None,
                             self.updated_at, memory.user_id, memory.agent_id, memory.app_id, memory.run_id,
                             memory.metadata or None)
+
+
+SETTINGS_FIELDS = ("name", "custom_categories", "custom_instructions", "agent_custom_instructions")
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """A patch to a project's settings: the fields given (not None) are set, the fields named in `clear` go back to
+    their default (the project's own name, the default categories, no instructions); the others stay as they are."""
+
+    updated_at: datetime
+    name: str | None = None
+    custom_categories: tuple[tuple[str, str], ...] | None = None
+    custom_instructions: str | None = None
+    agent_custom_instructions: str | None = None
+    clear: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,14 @@ class ProjectStore(Protocol):
 
     def ensure_project(self, name: str) -> Project: ...
     def get_project(self, project_id: str) -> Project | None: ...
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        """The project's settings (its defaults when never changed); None when there is no such project."""
+        ...
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        """Apply the patch in one transaction (concurrent patches of different fields all land); returns the
+        settings as committed, None when there is no such project (then nothing is written)."""
+        ...
 
 
 class KeyStore(Protocol):

@@ -41,7 +41,7 @@ from memvault.models import (
     Memory,
     utcnow,
 )
-from memvault.store.base import ChatWrite, MemoryChange, PurgeField, Store
+from memvault.store.base import ChatWrite, MemoryChange, PurgeField, SettingsChange, Store
 
 DIM = 8
 
@@ -194,6 +194,43 @@ def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) ->
     events = store.history(pid, m.id)
     assert [(e.event, e.old_text, e.new_text, e.metadata) for e in events][1:] == [
         ("UPDATE", "lives in Paris", "lives in Lyon", {"k": 1})]
+
+
+def test_categories_auto_round_trips_through_insert_and_update(store: Store, pid: str) -> None:
+    chosen = put(store, pid, "chosen by memvault", vec(0), categories=["food"], categories_auto=True)
+    given = put(store, pid, "given by the caller", vec(1), categories=["travel"])
+    assert [m.categories_auto for m in store.get(pid, [chosen.id, given.id])] == [True, False]
+    [got] = store.update(pid, [MemoryChange(chosen.id, str(uuid.uuid4()), utcnow(), categories=["x"],
+                                            categories_auto=False)])
+    assert (got.categories, got.categories_auto) == (["x"], False)
+    [got] = store.update(pid, [MemoryChange(given.id, str(uuid.uuid4()), utcnow(), metadata={"k": 1})])
+    assert (got.categories, got.categories_auto) == (["travel"], False)  # a patch without them leaves both
+
+
+def test_project_settings_start_as_defaults_and_patch_field_by_field(store: Store, pid: str, other: str) -> None:
+    fresh = store.project_settings(pid)
+    assert fresh is not None
+    assert (fresh.project_id, fresh.name, fresh.custom_categories, fresh.custom_instructions,
+            fresh.agent_custom_instructions, fresh.updated_at) == (pid, "p1", None, None, None, None)
+    at = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
+    cats = (("pets", "Animals I own"), ("Été", "Summer things: beaches, heat"))
+    got = store.update_project_settings(pid, SettingsChange(at, custom_categories=cats, custom_instructions="Be brief"))
+    assert got is not None and (got.custom_categories, got.custom_instructions, got.updated_at) == (cats, "Be brief", at)
+    got = store.update_project_settings(pid, SettingsChange(at, name="Shown name", agent_custom_instructions="Agent"))
+    assert got is not None and (got.name, got.custom_categories, got.custom_instructions,
+                                got.agent_custom_instructions) == ("Shown name", cats, "Be brief", "Agent")
+    assert store.project_settings(pid) == got
+    got = store.update_project_settings(pid, SettingsChange(at, clear=frozenset({"name", "custom_categories"})))
+    assert got is not None and (got.name, got.custom_categories, got.custom_instructions) == ("p1", None, "Be brief")
+    assert store.get_project(pid) is not None and store.get_project(pid).name == "p1"  # type: ignore[union-attr]
+    assert store.project_settings(other) == replace(fresh, project_id=other, name="p2")  # another project: untouched
+
+
+def test_project_settings_of_an_unknown_project_are_none_and_never_written(store: Store) -> None:
+    unknown = str(uuid.uuid4())
+    assert store.project_settings(unknown) is None
+    assert store.update_project_settings(unknown, SettingsChange(utcnow(), custom_instructions="x")) is None
+    assert store.project_settings(unknown) is None
 
 
 def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:

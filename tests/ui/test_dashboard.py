@@ -176,12 +176,14 @@ def test_search_finds_a_memory_with_its_score_and_breakdown(
 
 def test_the_table_pages_and_filters_by_bucket_and_category(
         watched: Watched, server: Server, key: str, sdk: MemoryClient) -> None:
-    sdk.add([{"role": "user", "content": f"note {i:02}"} for i in range(27)], user_id="alice", infer=False)
+    sdk.add([{"role": "user", "content": f"note {i:02}"} for i in range(27)], user_id="alice", infer=False,
+            categories=["misc"])  # given: memvault chooses none for them
     add(sdk, "Vegetarian since 2019", user_id="bob", categories=["food"])
     headers = {"Authorization": f"Bearer {key}"}
     travel = httpx.post(server.url + "/api/buckets", json={"name": "Travel"}, headers=headers).json()["id"]
     moved = httpx.post(server.url + "/api/v2/memory/update", headers=headers,
-                       json={"memoryIds": [add(sdk, "Window seat, always")[0]], "bucketId": travel})
+                       json={"memoryIds": [add(sdk, "Window seat, always", categories=["travel"])[0]],
+                             "bucketId": travel})
     assert moved.json()["moved"] == 1
     page = watched.page
     sign_in(page, server, key)

@@ -36,10 +36,22 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, PurgeReason, utcnow
+from ...models import (
+    DEFAULT_BUCKET,
+    ApiKey,
+    Bucket,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    ProjectSettings,
+    PurgeReason,
+    utcnow,
+)
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, PurgeField
+from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -47,6 +59,7 @@ from ..sql import (
     KEY_COLUMNS,
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
+    SETTINGS_SELECT,
     SQLFlavor,
     regroup_neighbours,
 )
@@ -242,6 +255,21 @@ class PostgresStore(PostgresChats):
     def get_project(self, project_id: str) -> Project | None:
         row = self._read(lambda c: _row(c, f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s", (project_id,)))
         return POSTGRES.project(row) if row else None
+
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        row = self._read(lambda c: _row(c, SETTINGS_SELECT + "%s", (project_id,)))
+        return POSTGRES.settings(row) if row else None
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        def fn(c: psycopg.Connection) -> tuple[Any, ...] | None:
+            if not _row(c, "SELECT 1 FROM projects WHERE id = %s FOR SHARE", (project_id,)):
+                return None
+            sql, args = POSTGRES.settings_upsert(project_id, change)
+            c.execute(sql, args)
+            return _row(c, SETTINGS_SELECT + "%s", (project_id,))
+
+        row = self._write(fn)
+        return POSTGRES.settings(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())

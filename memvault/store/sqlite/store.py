@@ -22,10 +22,22 @@ import numpy as np
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, PurgeReason, utcnow
+from ...models import (
+    DEFAULT_BUCKET,
+    ApiKey,
+    Bucket,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    ProjectSettings,
+    PurgeReason,
+    utcnow,
+)
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, PurgeField
+from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -33,6 +45,7 @@ from ..sql import (
     KEY_COLUMNS,
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
+    SETTINGS_SELECT,
     SQLFlavor,
     regroup_neighbours,
 )
@@ -278,6 +291,19 @@ class SQLiteStore(SQLiteChats):
     def get_project(self, project_id: str) -> Project | None:
         row = _row(self._conn(), f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?", (project_id,))
         return SQLITE.project(row) if row else None
+
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        row = _row(self._conn(), SETTINGS_SELECT + "?", (project_id,))
+        return SQLITE.settings(row) if row else None
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        with self._tx() as c:
+            if not _row(c, "SELECT 1 FROM projects WHERE id = ?", (project_id,)):
+                return None
+            sql, args = SQLITE.settings_upsert(project_id, change)
+            c.execute(sql, args)
+            row = _row(c, SETTINGS_SELECT + "?", (project_id,))
+        return SQLITE.settings(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
