@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,7 +81,8 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
-    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL)."""
+    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL).
+    Expired and superseded memories are purged at start and every hour ($MEMVAULT_PURGE_*)."""
     import logging
     import time
 
@@ -89,6 +91,7 @@ def serve(
     from . import logs
     from .http import create_app
     from .metrics import metrics_enabled
+    from .sweep import Sweeper
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
@@ -100,12 +103,24 @@ def serve(
              extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
                                metrics=metrics, pid=os.getpid()))
     started = time.monotonic()
+    sweeper = Sweeper.from_settings(engine, settings)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: this one
+    # turns it into a normal exit, so the sweep stops between two batches and the store closes (and compacts).
+    signal.signal(signal.SIGTERM, _exit)
     try:
+        if sweeper is not None:
+            sweeper.start()
         uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics), host=settings.host,
                     port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         engine.close()
         log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @keys_app.command("create")
@@ -222,12 +237,50 @@ def compact(
     typer.echo("compacted")
 
 
+@app.command()
+def purge(
+    expired_after_days: Annotated[int | None, typer.Option(
+        "--expired-after-days", min=0, help="Purge memories this many days after their expiration day (0: every "
+        "expired one). Default: $MEMVAULT_PURGE_EXPIRED_AFTER_DAYS, else 30.")] = None,
+    superseded_after_days: Annotated[int | None, typer.Option(
+        "--superseded-after-days", min=0, help="Purge superseded memories this many days after they were "
+        "superseded. Default: $MEMVAULT_PURGE_SUPERSEDED_AFTER_DAYS, else never.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be purged; delete nothing.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Delete for good, in every project, the memories that expired or were superseded long enough ago (what
+    `serve` does every hour). Prints each one's project and id and why, never its text."""
+    settings = settings_for(data_dir, database_url, purge_expired_after_days=expired_after_days,
+                            purge_superseded_after_days=superseded_after_days)
+    engine = open_engine(settings, light=True)
+    try:
+        with _refusals():
+            report = engine.purge(settings.purge_expired_after_days, settings.purge_superseded_after_days,
+                                  dry_run=dry_run)
+    finally:
+        engine.close()  # on SQLite, the compaction that drops the purged bytes from the files runs here
+    verb = "would purge" if dry_run else "purged"
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "purged": report.count(), "expired": report.count("expired"),
+                               "superseded": report.count("superseded"),
+                               "results": [{"project_id": p.project_id, "id": p.memory_id, "reason": p.reason}
+                                           for p in report.purged]}))
+        return
+    for p in report.purged:
+        typer.echo(f"{verb}\t{p.project_id}\t{p.memory_id}\t{p.reason}")
+    typer.echo(f"{verb} {report.count()} memories ({report.count('expired')} expired, "
+               f"{report.count('superseded')} superseded)")
+
+
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 LatestOnly = Annotated[bool, typer.Option("--latest-only/--all-versions",
                                          help="Only memories still true, or superseded ones too.")]
 UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's memories / the memory's user.")]
+ShowExpired = Annotated[bool, typer.Option("--show-expired", help="Also memories whose expiration date has passed.")]
 
 
 @contextmanager
@@ -301,6 +354,7 @@ def search(
     filters: Annotated[str | None, typer.Option(help="Mem0-style filters as JSON.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many results at most.")] = 10,
     latest_only: LatestOnly = True,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Find memories by meaning and keywords, best first."""
@@ -310,7 +364,8 @@ def search(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         where = F.all_of(F.parse(_json_arg(filters, "--filters")), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k), latest_only=latest_only)
+        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k, show_expired=show_expired),
+                             latest_only=latest_only)
         results = [hit_out(h) for h in hits]
         rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
         _print({"results": results}, as_json, rows, ("id", "score", "memory", "user_id"))
@@ -323,6 +378,7 @@ def list_memories(
     limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many first (to read the next page).")] = 0,
     latest_only: LatestOnly = True,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """List memories, newest first. When more are left, a line on stderr says how to read them."""
@@ -333,7 +389,7 @@ def list_memories(
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", bucket) if bucket is not None else None
         page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset,
-                           latest_only=latest_only)
+                           latest_only=latest_only, show_expired=show_expired)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)
     if shown < page.total:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .models import MAX_PURGE_DAYS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore")
@@ -44,6 +46,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    # Purge (memvault/engine/purge.py): `serve` sweeps at start and every `purge_interval_seconds`; `memvault purge`
+    # once. A number of days, or "never" (also empty or "none").
+    purge_expired_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = 30  # after the expiration day
+    purge_superseded_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = None  # default: never
+    purge_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+
+    @field_validator("purge_expired_after_days", "purge_superseded_after_days", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "never", "none") else value
 
     @property
     def sqlite_path(self) -> Path:

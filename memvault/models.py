@@ -15,6 +15,9 @@ ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "
 DEFAULT_BUCKET = "General"
 
 EventKind = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
+PurgeReason = Literal["expired", "superseded"]
+PURGE_REASONS: tuple[PurgeReason, ...] = ("expired", "superseded")
+MAX_PURGE_DAYS = 36_500  # a purge's "after N days" at most: a hundred years
 
 
 def utcnow() -> datetime:
@@ -81,7 +84,8 @@ class Memory:
 
 @dataclass(frozen=True)
 class HistoryEvent:
-    """One change of a memory. After a delete, the texts of every event of that memory are None."""
+    """One change of a memory. After a delete, the texts of every event of that memory are None. A DELETE made by
+    the purge sweep says why in `reason`: "expired" or "superseded" (see PURGE_REASONS)."""
 
     id: str
     memory_id: str
@@ -96,6 +100,7 @@ class HistoryEvent:
     app_id: str | None = None
     run_id: str | None = None
     metadata: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,26 @@ class DeleteOutcome:
     id: str
     deleted: bool
     reason: str | None = None  # "not_found" | "invalid_id" when not deleted
+
+
+@dataclass(frozen=True)
+class Purged:
+    """A memory the purge deleted, or would delete in a dry run: where, which, and why. Never its text."""
+
+    project_id: str
+    memory_id: str
+    reason: PurgeReason
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge did (or, with `dry_run`, would do), in the order it went: by reason, project, then id."""
+
+    dry_run: bool
+    purged: list[Purged]
+
+    def count(self, reason: PurgeReason | None = None) -> int:
+        return sum(1 for p in self.purged if reason is None or p.reason == reason)
 
 
 @dataclass(frozen=True)
@@ -180,6 +205,7 @@ class SearchOptions:
     keyword: bool = True  # fuse keyword relevance with meaning
     context: bool = True  # the context signals: run neighbours, speaker and date (memvault.ranking)
     rerank: bool = True  # the external reranker reads the best candidates again, when one is configured
+    show_expired: bool = False  # expired memories too (by default a search leaves them out)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def event_out(e: HistoryEvent) -> dict[str, Any]:
         "old_memory": e.old_text,
         "new_memory": e.new_text,
         "event": e.event,
+        "reason": e.reason,  # a DELETE by the purge sweep: "expired" or "superseded"; else null
         "input": e.input,
         "metadata": e.metadata,
         "user_id": e.user_id,

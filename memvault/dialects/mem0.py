@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
@@ -100,6 +100,7 @@ class ListRequest(_Open):
     page: Annotated[int | None, Field(ge=1)] = None  # 0 would otherwise read as "not given"
     page_size: Annotated[int | None, Field(ge=1)] = None
     latest_only: Any = True  # false: superseded memories too (the engine refuses what is not a boolean)
+    show_expired: StrictBool | None = None  # expired memories too; anything but a JSON boolean (or null) is a 400
 
 
 class SearchRequest(ListRequest):
@@ -180,10 +181,11 @@ def _page_link(request: Request, page: int, size: int) -> str:
 
 
 def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | None,
-           page: int, size: int, latest_only: Any = True) -> dict[str, Any]:
+           page: int, size: int, latest_only: Any = True, *, show_expired: bool = False) -> dict[str, Any]:
     if page < 1:
         raise InvalidInput("page must be 1 or more")
-    result = engine.list(project, where, limit=size, offset=(page - 1) * size, latest_only=latest_only)
+    result = engine.list(project, where, limit=size, offset=(page - 1) * size, latest_only=latest_only,
+                         show_expired=show_expired)
     return {
         "count": result.total,
         "next": _page_link(request, page + 1, size) if page * size < result.total else None,
@@ -194,7 +196,8 @@ def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | No
 
 def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_entity: bool) -> list[dict[str, Any]]:
     options = SearchOptions(top_k=body.limit or body.top_k, threshold=body.threshold,
-                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank)
+                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank,
+                            show_expired=bool(body.show_expired))
     hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options,
                          latest_only=body.latest_only)
     return [hit_out(h) for h in hits]
@@ -273,9 +276,10 @@ def list_v3(
 ) -> dict[str, Any]:
     """The memories matching `filters` (AND / OR / NOT of conditions on owner ids, dates, categories, metadata,
     `memory_ids`, `keywords`), newest first, one page at a time: `{count, next, previous, results}`. `filters` must
-    name an owner id or `memory_ids`. Expired memories are left out."""
+    name an owner id or `memory_ids`. Expired memories are left out unless `show_expired` is true."""
     where = _where(body, require_entity=True)
-    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size, body.latest_only)
+    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size, body.latest_only,
+                  show_expired=bool(body.show_expired))
 
 
 @router.post("/v2/memories/", summary="List memories (v2)")
@@ -287,10 +291,11 @@ def list_v2(
     `{count, next, previous, results}` when `page` and `page_size` are given."""
     where = _where(body, require_entity=False)
     page, page_size = page or body.page, page_size or body.page_size
+    show_expired = bool(body.show_expired)
     if page and page_size:
-        return _paged(request, engine, project, where, page, page_size, body.latest_only)
-    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000,
-                                               latest_only=body.latest_only).items]
+        return _paged(request, engine, project, where, page, page_size, body.latest_only, show_expired=show_expired)
+    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000, latest_only=body.latest_only,
+                                               show_expired=show_expired).items]
 
 
 @router.post("/v3/memories/search/", summary="Search memories")

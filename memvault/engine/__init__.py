@@ -11,6 +11,7 @@ an id from another project behaves exactly like an id that does not exist.
     lifecycle.py  what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE), and explicit supersede
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
+    purge.py      purging what expired or was superseded long enough ago, across projects
     transfer.py   export and import
     watch.py      who is told what the engine did (the server's metrics)
     feedback.py   feedback on a memory
@@ -35,6 +36,7 @@ from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .profiles import Profiles
+from .purge import MAX_PURGE_DAYS, PURGE_BATCH, Purge
 from .search import Beside, Search
 from .transfer import Transfer
 
@@ -44,6 +46,8 @@ __all__ = [
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",
     "MAX_OFFSET",
+    "MAX_PURGE_DAYS",
+    "PURGE_BATCH",
     "AddResult",
     "Engine",
     "ImportEvent",
@@ -60,9 +64,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories, Chats):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories, Chats):
     """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
-    summaries, the chat-history archive: every operation of memvault."""
+    summaries, purge, the chat-history archive: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None, decider: Decider | None = None) -> None:

@@ -348,12 +348,13 @@ class Memories(Categories, Lifecycle, Receipts):
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
-             latest_only: Any = True) -> Page:
-        """Newest first; superseded memories only with `latest_only=False`."""
+             latest_only: Any = True, show_expired: Any = False) -> Page:
+        """Newest first; superseded memories only with `latest_only=False`, expired ones only with `show_expired`."""
         latest_only = self._flag(latest_only, "latest_only")
+        show_expired = V.flag(show_expired, "show_expired")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(project_id, where), latest_only=latest_only), limit,
-                               offset)
+        where = self._live(self._where(project_id, where), latest_only=latest_only, show_expired=show_expired)
+        return self.store.list(project_id, where, limit, offset)

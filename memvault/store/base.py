@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..embed.base import Vectors
 from ..filters import Node
@@ -34,7 +34,10 @@ from ..models import (
     Page,
     Project,
     ProjectSettings,
+    PurgeReason,
 )
+
+PurgeField = Literal["expiration_date", "superseded_at"]
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,17 @@ class MemoryStore(Protocol):
         """Delete the given memories; returns the ids that existed and are now gone."""
         ...
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]: ...
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
+        """Delete the memories of the project that `where` admits when the transaction runs (a memory changed
+        meanwhile is judged as it is then); returns their ids. `reason` goes on each DELETE event (a purge's)."""
+        ...
+
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        """(project_id, id) of the memories of every project whose `field` is earlier than `before`: their
+        expiration date, or the time a superseded memory (superseded_by set) was superseded. In (project_id, id)
+        order, after `after` (keyset paging), at most `limit`. The only read across projects: what a purge sweeps."""
+        ...
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]: ...
     def entities(self, project_id: str) -> list[Entity]: ...
 

@@ -41,7 +41,7 @@ from memvault.models import (
     Memory,
     utcnow,
 )
-from memvault.store.base import ChatWrite, MemoryChange, SettingsChange, Store, Supersession
+from memvault.store.base import ChatWrite, MemoryChange, PurgeField, SettingsChange, Store, Supersession
 
 DIM = 8
 
@@ -350,6 +350,50 @@ def test_delete_where_is_scoped_and_returns_ids(store: Store, pid: str, other: s
     assert store.delete_where(pid, F.eq("user_id", "u"), utcnow()) == [a.id]
     assert store.get(other, [theirs.id])[0].text == "c"
     assert store.list(pid, None, 10).total == 1
+
+
+def test_purge_candidates_are_the_due_memories_of_every_project_paged_by_key(store: Store, pid: str,
+                                                                            other: str) -> None:
+    cut = datetime(2030, 6, 1, tzinfo=UTC)
+    early, late = cut - timedelta(microseconds=1), cut + timedelta(days=1)
+    due = [put(store, p, "expired", vec(0), expiration_date=early) for p in (pid, other, pid)]
+    put(store, pid, "expires at the cut", vec(0), expiration_date=cut)  # not earlier than `before`: not due
+    put(store, other, "expires later", vec(0), expiration_date=late)
+    put(store, pid, "never expires", vec(0))
+    replaced = put(store, other, "replaced", vec(1))
+    old = [put(store, p, "superseded", vec(1), superseded_by=replaced.id, superseded_at=early) for p in (pid, other)]
+    put(store, pid, "superseded later", vec(1), superseded_by=replaced.id, superseded_at=late)
+    put(store, pid, "superseded time but no successor", vec(1), superseded_at=early)  # not superseded: not due
+    cases: list[tuple[PurgeField, list[Memory]]] = [("expiration_date", due), ("superseded_at", old)]
+    for field, wanted in cases:
+        keys = sorted((m.project_id, m.id) for m in wanted)
+        assert store.purge_candidates(field, cut, None, 100) == keys
+        paged: list[tuple[str, str]] = []
+        after: tuple[str, str] | None = None
+        while page := store.purge_candidates(field, cut, after, 2):
+            assert len(page) <= 2
+            paged, after = paged + page, page[-1]
+        assert paged == keys
+    assert store.purge_candidates("expiration_date", datetime(2000, 1, 1, tzinfo=UTC), None, 100) == []
+
+
+def test_a_delete_with_a_reason_says_it_and_forgets_like_any_delete(store: Store, pid: str, other: str) -> None:
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    gone = put(store, pid, "the locker code is walrus", vec(0), user_id="u", expiration_date=past)
+    renewed = put(store, pid, "the gate code is heron", vec(1), user_id="u", expiration_date=past)
+    store.update(pid, [MemoryChange(renewed.id, str(uuid.uuid4()), utcnow(), clear_expiration=True)])
+    theirs = put(store, other, "their code is walrus", vec(0), expiration_date=past)
+    due = F.And((F.Cond("id", "in", (gone.id, renewed.id, theirs.id)), F.Cond("expiration_date", "lt", utcnow())))
+    assert store.delete_where(pid, due, utcnow(), "expired") == [gone.id]  # judged as the rows are at the delete
+    assert store.get(pid, [gone.id]) == [] and store.keyword_search(pid, ["walrus"], None, 5) == []
+    assert gone.id not in [h[0] for h in store.vector_search(pid, vec(0), None, 5)]
+    events = store.history(pid, gone.id)
+    assert [(e.event, e.reason) for e in events] == [("ADD", None), ("DELETE", "expired")]
+    assert all(e.old_text is None and e.new_text is None and e.input is None for e in events)
+    assert store.get(pid, [renewed.id])[0].text == "the gate code is heron"
+    assert store.get(other, [theirs.id])[0].text == "their code is walrus"
+    store.delete(other, [theirs.id], utcnow())
+    assert [e.reason for e in store.history(other, theirs.id)] == [None, None]
 
 
 def test_entities_count_per_kind(store: Store, pid: str) -> None:

@@ -36,10 +36,22 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
+from ...models import (
+    DEFAULT_BUCKET,
+    ApiKey,
+    Bucket,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    ProjectSettings,
+    PurgeReason,
+    utcnow,
+)
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, SettingsChange, Supersession
+from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -507,17 +519,29 @@ class PostgresStore(PostgresChats):
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         return self._write(lambda c: self._delete_ids(c, project_id, ids, at))
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
 
         def fn(c: psycopg.Connection) -> list[str]:
-            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql}",
-                                       (project_id, *params))]
-            return self._delete_ids(c, project_id, ids, at)
+            # Locked as they are read: a row changed meanwhile is read again, and deleted only if `where` still admits it.
+            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql} "
+                                       "ORDER BY m.id FOR UPDATE", (project_id, *params))]
+            return self._delete_ids(c, project_id, ids, at, reason)
 
         return self._write(fn)
 
-    def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        due = {"expiration_date": "expiration_date < %s",
+               "superseded_at": "superseded_by IS NOT NULL AND superseded_at < %s"}[field]
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT project_id, id FROM memories WHERE {due} AND (project_id, id) > (%s, %s) "
+            "ORDER BY project_id, id LIMIT %s", (before, *(after or ("", "")), limit),
+        ))
+        return [(r[0], r[1]) for r in rows]
+
+    def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime,
+                    reason: PurgeReason | None = None) -> list[str]:
         """Delete the row (text, vector and keyword entry together) and blank its history texts, in the caller's
         transaction. Rows are locked in id order first, so concurrent deletes of overlapping sets cannot deadlock."""
         wanted = list(dict.fromkeys(ids))
@@ -538,7 +562,8 @@ class PostgresStore(PostgresChats):
             (project_id, gone),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, *owners[i][1:5])
+            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
+                         agent_id=owners[i][2], app_id=owners[i][3], run_id=owners[i][4], reason=reason)
             for i in gone
         ])
         return gone
