@@ -215,7 +215,11 @@ UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's
 
 @contextmanager
 def _session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
-    """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
+    """An engine and the project id; a memvault error ends the command with its message and exit code 1. The
+    change log records what the command changes as the CLI's."""
+    from .origin import Origin, set_origin
+
+    set_origin(Origin("cli"))
     engine = open_engine(settings_for(data_dir, database_url))
     try:
         with _refusals():

@@ -4,6 +4,8 @@ response in one place, in the shape and words of the face whose path it is (`mem
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Collection, Mapping, Sequence
 
 import anyio.to_thread
@@ -19,6 +21,7 @@ from . import auth
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
+from .origin import Origin, acting
 
 log = logging.getLogger("memvault.http")
 
@@ -78,6 +81,19 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
+_REQUEST_ID = re.compile(r"[!-~]{1,128}")  # visible ASCII: nothing that could forge a log line
+
+
+def request_id_of(scope: Scope, headers: Headers) -> str:
+    """The request's id: the one the access log gave it when it runs first, else the client's `X-Request-ID` when
+    it is 1 to 128 visible ASCII characters, else a new one."""
+    note = scope.get("memvault.request")
+    if isinstance(getattr(note, "id", None), str):
+        return str(note.id)  # type: ignore[union-attr]
+    given = headers.get("x-request-id")
+    return given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 class Door:
     """Every HTTP request passes here before any handler, in this order:
 
@@ -85,7 +101,9 @@ class Door:
        number, is a 400 (a request must have one unambiguous length);
     2. the key: on every path but the `public` ones, the `Authorization` header is checked once, off the
        event loop (401 in the face's error shape, naming its scheme), and the key's project is handed to the
-       handlers in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is read;
+       handlers in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is read; the request
+       runs as the key's (`memvault.origin`: its id and name, never the key, and the request id), which the
+       change log records with every change the request makes;
     3. the body: a declared `Content-Length` over `limit` is a 413 at once; then the body is read by the bytes
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
@@ -109,17 +127,19 @@ class Door:
         if lengths and (len(lengths) > 1 or not (lengths[0].isascii() and lengths[0].isdigit())):
             await self._refuse(scope, receive, send, 400, "Content-Length must be one number")
             return
+        origin: Origin | None = None
         if path not in self.public:
             scheme = faces_of(scope).of(path).scheme
             try:
-                project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine,
-                                                         headers.get("authorization"), scheme)
+                key = await anyio.to_thread.run_sync(auth.api_key_from_header, self.engine,
+                                                     headers.get("authorization"), scheme)
             except MemvaultError as exc:
                 status = status_of(exc)
                 extra = {"WWW-Authenticate": scheme} if status == 401 else None
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
-            scope = {**scope, auth.PROJECT_SCOPE_KEY: project}
+            scope = {**scope, auth.PROJECT_SCOPE_KEY: key.project_id}
+            origin = Origin("key", key.id, key.name, request_id_of(scope, headers))
         too_big = f"Request body is larger than {self.limit} bytes"
         if lengths and int(lengths[0]) > self.limit:
             await self._refuse(scope, receive, send, 413, too_big)
@@ -150,7 +170,11 @@ class Door:
             body = b""
             return message
 
-        await self.app(scope, replay, send)
+        if origin is None:
+            await self.app(scope, replay, send)
+            return
+        with acting(origin):  # the change log records the key (id and name) and the request of each change
+            await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,

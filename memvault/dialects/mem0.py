@@ -19,7 +19,7 @@ from ..engine import Owners, SearchOptions, UpdateItem
 from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput
 from ..extract.base import Message
 from ..faces import EngineDep, Face, ProjectDep
-from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
+from ..models import ENTITY_FIELDS, ENTITY_TYPES, AddResult, Entity
 from ..shapes import event_out, hit_out, iso, memory_out
 
 router = APIRouter(tags=["mem0"])
@@ -182,11 +182,14 @@ def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_ent
     return [hit_out(h) for h in hits]
 
 
-def _add(engine: EngineDep, project: str, body: AddRequest) -> list[dict[str, Any]]:
-    results = engine.add(
+def _add(engine: EngineDep, project: str, body: AddRequest) -> list[AddResult]:
+    return engine.add(
         project, _messages(body.messages), _owners(body), infer=body.infer, metadata=body.metadata,
         categories=body.categories, expiration_date=_expiration(body.expiration_date),
     )
+
+
+def _added(results: list[AddResult]) -> list[dict[str, Any]]:
     return [{"id": r.memory.id, "event": r.event, "memory": r.memory.text, "data": {"memory": r.memory.text}}
             for r in results]
 
@@ -199,12 +202,15 @@ def ping(project: ProjectDep) -> dict[str, Any]:
 
 @router.post("/v3/memories/add/")
 def add_v3(body: AddRequest, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "status": "SUCCEEDED", "results": _add(engine, project, body)}
+    """`event_id` names the add's first change-log event: `GET /v1/event/{event_id}/` shows every memory the add
+    made. An add that changed nothing wrote no event: its `event_id` is null."""
+    results = _add(engine, project, body)
+    return {"event_id": results[0].event_id if results else None, "status": "SUCCEEDED", "results": _added(results)}
 
 
 @router.post("/v1/memories/")
 def add_v1(body: AddRequest, engine: EngineDep, project: ProjectDep) -> Any:
-    results = _add(engine, project, body)
+    results = _added(_add(engine, project, body))
     return results if body.output_format == "v1.0" else {"results": results}
 
 

@@ -10,6 +10,7 @@ an id from another project behaves exactly like an id that does not exist.
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
+    events.py     the change log's feed and retention, webhooks
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -21,6 +22,7 @@ from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners
 from ..rerank.base import Reranker
 from ..store.base import Store
 from .core import Limits, check_uuid, text_hash
+from .events import Events, RetryPolicy
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .search import Beside, Search
@@ -38,6 +40,7 @@ __all__ = [
     "ImportRecord",
     "Limits",
     "Owners",
+    "RetryPolicy",
     "SearchOptions",
     "UpdateItem",
     "check_uuid",
@@ -47,7 +50,7 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Memories):
+class Engine(Keys, Search, Transfer, Memories, Events):
     """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,

@@ -117,7 +117,7 @@ class Memories(EngineCore):
             for m in memories
         ]
         self.store.insert(memories, vectors, events)
-        return [AddResult("ADD", m) for m in memories]
+        return [AddResult("ADD", m, e.id) for m, e in zip(memories, events, strict=True)]
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
         results = self.add(project_id, [Message("user", self._text(text))], owners, infer=False, **options)

@@ -51,6 +51,7 @@ from ..sql import (
     regroup_neighbours,
 )
 from . import schema
+from .events import PostgresEvents
 from .where import compile_where
 
 T = TypeVar("T")
@@ -109,7 +110,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore:
+class PostgresStore(PostgresEvents):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -120,6 +121,8 @@ class PostgresStore:
     must visit many non-matching nodes per match under a selective filter). `timeout`: seconds to wait for a connection
     before answering Unavailable.
     """
+
+    _flavor = POSTGRES
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
@@ -170,7 +173,7 @@ class PostgresStore:
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history"):
+                for table in ("memories", "history", "events"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
@@ -387,12 +390,13 @@ class PostgresStore:
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
                   f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
-    @staticmethod
-    def _insert_events(c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+    def _insert_events(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
         if not events:
             return
         with c.cursor() as cur:
             cur.executemany(POSTGRES.event_insert(), POSTGRES.event_values(events))
+        self._log(c, events)
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:

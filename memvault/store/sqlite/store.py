@@ -39,6 +39,7 @@ from ..sql import (
 from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
 from .connection import _one, _row, _rows, connect, sqlite3
+from .events import SQLiteEvents
 from .where import compile_where, from_ts, ts
 
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
@@ -96,8 +97,10 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteEvents):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
+
+    _flavor = SQLITE
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -410,7 +413,11 @@ class SQLiteStore:
                 for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
+        if not events:
+            return
         c.executemany(SQLITE.event_insert(), SQLITE.event_values(events))
+        self._log(c, events)
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
