@@ -29,7 +29,7 @@ class Mem0Dialect(Face):
     """The Mem0 platform API under /v1, /v2, /v3: a `Token` key, errors as `{"error", "detail"}`, Mem0's words."""
 
     name = "mem0"
-    prefixes = ("/v",)
+    prefixes = ("/v", "/api/v1/webhooks/")
     scheme = "Token"
     words = MappingProxyType({
         MEMORY_NOT_FOUND: "Memory not found!",  # what the mem0ai SDK and Mem0's pages show
@@ -38,7 +38,12 @@ class Mem0Dialect(Face):
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
 
     def router(self) -> APIRouter:
-        return router
+        from .mem0_events import router as events
+
+        both = APIRouter()
+        both.include_router(router)
+        both.include_router(events)
+        return both
 
 
 DEFAULT_PAGE_SIZE = 100
