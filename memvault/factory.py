@@ -8,7 +8,7 @@ from .config import Settings
 from .embed import build_embedder
 from .embed.base import Embedder
 from .embed.batching import BatchingEmbedder
-from .engine import Engine
+from .engine import Engine, RetryPolicy
 from .extract import build_extractor
 from .extract.base import Extractor
 from .rerank import build_reranker
@@ -53,9 +53,13 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
                  reranker: Reranker | None = None) -> Engine:
     settings = settings or Settings()
-    return Engine(
+    engine = Engine(
         store or build_store(settings),
         embedder or build_embedder_from(settings),
         extractor or build_extractor_from(settings),
         reranker=reranker or build_reranker_from(settings),
     )
+    engine.configure_events(retention_days=settings.events_retention_days, deny_private=settings.webhook_deny_private,
+                            retry=RetryPolicy(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds,
+                                              settings.webhook_disable_after_hours * 3600))
+    return engine

@@ -8,7 +8,7 @@ import ipaddress
 import secrets
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -200,3 +200,33 @@ class Events(EngineCore):
         if isinstance(webhook_id, bool) or not isinstance(webhook_id, int) or not 1 <= webhook_id <= _MAX_WEBHOOK_ID:
             raise NotFound("Webhook not found", code=WEBHOOK_NOT_FOUND)
         return webhook_id
+
+    # deliveries (memvault.delivery makes the HTTP requests; the rules of what to send and when are here) -----------
+    def webhooks_due(self, now: datetime) -> list[Webhook]:
+        """The active webhooks of every project whose next attempt is due."""
+        return [w for w in self.store.list_webhooks(None)
+                if w.is_active and (w.next_attempt_at is None or w.next_attempt_at <= now)]
+
+    def pending_events(self, webhook: Webhook, limit: int) -> list[ChangeEvent]:
+        """The log events after the webhook's cursor, oldest first (whether it wants them or not)."""
+        return self.store.events_after(webhook.project_id, webhook.cursor, limit)
+
+    def claim_webhook(self, webhook: Webhook, owner: str, now: datetime, lease: float) -> Webhook | None:
+        """The webhook as it stands once `owner` holds its delivery lease for `lease` seconds; None when another
+        owner holds it, or it was disabled or deleted meanwhile. `lease` 0 releases it."""
+        if not self.store.claim_webhook(webhook.project_id, webhook.id, owner, now + timedelta(seconds=lease), now):
+            return None
+        return self.store.get_webhook(webhook.project_id, webhook.id)
+
+    def webhook_delivered(self, webhook: Webhook, owner: str, cursor: int) -> Webhook | None:
+        """Every event up to `cursor` is handled: its failures are over. None when `owner` lost the lease."""
+        state = DeliveryState(cursor)
+        if not self.store.save_delivery(webhook.project_id, webhook.id, owner, state, utcnow()):
+            return None
+        return replace(webhook, cursor=cursor, attempts=0, failing_since=None, next_attempt_at=None, last_error=None)
+
+    def webhook_failed(self, webhook: Webhook, owner: str, error: str, now: datetime) -> DeliveryState:
+        """The event after the cursor was not delivered: retried later, with backoff; disabled after too long."""
+        state = self.webhook_retry.after_failure(webhook, error, now)
+        self.store.save_delivery(webhook.project_id, webhook.id, owner, state, now)
+        return state
