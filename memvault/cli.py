@@ -79,6 +79,7 @@ def serve(
     """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp)."""
     import uvicorn
 
+    from .delivery import DeliveryOptions
     from .http import create_app
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
@@ -87,8 +88,9 @@ def serve(
     typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
                err=True)
     try:
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes), host=settings.host,
-                    port=settings.port, log_level="warning")
+        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds)
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, deliveries=deliveries),
+                    host=settings.host, port=settings.port, log_level="warning")
     finally:
         engine.close()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
+from .delivery import DeliveryOptions, delivering
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
@@ -184,14 +186,21 @@ class Door:
 
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
-               max_body_bytes: int = 4 * 1024 * 1024) -> FastAPI:
-    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp."""
+               max_body_bytes: int = 4 * 1024 * 1024, deliveries: DeliveryOptions | None = None) -> FastAPI:
+    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp. With
+    `deliveries`, webhook deliveries run in the background while the app runs (`memvault.delivery`)."""
     from .mcp import http_transport
 
     dialects = default_dialects() if dialects is None else tuple(dialects)
 
     mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
-    app = FastAPI(title="memvault", version="0.1.0", lifespan=lambda _: mcp_lifespan(),
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp_lifespan(), delivering(engine, deliveries):
+            yield
+
+    app = FastAPI(title="memvault", version="0.1.0", lifespan=lifespan,
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
     app.state.faces = Faces([*dialects, McpFace()])

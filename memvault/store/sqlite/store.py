@@ -119,6 +119,7 @@ class SQLiteStore(SQLiteEvents):
         self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
+        self._settling = threading.Lock()  # held while a timer's compaction runs
         self._compact_timer: threading.Timer | None = None
         self._compact_pending = False  # a delete waits for its compaction
         self._closed = False
@@ -169,15 +170,18 @@ class SQLiteStore(SQLiteEvents):
                 self._compact_timer.start()
 
     def _compact_later(self) -> None:
-        with self._compact_lock:
-            self._compact_timer = None
-            forget, self._compact_pending = self._compact_pending, False
-        try:
-            self._settle(forget, "PASSIVE")
-        except sqlite3.Error:
-            self._schedule_compaction(forget)  # busy or closing: try again later
-        finally:
-            self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
+        with self._settling:  # close() waits for a compaction under way: its connection must not close under it
+            with self._compact_lock:
+                self._compact_timer = None
+                forget, self._compact_pending = self._compact_pending, False
+                if self._closed:
+                    return
+            try:
+                self._settle(forget, "PASSIVE")
+            except sqlite3.Error:
+                self._schedule_compaction(forget)  # busy or closing: try again later
+            finally:
+                self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
 
     def _settle(self, forget: bool, checkpoint: str) -> None:
         """What a write leaves to do: after a delete, a compaction; else a checkpoint (PASSIVE or TRUNCATE)."""
@@ -230,6 +234,8 @@ class SQLiteStore(SQLiteEvents):
             self._closed = True
             timer, self._compact_timer = self._compact_timer, None
             forget, self._compact_pending = self._compact_pending, False
+        with self._settling:  # a compaction that a timer started ends before the connections close
+            pass
         if timer is not None:
             timer.cancel()
             timer.join()
