@@ -68,7 +68,7 @@ def verify(secret: str, body: bytes, header: str | None, *, now: float | None = 
 @dataclass(frozen=True)
 class DeliveryOptions:
     timeout: float = 5.0  # seconds for one delivery
-    poll: float = 0.25  # seconds between looks at the log
+    poll: float = 0.1  # seconds between looks at the log
     lease: float = 60.0  # seconds a server holds a webhook it drains (another takes it over after)
     batch: int = 100  # events read at once
     workers: int = 4  # webhooks drained at once

@@ -206,6 +206,7 @@ EVENT_TYPES: tuple[str, ...] = ("memory_add", "memory_update", "memory_delete", 
 _TYPE_OF_KIND = {"ADD": "memory_add", "UPDATE": "memory_update", "DELETE": "memory_delete",
                  "SUPERSEDE": "memory_supersede", "PURGE": "memory_purge", "CATEGORIZE": "memory_categorize"}
 _TEXT_KINDS = frozenset({"ADD", "UPDATE", "CATEGORIZE"})
+TEXT_TYPES: tuple[str, ...] = ("memory_add", "memory_update", "memory_categorize")  # the log types that show a text
 _DETAIL_KEYS = ("superseded_by", "reason")  # what a log event may say beside its text: ids and fixed words
 
 
@@ -232,8 +233,8 @@ def event_detail_of(e: HistoryEvent) -> dict[str, str] | None:
 class ChangeEvent:
     """One entry of the change log: a change to one memory, written in the change's transaction. `seq` orders the
     log (and is the cursor of webhook deliveries); `batch_id` names the first event of the write that made several
-    (an add of several memories, a bulk delete). Add and update events keep the memory's text until it is deleted;
-    every other event has none."""
+    (an add of several memories, a bulk delete). Add and update events show the memory's text after the change
+    (read from its history event) until the memory is deleted; every other event has none."""
 
     seq: int
     id: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -148,7 +149,6 @@ def test_a_hanging_receiver_never_holds_up_the_api(client: MemoryClient) -> None
         receiver.hold = threading.Event()  # every delivery waits until released
         subscribe(client, receiver)
         client.add("first", user_id="gina", infer=False)
-        until(lambda: client.get_webhooks(client.project_id)[0] is not None and receiver.hold is not None, "setup")
         answered = [client.add(f"while the receiver hangs {i}", user_id="gina", infer=False) for i in range(3)]
         assert all(a["results"] for a in answered) and receiver.received == []
         receiver.hold.set()
@@ -193,3 +193,14 @@ def test_a_receiver_gets_deliveries_over_plain_httpx_too(site: Server) -> None:
         http.post("/v1/memories/", json={"messages": "over plain HTTP", "user_id": "ivy", "infer": False})
         [delivery] = receiver.wait_for(1)
     assert delivery.signed and delivery.event_id == delivery.payload["event_id"]
+
+
+def test_the_readme_snippet_verifies_what_the_server_signs() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    snippet = readme.split("## Events and webhooks", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(snippet, scope)  # the README's own code, as a receiver would paste it
+    body, now = b'{"event_id":"e1"}', int(time.time())
+    assert scope["verify"]("whsec_a", body, sign("whsec_a", body, now))
+    assert not scope["verify"]("whsec_b", body, sign("whsec_a", body, now))
+    assert not scope["verify"]("whsec_a", body, sign("whsec_a", body, now - 301))

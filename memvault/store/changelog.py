@@ -1,8 +1,12 @@
 """The change log's SQL, written once for both SQL stores (see migrations 0008 / 0005 for the tables).
 
 Each store's `_insert_events` — the one place every change to a memory writes its history — also writes the log
-rows built here, in the same transaction, with the origin of the work in progress (`memvault.origin`), and blanks
-the text of the earlier log events of every memory the write deletes (forget means forget, for the log too).
+rows built here, in the same transaction, with the origin of the work in progress (`memvault.origin`).
+
+A log row copies no text: an add or update event is read with the text of the history event of the same id (the
+memory's text after that change), and a delete blanks those texts in its own transaction (FORGET_HISTORY). So a
+deleted memory's words leave the log, its feed and every delivery not yet made, as they leave its history, and the
+delete writes nothing more to forget them.
 """
 
 from __future__ import annotations
@@ -11,26 +15,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..models import (
+    TEXT_TYPES,
     ChangeEvent,
     HistoryEvent,
     Webhook,
     event_detail_of,
-    event_text_of,
     event_type_of,
     utcnow,
 )
 from ..origin import current
 from .sql import SQLFlavor
 
-EVENT_COLUMNS = ("seq, id, project_id, type, memory_id, created_at, text, user_id, agent_id, app_id, run_id, actor, "
-                 "key_id, key_name, request_id, detail, batch_id")
+EVENT_SELECT = (
+    "SELECT e.seq, e.id, e.project_id, e.type, e.memory_id, e.created_at, "
+    f"CASE WHEN e.type IN ({', '.join(repr(t) for t in TEXT_TYPES)}) THEN h.new_text END, "
+    "e.user_id, e.agent_id, e.app_id, e.run_id, e.actor, e.key_id, e.key_name, e.request_id, e.detail, e.batch_id "
+    "FROM events e LEFT JOIN history h ON h.project_id = e.project_id AND h.id = e.id"
+)
+"""Log events with their text (the caller adds WHERE e.project_id = ... and the rest)."""
 WEBHOOK_COLUMNS = ("id, project_id, name, url, event_types, secret, is_active, cursor, created_at, updated_at, "
                    "attempts, failing_since, next_attempt_at, last_error, disabled_at")
 _LOG_INSERT = ("id", "project_id", "type", "memory_id", "user_id", "agent_id", "app_id", "run_id", "actor", "key_id",
-               "key_name", "request_id", "text", "detail", "batch_id", "created_at")
-FORGET_LOG = "UPDATE events SET text = NULL"
-"""Blanks the texts of a deleted memory's earlier log events (the store adds which ones)."""
-GONE_KINDS = frozenset({"DELETE", "PURGE"})
+               "key_name", "request_id", "detail", "batch_id", "created_at")
+MAX_BATCH_SHOWN = 1000  # events of one write an event's lookup answers (a delete by filter may make many more)
 
 
 def log_insert(flavor: SQLFlavor) -> str:
@@ -46,18 +53,9 @@ def log_values(flavor: SQLFlavor, events: Sequence[HistoryEvent]) -> list[tuple[
     for e in events:
         detail = event_detail_of(e)
         rows.append((e.id, e.project_id, event_type_of(e), e.memory_id, e.user_id, e.agent_id, e.app_id, e.run_id,
-                     origin.actor, origin.key_id, origin.key_name, origin.request_id, event_text_of(e),
+                     origin.actor, origin.key_id, origin.key_name, origin.request_id,
                      flavor.write_json(detail) if detail is not None else None, batch, at))
     return rows
-
-
-def gone(events: Sequence[HistoryEvent]) -> dict[str, list[str]]:
-    """The memories these events delete, by project: their earlier log events lose their text."""
-    found: dict[str, list[str]] = {}
-    for e in events:
-        if e.event in GONE_KINDS:
-            found.setdefault(e.project_id, []).append(e.memory_id)
-    return found
 
 
 def change_event(flavor: SQLFlavor, row: Sequence[Any]) -> ChangeEvent:
@@ -79,3 +77,14 @@ def webhook(flavor: SQLFlavor, row: Sequence[Any]) -> Webhook:
         updated_at=flavor.read_time(row[9]), attempts=int(row[10]), failing_since=when(row[11]),
         next_attempt_at=when(row[12]), last_error=row[13], disabled_at=when(row[14]),
     )
+
+
+def batch_of(rows: Sequence[ChangeEvent], leader: str) -> list[ChangeEvent]:
+    """The events of the write `leader` heads, from its project's events from the leader on (in log order, where
+    the events of one write are consecutive)."""
+    out = []
+    for e in rows:
+        if e.batch_id != leader:
+            break
+        out.append(e)
+    return out

@@ -22,6 +22,7 @@ class Delivery:
     event_id: str | None
     signature: str | None
     signed: bool  # the signature checks out with the receiver's secret, and is fresh
+    at: float  # time.monotonic() when it arrived
 
 
 class Receiver:
@@ -61,7 +62,7 @@ class Receiver:
                     return
                 signature = self.headers.get(SIGNATURE_HEADER)
                 delivery = Delivery(json.loads(body), body, self.headers.get(EVENT_ID_HEADER), signature,
-                                    verify(receiver.secret, body, signature))
+                                    verify(receiver.secret, body, signature), time.monotonic())
                 with receiver._changed:
                     receiver.received.append(delivery)
                     receiver._changed.notify_all()

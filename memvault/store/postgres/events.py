@@ -44,28 +44,25 @@ class PostgresEvents:
             c.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOG_LOCK, project_id))
         with c.cursor() as cur:
             cur.executemany(L.log_insert(self._flavor), L.log_values(self._flavor, events))
-        for project_id, ids in L.gone(events).items():
-            c.execute(f"{L.FORGET_LOG} WHERE project_id = %s AND memory_id = ANY(%s) AND text IS NOT NULL",
-                      (project_id, ids))
 
     # reads ----------------------------------------------------------------------------------------------------------
     def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
-        where, args = ["project_id = %s"], list[Any]([project_id])
+        where, args = ["e.project_id = %s"], list[Any]([project_id])
         if query.types:
-            where.append("type = ANY(%s)")
+            where.append("e.type = ANY(%s)")
             args.append(list(query.types))
         if query.memory_id is not None:
-            where.append("memory_id = %s")
+            where.append("e.memory_id = %s")
             args.append(query.memory_id)
         if query.since is not None:
-            where.append("created_at >= %s")
+            where.append("e.created_at >= %s")
             args.append(query.since)
         sql = " AND ".join(where)
 
         def fn(c: psycopg.Connection) -> tuple[list[tuple[Any, ...]], int]:
             with c.transaction():
-                total = _row(c, f"SELECT count(*) FROM events WHERE {sql}", args)
-                rows = _rows(c, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE {sql} ORDER BY seq DESC LIMIT %s OFFSET %s",
+                total = _row(c, f"SELECT count(*) FROM events e WHERE {sql}", args)
+                rows = _rows(c, f"{L.EVENT_SELECT} WHERE {sql} ORDER BY e.seq DESC LIMIT %s OFFSET %s",
                              (*args, limit, offset))
             return rows, int(total[0]) if total else 0
 
@@ -73,16 +70,28 @@ class PostgresEvents:
         return [L.change_event(self._flavor, r) for r in rows], total
 
     def event_batch(self, project_id: str, event_id: str) -> list[ChangeEvent]:
-        rows = self._read(lambda c: _rows(
-            c, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE project_id = %s AND (id = %s OR batch_id = "
-            "(SELECT batch_id FROM events WHERE project_id = %s AND id = %s)) ORDER BY seq",
-            (project_id, event_id, project_id, event_id)))
-        return [L.change_event(self._flavor, r) for r in rows]
+        def fn(c: psycopg.Connection) -> list[ChangeEvent]:
+            def by_id(eid: str) -> ChangeEvent | None:  # through the history event of the same id (no index of its own)
+                row = _row(c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.memory_id = "
+                           "(SELECT memory_id FROM history WHERE project_id = %s AND id = %s) AND e.id = %s",
+                           (project_id, project_id, eid, eid))
+                return L.change_event(self._flavor, row) if row else None
+
+            event = by_id(event_id)
+            if event is None or event.batch_id is None:
+                return [event] if event else []
+            leader = event if event.batch_id == event.id else by_id(event.batch_id)
+            if leader is None:  # trimmed
+                return [event]
+            rows = _rows(c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.seq >= %s ORDER BY e.seq LIMIT %s",
+                         (project_id, leader.seq, L.MAX_BATCH_SHOWN))
+            return L.batch_of([L.change_event(self._flavor, r) for r in rows], leader.id)
+
+        return self._read(fn)
 
     def events_after(self, project_id: str, after: int, limit: int) -> list[ChangeEvent]:
         rows = self._read(lambda c: _rows(
-            c, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE project_id = %s AND seq > %s ORDER BY seq LIMIT %s",
-            (project_id, after, limit)))
+            c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.seq > %s ORDER BY e.seq LIMIT %s", (project_id, after, limit)))
         return [L.change_event(self._flavor, r) for r in rows]
 
     def trim_events(self, before: datetime, limit: int) -> int:

@@ -27,44 +27,47 @@ class SQLiteEvents:
     # written by every memory write (from _insert_events, in its transaction) -------------------------------------
     def _log(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
         c.executemany(L.log_insert(self._flavor), L.log_values(self._flavor, events))
-        for project_id, ids in L.gone(events).items():
-            c.execute(f"{L.FORGET_LOG} WHERE project_id = ? AND memory_id IN (SELECT value FROM json_each(?)) "
-                      "AND text IS NOT NULL", (project_id, json.dumps(ids)))
 
     # reads ----------------------------------------------------------------------------------------------------------
     def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
-        where, args = ["project_id = ?"], list[Any]([project_id])
+        where, args = ["e.project_id = ?"], list[Any]([project_id])
         if query.types:
-            where.append("type IN (SELECT value FROM json_each(?))")
+            where.append("e.type IN (SELECT value FROM json_each(?))")
             args.append(json.dumps(list(query.types)))
         if query.memory_id is not None:
-            where.append("memory_id = ?")
+            where.append("e.memory_id = ?")
             args.append(query.memory_id)
         if query.since is not None:
-            where.append("created_at >= ?")
+            where.append("e.created_at >= ?")
             args.append(ts(query.since))
         sql = " AND ".join(where)
         conn = self._conn()
-        total = _one(conn, f"SELECT count(*) FROM events WHERE {sql}", args)
-        rows = _rows(conn, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE {sql} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                     (*args, limit, offset))
+        total = _one(conn, f"SELECT count(*) FROM events e WHERE {sql}", args)
+        rows = _rows(conn, f"{L.EVENT_SELECT} WHERE {sql} ORDER BY e.seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))
         return [L.change_event(self._flavor, r) for r in rows], int(total)
 
     def event_batch(self, project_id: str, event_id: str) -> list[ChangeEvent]:
         conn = self._conn()
-        row = _row(conn, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE project_id = ? AND id = ?", (project_id, event_id))
-        if row is None:
-            return []
-        event = L.change_event(self._flavor, row)
-        if event.batch_id is None:
+
+        def by_id(eid: str) -> ChangeEvent | None:  # through the history event of the same id (no index of its own)
+            row = _row(conn, f"{L.EVENT_SELECT} WHERE e.project_id = ? AND e.memory_id = "
+                       "(SELECT memory_id FROM history WHERE id = ? AND project_id = ?) AND e.id = ?",
+                       (project_id, eid, project_id, eid))
+            return L.change_event(self._flavor, row) if row else None
+
+        event = by_id(event_id)
+        if event is None or event.batch_id is None:
+            return [event] if event else []
+        leader = event if event.batch_id == event.id else by_id(event.batch_id)
+        if leader is None:  # trimmed
             return [event]
-        rows = _rows(conn, f"SELECT {L.EVENT_COLUMNS} FROM events WHERE project_id = ? AND batch_id = ? ORDER BY seq",
-                     (project_id, event.batch_id))
-        return [L.change_event(self._flavor, r) for r in rows]
+        rows = _rows(conn, f"{L.EVENT_SELECT} WHERE e.project_id = ? AND e.seq >= ? ORDER BY e.seq LIMIT ?",
+                     (project_id, leader.seq, L.MAX_BATCH_SHOWN))
+        return L.batch_of([L.change_event(self._flavor, r) for r in rows], leader.id)
 
     def events_after(self, project_id: str, after: int, limit: int) -> list[ChangeEvent]:
-        rows = _rows(self._conn(), f"SELECT {L.EVENT_COLUMNS} FROM events WHERE project_id = ? AND seq > ? "
-                     "ORDER BY seq LIMIT ?", (project_id, after, limit))
+        rows = _rows(self._conn(), f"{L.EVENT_SELECT} WHERE e.project_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+                     (project_id, after, limit))
         return [L.change_event(self._flavor, r) for r in rows]
 
     def trim_events(self, before: datetime, limit: int) -> int:

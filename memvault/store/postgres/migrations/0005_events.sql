@@ -1,8 +1,9 @@
 -- The change log (a transactional outbox): one row per change to a memory, written by the transaction that makes
 -- the change (the store's `_insert_events`), tenant first like every memory-bearing table. Writers of one project
 -- take a transaction-scoped advisory lock before their log rows (held to their commit), so within a project seq
--- order is commit order and a reader that has seen seq n will never see a smaller one appear. Add and update events
--- keep the memory's text until a delete blanks it; other events have none.
+-- order is commit order and a reader that has seen seq n will never see a smaller one appear. A log row holds no
+-- text: an add or update event reads the memory's text from the history event of the same id, which a delete blanks
+-- in its own transaction (forget means forget, for the log too, at no cost to the delete).
 CREATE TABLE IF NOT EXISTS events (
   project_id text COLLATE "C" NOT NULL,
   seq bigint GENERATED ALWAYS AS IDENTITY,
@@ -17,15 +18,15 @@ CREATE TABLE IF NOT EXISTS events (
   key_id text,
   key_name text,
   request_id text,
-  text text,
   detail jsonb,
   batch_id text COLLATE "C",
   created_at timestamptz NOT NULL,
   PRIMARY KEY (project_id, seq)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (project_id, id);
 CREATE INDEX IF NOT EXISTS events_memory ON events (project_id, memory_id, seq);
-CREATE INDEX IF NOT EXISTS events_batch ON events (project_id, batch_id) WHERE batch_id IS NOT NULL;
+-- Two indexes only (each one costs every write): by project in log order (the feed, deliveries, a write's batch:
+-- its rows are consecutive in its project's order) and by memory (the feed's memory filter, and an event found by
+-- its id through the history event of the same id).
 -- A project's webhooks; each delivers the log from its cursor (the seq of the last event it handled).
 CREATE TABLE IF NOT EXISTS webhooks (
   project_id text COLLATE "C" NOT NULL REFERENCES projects(id),

@@ -1,7 +1,8 @@
 -- The change log (a transactional outbox): one row per change to a memory, written by the transaction that makes
 -- the change (the store's `_insert_events`). `seq` orders the log (AUTOINCREMENT: never reused, even after the
 -- oldest rows are trimmed, so a webhook's cursor stays valid); writes are serialized, so seq order is commit order.
--- Add and update events keep the memory's text until a delete blanks it; other events have none.
+-- A log row holds no text: an add or update event reads the memory's text from the history event of the same id,
+-- which a delete blanks in its own transaction (forget means forget, for the log too, at no cost to the delete).
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   id TEXT NOT NULL,
@@ -16,15 +17,15 @@ CREATE TABLE IF NOT EXISTS events (
   key_id TEXT,
   key_name TEXT,
   request_id TEXT,
-  text TEXT,
   detail TEXT,
   batch_id TEXT,
   created_at TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (project_id, id);
 CREATE INDEX IF NOT EXISTS events_project ON events (project_id, seq);
 CREATE INDEX IF NOT EXISTS events_memory ON events (project_id, memory_id, seq);
-CREATE INDEX IF NOT EXISTS events_batch ON events (project_id, batch_id) WHERE batch_id IS NOT NULL;
+-- Two indexes only (each one costs every write): by project in log order (the feed, deliveries, a write's batch:
+-- its rows are consecutive in its project's order) and by memory (the feed's memory filter, and an event found by
+-- its id through the history event of the same id).
 -- A project's webhooks; each delivers the log from its cursor (the seq of the last event it handled).
 CREATE TABLE IF NOT EXISTS webhooks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
