@@ -88,7 +88,8 @@ def serve(
     typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
                err=True)
     try:
-        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds)
+        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
+                                     lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
         uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, deliveries=deliveries),
                     host=settings.host, port=settings.port, log_level="warning")
     finally:

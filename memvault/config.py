@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     webhook_deny_private: bool = False  # refuse webhook URLs that resolve to loopback, private or link-local addresses
     webhook_timeout_seconds: float = 5.0  # one delivery's HTTP timeout
     webhook_poll_seconds: float = 0.1  # how often `serve` looks for new events to deliver
+    webhook_lease_seconds: float = 15.0  # how long a server that died keeps a webhook from the others
     webhook_retry_seconds: float = 1.0  # the first retry of a failed delivery; doubled each time...
     webhook_retry_max_seconds: float = 300.0  # ...up to this
     webhook_disable_after_hours: float = 24.0  # a webhook failing this long without a success is disabled

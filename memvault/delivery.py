@@ -9,7 +9,8 @@ cursor and POSTs each event it subscribes to.
 - A failure (a non-2xx answer, a timeout, a refused connection, a redirect) stops that webhook's deliveries until its
   next attempt (the engine's RetryPolicy: exponential backoff, capped; disabled after failing for 24 h). Other
   webhooks go on meanwhile: each webhook is drained by a worker of a small pool.
-- Several servers on one database: a webhook is drained by whoever holds its lease (in the database).
+- Several servers on one database: a webhook is drained by whoever holds its lease (in the database), renewed
+  before each delivery; a server killed while holding one leaves it to the others once it expires.
 - With MEMVAULT_WEBHOOK_DENY_PRIVATE, the host is resolved at each delivery and the connection made to the checked
   address (a name that starts resolving to a private address is refused, not followed).
 - Once an hour, the thread also trims the change log to its retention (`Engine.trim_events`).
@@ -69,7 +70,7 @@ def verify(secret: str, body: bytes, header: str | None, *, now: float | None = 
 class DeliveryOptions:
     timeout: float = 5.0  # seconds for one delivery
     poll: float = 0.1  # seconds between looks at the log
-    lease: float = 60.0  # seconds a server holds a webhook it drains (another takes it over after)
+    lease: float = 15.0  # seconds a server holds a webhook, renewed before each delivery (more than `timeout`)
     batch: int = 100  # events read at once
     workers: int = 4  # webhooks drained at once
     trim_every: float = 3600.0  # seconds between trims of the change log
@@ -154,6 +155,9 @@ class Deliveries:
                     return
                 for event in events:
                     if event.type in held.event_types:
+                        # the lease outlasts this delivery (its timeout): no other server sends the next event meanwhile
+                        if engine.claim_webhook(held, self.owner, utcnow(), options.lease) is None:
+                            return
                         error = self._send(held, event)
                         if error is not None:
                             state = engine.webhook_failed(held, self.owner, error, utcnow())

@@ -32,6 +32,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.received: list[Delivery] = []
         self.refused = 0  # deliveries answered 500 while failing
+        self.arrivals = 0  # requests that arrived (counted before `hold` makes them wait)
         self.failing = False
         self.hold: threading.Event | None = None  # when given, each delivery waits (up to 30 s) for it to be set
         self._changed = threading.Condition()
@@ -51,6 +52,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802  # the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._changed:
+                    receiver.arrivals += 1
+                    receiver._changed.notify_all()
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
                 if receiver.failing:
@@ -90,6 +94,9 @@ class Receiver:
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Delivery]:
         """The deliveries received once there are at least `count` (AssertionError after `timeout` seconds)."""
         return self._wait(lambda: len(self.received) >= count, timeout, f"{count} deliveries")
+
+    def wait_arrivals(self, count: int, timeout: float = 20.0) -> None:
+        self._wait(lambda: self.arrivals >= count, timeout, f"{count} requests")
 
     def wait_refused(self, count: int, timeout: float = 20.0) -> None:
         self._wait(lambda: self.refused >= count, timeout, f"{count} refused deliveries")

@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS events_memory ON events (project_id, memory_id, seq);
 -- its id through the history event of the same id).
 -- A project's webhooks; each delivers the log from its cursor (the seq of the last event it handled).
 CREATE TABLE IF NOT EXISTS webhooks (
-  project_id text COLLATE "C" NOT NULL REFERENCES projects(id),
+  project_id text COLLATE "C" NOT NULL,
   id bigint GENERATED ALWAYS AS IDENTITY,
   name text NOT NULL,
   url text NOT NULL,

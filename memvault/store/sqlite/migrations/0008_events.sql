@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS events_memory ON events (project_id, memory_id, seq);
 -- A project's webhooks; each delivers the log from its cursor (the seq of the last event it handled).
 CREATE TABLE IF NOT EXISTS webhooks (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  project_id TEXT NOT NULL REFERENCES projects(id),
+  project_id TEXT NOT NULL,
   name TEXT NOT NULL,
   url TEXT NOT NULL,
   event_types TEXT NOT NULL,
