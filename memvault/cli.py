@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from .errors import MemvaultError
 app = typer.Typer(help="memvault: a self-hosted memory layer for AI apps and agents.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+chats_app = typer.Typer(help="The chat-history archive: import whole conversations.", no_args_is_help=True)
+app.add_typer(chats_app, name="chats")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder of the embedded database "
                                               "(default: $MEMVAULT_DATA_DIR or ./memvault-data).")]
@@ -76,24 +79,36 @@ def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp)."""
+    """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
+    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL)."""
+    import logging
+    import time
+
     import uvicorn
 
+    from . import logs
     from .delivery import DeliveryOptions
     from .http import create_app
+    from .metrics import metrics_enabled
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
+    logs.configure(settings.log_format, settings.log_level)
+    log = logging.getLogger("memvault.server")
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
-    typer.echo(f"memvault: data in {data_location(settings)}; listening on http://{settings.host}:{settings.port}",
-               err=True)
+    metrics = metrics_enabled(settings.host, settings.metrics)
+    log.info("memvault: data in %s; listening on http://%s:%s", data_location(settings), settings.host, settings.port,
+             extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
+                               metrics=metrics, pid=os.getpid()))
+    started = time.monotonic()
     try:
         deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
                                      lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, deliveries=deliveries),
-                    host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, deliveries=deliveries),
+                    host=settings.host, port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         engine.close()
+        log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))
 
 
 @keys_app.command("create")
@@ -398,10 +413,12 @@ def get(
 def delete(
     memory_ids: Annotated[list[str], typer.Argument(help="The ids of the memories to delete (or the start of each, "
                                                     "at least 4 characters).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; delete nothing.")] = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Delete memories for good. Exit code 1 when any id was not deleted (unknown or malformed); a prefix that
-    names several memories deletes nothing."""
+    names several memories deletes nothing. With --dry-run, the same report, and nothing is deleted."""
+    from .engine.receipts import receipting
     from .errors import InvalidInput, NotFound
     from .shapes import deletes_out
 
@@ -412,8 +429,13 @@ def delete(
                 ids.append(engine.resolve_id(pid, ref))
             except (NotFound, InvalidInput):
                 ids.append(ref)  # reported as not deleted below (an ambiguous prefix ends the command)
-        outcome = deletes_out(engine.delete_many(pid, ids))
+        with receipting("cli delete") as made:
+            outcome = deletes_out(engine.delete_many(pid, ids, dry_run=dry_run))
+        if made.issued:
+            outcome["receipt_id"] = made.issued[-1]
         _print(outcome, as_json, columns=("id", "deleted", "reason"))
+        if made.issued and not as_json:
+            typer.echo(f"receipt: {made.issued[-1]}")
     if outcome["failed"]:
         raise typer.Exit(1)
 
@@ -482,6 +504,121 @@ def import_cmd(
         typer.echo(f"imported {report.added} memories; {report.exists} already here (unchanged)")
 
 
+@chats_app.command("import")
+def chats_import(
+    source: Annotated[Path, typer.Argument(help="A ChatGPT export's conversations.json, or MemoryPlugin ingest "
+                                           "JSON (one body, or a list of them).")],
+    platform: Annotated[str | None, typer.Option(help="The platform to file them under (default: chatgpt for a "
+                                                 "ChatGPT export, else the file's own or custom).")] = None,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Import conversations into the chat-history archive, one by one (each is its own import: a conversation
+    already there gains only its new messages). A conversation refused (bad input, over 100,000 tokens) is
+    reported with its number and reason and the others go on; the exit code is then 1."""
+    import uuid
+
+    from . import chat_import
+    from .errors import MemvaultError
+
+    if not source.is_file():
+        typer.echo(f"error: no file {source}", err=True)
+        raise typer.Exit(1)
+    with _session(data_dir, database_url, project) as (engine, pid):
+        items = chat_import.read(source, platform)
+        import_id, done, refused = str(uuid.uuid4()), [], []
+        with _progress("importing conversations", lambda: len(items)) as advance:
+            for n, item in enumerate(items, 1):
+                try:
+                    conv = engine.ingest_chat(pid, item, import_id)
+                    if conv.status == "rejected":
+                        refused.append({"conversation": n, "id": item.conversation_id, "reason": conv.status_reason})
+                    else:
+                        done.append(conv)
+                except MemvaultError as exc:
+                    refused.append({"conversation": n, "id": str(item.conversation_id), "reason": exc.message})
+                if advance:
+                    advance(1)
+    summary = {"importId": import_id, "imported": len(done), "messages": sum(c.message_count for c in done),
+               "refused": refused}
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        typer.echo(f"imported {len(done)} conversations ({summary['messages']} messages in all); import id {import_id}")
+        for r in refused:
+            typer.echo(f"conversation {r['conversation']} ({r['id']}): {r['reason']}", err=True)
+    if refused:
+        raise typer.Exit(1)
+# project settings ------------------------------------------------------------------------------
+project_app = typer.Typer(help="Show and change a project's settings (categories, instructions, name).",
+                          no_args_is_help=True)
+app.add_typer(project_app, name="project")
+
+
+@contextmanager
+def _light_session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
+    """`_session` without the embedding model: settings need none."""
+    engine = open_engine(settings_for(data_dir, database_url), light=True)
+    try:
+        with _refusals():
+            yield engine, engine.project(project).id
+    finally:
+        engine.close()
+
+
+def _print_settings(shown: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"project: {shown['name']} ({shown['id']})")
+    for field in ("custom_instructions", "agent_custom_instructions"):
+        typer.echo(f"{field}: {shown[field] if shown[field] is not None else '(none)'}")
+    kind = "custom" if shown["custom_categories"] is not None else "default"
+    typer.echo(f"categories ({kind}):")
+    for entry in shown["categories"]:
+        for name, description in entry.items():
+            typer.echo(f"  {name}: {description}")
+
+
+@project_app.command("show")
+def project_show(
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Show a project's settings and the categories its memories are sorted into."""
+    from .shapes import settings_out
+
+    with _light_session(data_dir, database_url, project) as (engine, pid):
+        _print_settings(settings_out(engine.project_settings(pid), engine.project_categories(pid)), as_json)
+
+
+@project_app.command("set")
+def project_set(
+    name: Annotated[str | None, typer.Option(help="A display name ('' for the project's own).")] = None,
+    custom_categories: Annotated[str | None, typer.Option(
+        "--custom-categories", help='JSON list replacing the default categories, e.g. \'[{"pets": "Animals I own"}]\' '
+        "('[]' for the defaults).")] = None,
+    custom_instructions: Annotated[str | None, typer.Option(
+        "--custom-instructions", help="What the LLM extractor should remember or skip ('' for none).")] = None,
+    agent_custom_instructions: Annotated[str | None, typer.Option(
+        "--agent-custom-instructions", help="The same, for memories of an agent ('' for none).")] = None,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Change a project's settings; the options not given stay as they are."""
+    from .shapes import settings_out
+
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name or None
+    if custom_instructions is not None:
+        changes["custom_instructions"] = custom_instructions
+    if agent_custom_instructions is not None:
+        changes["agent_custom_instructions"] = agent_custom_instructions
+    with _light_session(data_dir, database_url, project) as (engine, pid):
+        if custom_categories is not None:
+            changes["custom_categories"] = _json_arg(custom_categories, "--custom-categories")
+        done = engine.update_project_settings(pid, **changes)
+        _print_settings(settings_out(done, engine.project_categories(pid)), as_json)
+
+
 @app.command()
 def mcp(
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None,
@@ -496,9 +633,29 @@ def mcp(
         engine.close()
 
 
+@app.command("receipts")
+def receipts_cmd(
+    receipt_id: Annotated[str | None, typer.Argument(help="Show this receipt; without it, list the newest.")] = None,
+    limit: Annotated[int, typer.Option(help="How many to list.")] = 50,
+    project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Deletion receipts: what each delete removed (ids and counts, never text), by whom and by which route."""
+    with _session(data_dir, database_url, project) as (engine, pid):
+        if receipt_id is not None:
+            found = engine.receipt(pid, receipt_id)
+            _print(found, as_json, [{"field": k, "value": json.dumps(v) if isinstance(v, list) else v}
+                                    for k, v in found.items()], ("field", "value"))
+            return
+        listed = engine.receipts(pid, limit)
+        _print({"results": listed}, as_json, [{**r, "memory_ids": len(r["memory_ids"])} for r in listed],
+               ("id", "at", "actor", "route", "count"))
+
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
     main()
+

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +33,16 @@ class Settings(BaseSettings):
     reranker_api_key: str | None = None
 
     max_body_bytes: int = 4 * 1024 * 1024
+    receipts_retention_days: Annotated[int, Field(ge=1)] = 365  # how long a deletion receipt is kept
+
+    metrics: bool | None = None  # GET /metrics (no key asked); unset: on when `host` is loopback, off otherwise
+    log_format: Literal["json", "text"] = "json"  # `memvault serve`'s log lines on stderr: one JSON object each, or text
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # memvault's loggers (other libraries: warning)
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     events_retention_days: float = 90  # change-log events older than this are trimmed (once an hour by `serve`)
     webhook_deny_private: bool = False  # refuse webhook URLs that resolve to loopback, private or link-local addresses

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import APIKeyHeader
 
 from . import auth
-from .engine import Engine
+from .engine import Engine, receipts
 from .errors import MemvaultError, Unauthorized
 
 
@@ -33,6 +33,8 @@ class Face:
     scheme = "Token"
     words: Mapping[str, str] = MappingProxyType({})
     """This face's message for an error code (`memvault.errors`); a code not here keeps the engine's message."""
+    body_limits: Mapping[str, int] = MappingProxyType({})
+    """Paths of this face whose request body may pass the server's limit, and the limit each has instead."""
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message, "detail": message}
@@ -81,7 +83,19 @@ async def current_project(request: Request, authorization: Annotated[str | None,
     project: str | None = request.scope.get(auth.PROJECT_SCOPE_KEY)
     if project is None:  # an app without its door: refuse rather than serve
         raise Unauthorized("Missing API key")
+    route = request.scope.get("route")
+    receipts.begin(f"{request.method} {getattr(route, 'path', request.url.path)}")  # a delete's receipt names it
     return project
 
 
 ProjectDep = Annotated[str, Depends(current_project)]
+
+
+def receipted(body: dict[str, Any], response: Response) -> dict[str, Any]:
+    """A delete's answer with the receipt its request wrote (memvault.engine.receipts): `receipt_id` added to the
+    body, and the `X-Memvault-Receipt` header. A request that deleted nothing has none, and its answer is unchanged."""
+    receipt_id = receipts.issued()
+    if receipt_id is None:
+        return body
+    response.headers[receipts.RECEIPT_HEADER] = receipt_id
+    return {**body, "receipt_id": receipt_id}

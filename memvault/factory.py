@@ -62,4 +62,5 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
     engine.configure_events(retention_days=settings.events_retention_days, deny_private=settings.webhook_deny_private,
                             retry=RetryPolicy(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds,
                                               settings.webhook_disable_after_hours * 3600))
+    engine.receipt_days = settings.receipts_retention_days
     return engine

@@ -6,7 +6,7 @@ Grammar (Mem0's v2/v3 `filters`):
     op        := eq ne in nin gt gte lt lte contains icontains exists
     metadata  := {"metadata": {key: value, ...}}
     fields    := user_id agent_id app_id run_id created_at updated_at expiration_date categories
-                 metadata memory_ids keywords bucket id superseded_by superseded_at
+                 metadata memory_ids keywords bucket id superseded_by superseded_at feedback
 Several keys in one object are joined by AND; `NOT [a, b]` is NOT (a AND b). An AND, OR or NOT must hold at
 least one condition (an empty one is refused, never read as "everything").
 
@@ -36,11 +36,12 @@ from .models import ENTITY_FIELDS, Owners
 OPS = frozenset({"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "icontains", "exists"})
 ORDERED = frozenset({"gt", "gte", "lt", "lte"})
 DATE_FIELDS = frozenset({"created_at", "updated_at", "expiration_date", "superseded_at"})
-TEXT_FIELDS = frozenset({*ENTITY_FIELDS, "bucket", "id", "superseded_by"})
+TEXT_FIELDS = frozenset({*ENTITY_FIELDS, "bucket", "id", "superseded_by", "feedback"})
 _EQUALITY = frozenset({"eq", "ne", "in", "nin", "exists"})
 FIELD_OPS: dict[str, frozenset[str]] = {
     **{f: OPS for f in (*ENTITY_FIELDS, "id")},
     "superseded_by": _EQUALITY,  # the id of the memory that replaced this one
+    "feedback": _EQUALITY,  # POSITIVE | NEGATIVE | VERY_NEGATIVE
     **{f: _EQUALITY | ORDERED for f in DATE_FIELDS},
     "bucket": _EQUALITY,  # a bucket's id or name
     "categories": _EQUALITY | {"contains", "icontains"},  # eq / contains: one of the categories is this one

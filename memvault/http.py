@@ -1,11 +1,13 @@
 """create_app(engine, dialects=...): the HTTP server. Mounts the faces it is handed and turns every error into a
-response in one place, in the shape and words of the face whose path it is (`memvault.faces`)."""
+response in one place, in the shape and words of the face whose path it is (`memvault.faces`).
+
+Every request passes `memvault.access.AccessLog` (its id, its access-log line, its count in the metrics), then the
+`Door` (framing, key, body), then its route. `/docs` and `/redoc` are served with local assets (`memvault.docs`),
+`/metrics` when asked for (`memvault.metrics`).
+"""
 
 from __future__ import annotations
 
-import logging
-import re
-import uuid
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -19,13 +21,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
+from .access import REQUEST_ID_HEADER, AccessLog, note_of, request_id
 from .delivery import DeliveryOptions, delivering
+from .docs import add_docs
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
 from .origin import Origin, acting
-
-log = logging.getLogger("memvault.http")
 
 STATUS: dict[type[MemvaultError], int] = {
     TooLarge: 413,
@@ -83,19 +85,6 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
-_REQUEST_ID = re.compile(r"[!-~]{1,128}")  # visible ASCII: nothing that could forge a log line
-
-
-def request_id_of(scope: Scope, headers: Headers) -> str:
-    """The request's id: the one the access log gave it when it runs first, else the client's `X-Request-ID` when
-    it is 1 to 128 visible ASCII characters, else a new one."""
-    note = scope.get("memvault.request")
-    if isinstance(getattr(note, "id", None), str):
-        return str(note.id)  # type: ignore[union-attr]
-    given = headers.get("x-request-id")
-    return given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-
 class Door:
     """Every HTTP request passes here before any handler, in this order:
 
@@ -103,18 +92,22 @@ class Door:
        number, is a 400 (a request must have one unambiguous length);
     2. the key: on every path but the `public` ones, the `Authorization` header is checked once, off the
        event loop (401 in the face's error shape, naming its scheme), and the key's project is handed to the
-       handlers in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is read; the request
-       runs as the key's (`memvault.origin`: its id and name, never the key, and the request id), which the
-       change log records with every change the request makes;
+       handlers (and the access log) in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is
+       read; a refusal's reason (never the key) is noted for the access log; the request runs as the key's
+       (`memvault.origin`: its id and name, never the key, and the request id), which the change log records
+       with every change the request makes;
     3. the body: a declared `Content-Length` over `limit` is a 413 at once; then the body is read by the bytes
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
 
-    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted.
+    Malformed JSON is therefore answered (400, by the handlers) only after the key was accepted. A path in
+    `limits` (a face's `body_limits`, e.g. a chat-history import) has that limit instead of `limit`.
     """
 
-    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, engine: Engine, limit: int, public: Collection[str],
+                 limits: Mapping[str, int] | None = None) -> None:
         self.app, self.engine, self.limit, self.public = app, engine, limit, frozenset(public)
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,10 +133,12 @@ class Door:
                 extra = {"WWW-Authenticate": scheme} if status == 401 else None
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
-            scope = {**scope, auth.PROJECT_SCOPE_KEY: key.project_id}
-            origin = Origin("key", key.id, key.name, request_id_of(scope, headers))
-        too_big = f"Request body is larger than {self.limit} bytes"
-        if lengths and int(lengths[0]) > self.limit:
+            scope[auth.PROJECT_SCOPE_KEY] = key.project_id  # in place: the access log reads it, and the route too
+            note = note_of(scope)  # the access log's id of the request (it runs first), else the client's or a new one
+            origin = Origin("key", key.id, key.name, note.id if note is not None else request_id(headers))
+        limit = self.limits.get(path, self.limit)
+        too_big = f"Request body is larger than {limit} bytes"
+        if lengths and int(lengths[0]) > limit:
             await self._refuse(scope, receive, send, 413, too_big)
             return
         chunks: list[bytes] = []
@@ -154,7 +149,7 @@ class Door:
                 return  # the client went away
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.limit:
+            if seen > limit:
                 chunks.clear()
                 await self._refuse(scope, receive, send, 413, too_big)
                 return
@@ -182,28 +177,43 @@ class Door:
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
                       headers: Mapping[str, str] | None = None) -> None:
         """Answer without reading (more of) the body; the server discards the rest or closes the connection."""
+        if (note := note_of(scope)) is not None:
+            note.refusal = message  # the door's own words: never the key
         await error_response(faces_of(scope).of(scope["path"]), status, message, headers)(scope, receive, send)
 
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
-               max_body_bytes: int = 4 * 1024 * 1024, deliveries: DeliveryOptions | None = None) -> FastAPI:
-    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp. With
-    `deliveries`, webhook deliveries run in the background while the app runs (`memvault.delivery`)."""
+               max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False,
+               deliveries: DeliveryOptions | None = None) -> FastAPI:
+    """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp.
+    `metrics` adds `GET /metrics` (no key asked: `memvault serve` turns it on for loopback binds only, see
+    `memvault.metrics.metrics_enabled`). With `deliveries`, webhook deliveries run in the background while the app
+    runs (`memvault.delivery`)."""
     from .mcp import http_transport
+    from .metrics import Metrics
+    from .ui import Dashboard
 
     dialects = default_dialects() if dialects is None else tuple(dialects)
+    meter = Metrics(engine) if metrics else None
 
     mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with mcp_lifespan(), delivering(engine, deliveries):
-            yield
+        if meter is not None:
+            engine.watchers.add(meter)  # counts what the engine does while this app runs
+        try:
+            async with mcp_lifespan(), delivering(engine, deliveries):
+                yield
+        finally:
+            if meter is not None:
+                engine.watchers.remove(meter)
 
-    app = FastAPI(title="memvault", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="memvault", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
     app.state.engine = engine
-    app.state.faces = Faces([*dialects, McpFace()])
+    dashboard = Dashboard()  # the web dashboard at /ui (memvault/ui)
+    app.state.faces = Faces([*dialects, McpFace(), dashboard])
 
     @app.exception_handler(MemvaultError)
     async def _domain(request: Request, exc: MemvaultError) -> JSONResponse:
@@ -220,18 +230,25 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(_face(request), 500, "Internal server error")
+        # logged on its request's access-log line (memvault.access), which this answer is sent outside of
+        note = note_of(request.scope)
+        return error_response(_face(request), 500, "Internal server error",
+                              {REQUEST_ID_HEADER: note.id} if note is not None else None)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], summary="Health check")
     def healthz() -> dict[str, str]:
-        """Up. `vector_index` is "building" while a large project's vector graph is built after a start."""
+        """Up. `vector_index` is "building" while a large project's vector graph is built after a start. No key."""
         return {"status": "ok", "vector_index": engine.vector_index_state()}
 
-    for dialect in dialects:
+    for dialect in (*dialects, dashboard):
         if (router := dialect.router()) is not None:
             app.include_router(router)
     app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
-    public = {"/healthz", app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
-    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p})
+    public = {"/healthz", app.openapi_url, *add_docs(app), *dashboard.public}
+    if meter is not None:
+        app.include_router(meter.router())
+        public.add("/metrics")
+    limits = {path: size for face in dialects for path, size in face.body_limits.items()}
+    app.add_middleware(Door, engine=engine, limit=max_body_bytes, public={p for p in public if p}, limits=limits)
+    app.add_middleware(AccessLog, observer=meter)  # outermost: sees the door's answers
     return app

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -28,9 +29,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
 from . import filters as F
-from .engine import Engine, Owners, SearchOptions, UpdateItem
+from .engine import Engine, Owners, SearchOptions, UpdateItem, receipts
 from .errors import InvalidInput, MemvaultError, NotFound, Unauthorized
 from .extract.base import Message
+from .models import ChatHit
 from .shapes import bucket_out, deletes_out, hit_out, memory_out
 
 ProjectOf = Callable[[Context], str]
@@ -39,7 +41,8 @@ ProjectOf = Callable[[Context], str]
 INSTRUCTIONS = (
     "Long-term memory. Before answering, search_memories for what you may already know about the user or "
     "the task; add_memory when the user tells you something worth remembering later (one fact per memory, "
-    "written so it stands alone). Pass the same user_id on every call to keep each person's memories apart."
+    "written so it stands alone). Pass the same user_id on every call to keep each person's memories apart. "
+    "search_chat_history and recall_chat_history read the user's archived conversations from other apps."
 )
 
 _KIND = {InvalidInput: "invalid argument", NotFound: "not found", Unauthorized: "unauthorized"}
@@ -53,7 +56,11 @@ def _tool(fn: _Fn) -> _Fn:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with receipts.receipting(f"mcp {fn.__name__}") as made:  # a delete's receipt names the tool
+                answer = fn(*args, **kwargs)
+            if made.issued and isinstance(answer, dict):
+                answer = {**answer, "receipt_id": made.issued[-1]}
+            return answer
         except MemvaultError as exc:
             kind = next((k for cls, k in _KIND.items() if isinstance(exc, cls)), type(exc).__name__.lower())
             raise ToolError(f"{kind}: {exc.message}") from exc
@@ -171,10 +178,13 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
     def delete_memories(
         ctx: Context,
         ids: Annotated[list[str], Field(max_length=1000, description="The memories' ids (at least one).")],
+        dry_run: Annotated[bool, Field(description="Answer what would be deleted; delete nothing.")] = False,
     ) -> dict[str, Any]:
         """Delete several memories for good. Returns {"deleted": n, "failed": n, "results": [{id, deleted, reason}]};
-        an unknown or malformed id fails alone (reason "not_found" or "invalid_id")."""
-        return deletes_out(engine.delete_many(project_of(ctx), ids))
+        an unknown or malformed id fails alone (reason "not_found" or "invalid_id"). With dry_run, the same answer
+        as it would be now (and "dry_run": true), and nothing is deleted."""
+        outcome = deletes_out(engine.delete_many(project_of(ctx), ids, dry_run=dry_run))
+        return {**outcome, "dry_run": True} if dry_run else outcome
 
     @server.tool(annotations=READ)
     @_tool
@@ -192,7 +202,50 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         """Create a bucket to sort memories into. Returns the bucket."""
         return bucket_out(engine.create_bucket(project_of(ctx), name, description))
 
+    @server.tool(annotations=READ)
+    @_tool
+    def search_chat_history(
+        ctx: Context,
+        query: Annotated[str, Field(description="What you are looking for in past conversations, in natural language.")],
+        limit: Annotated[int, Field(ge=1, le=100, description="How many passages at most.")] = 10,
+        platform: Annotated[str | None, Field(description="Only conversations imported from this platform "
+                                                          "(e.g. chatgpt, claude); omit for all.")] = None,
+        context_chunks: Annotated[int, Field(ge=0, le=5, description="Passages of context on either side.")] = 0,
+    ) -> dict[str, Any]:
+        """Search the user's archived conversations (imported from ChatGPT, Claude or other apps). Returns
+        {"results": [...]}, best first: each a passage of a few messages with its conversation, the message that
+        best matches (sender, time, id) and a `score` (0..1)."""
+        hits = engine.search_chats(project_of(ctx), query, limit, platform, context_chunks)
+        return {"results": [chat_hit_out(h) for h in hits]}
+
+    @server.tool(annotations=READ)
+    @_tool
+    def recall_chat_history(
+        ctx: Context,
+        query: Annotated[str, Field(description="What to recall from past conversations.")],
+        max_tokens: Annotated[int, Field(ge=1, le=32_000, description="Budget of the answer, in tokens.")] = 1000,
+        platform: Annotated[str | None, Field(description="Only conversations from this platform; omit for all.")] = None,
+    ) -> dict[str, Any]:
+        """Recall what past conversations said about `query`: the best passages, in date order, each headed by its
+        date and conversation title, within `max_tokens`. Returns {"content", "sources": [{conversation_id,
+        conversation_title, message_id, date, relevance}], "token_count"}."""
+        recall = engine.recall_chats(project_of(ctx), [(query, max_tokens)], platform)
+        return {"content": recall.content, "token_count": recall.token_count, "model": recall.model,
+                "sources": [{"conversation_id": s.conversation_id, "conversation_title": s.conversation_title,
+                             "message_id": s.message_id, "date": s.date.isoformat(), "relevance": s.relevance}
+                            for s in recall.sources]}
+
     return server
+
+
+def chat_hit_out(h: ChatHit) -> dict[str, Any]:
+    def when(at: datetime | None) -> str | None:
+        return at.isoformat() if at else None
+
+    return {"conversation_id": h.conversation.id, "title": h.conversation.title, "platform": h.conversation.platform,
+            "text": h.chunk.text, "score": h.score, "sender": h.message.role, "message_id": h.message.id,
+            "timestamp": when(h.message.created_at or h.conversation.created_at),
+            "context": [{"text": m.content, "sender": m.role, "timestamp": when(m.created_at)} for m in h.context]}
 
 
 # stdio -------------------------------------------------------------------------------

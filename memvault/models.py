@@ -29,6 +29,19 @@ class Project:
 
 
 @dataclass(frozen=True)
+class ProjectSettings:
+    """What a project tells memvault about itself. `custom_categories` (name -> description, in order) replaces the
+    default categories when set; the instructions go to the LLM extractor and decider."""
+
+    project_id: str
+    name: str  # the display name given, else the project's own name
+    custom_categories: tuple[tuple[str, str], ...] | None = None  # None: the default categories
+    custom_instructions: str | None = None
+    agent_custom_instructions: str | None = None  # for memories of an agent (agent_id given, no user_id)
+    updated_at: datetime | None = None  # None: never changed
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: str
     project_id: str
@@ -58,6 +71,9 @@ class Memory:
     bucket_name: str = DEFAULT_BUCKET
     superseded_by: str | None = None  # the memory that replaced this one (a fact no longer true); None: live
     superseded_at: datetime | None = None
+    feedback: str | None = None  # POSITIVE | NEGATIVE | VERY_NEGATIVE: what a person said of this memory, the last time
+    feedback_reason: str | None = None
+    categories_auto: bool = False  # the categories were chosen by memvault (a text update chooses them again)
 
     def owners(self) -> dict[str, str | None]:
         return {f: getattr(self, f) for f in ENTITY_FIELDS}
@@ -299,3 +315,106 @@ class DeliveryState:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     disabled: bool = False
+# chat history (MemoryPlugin's archive of whole conversations) -------------------------------------------------------
+ChatStatus = Literal["queued", "processing", "completed", "rejected", "failed"]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One archived conversation. `id` is memvault's; `platform_conversation_id` is the id the importing app gave
+    it (unique per project and platform: an import of the same id again adds to it). A conversation whose last
+    import was refused by a limit says so in `status` ("rejected") and `status_reason`; its messages are those of
+    the imports that were accepted."""
+
+    id: str
+    project_id: str
+    platform: str
+    platform_conversation_id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    imported_at: datetime
+    import_id: str  # the last import that touched it
+    message_count: int = 0
+    token_count: int = 0
+    status: ChatStatus = "completed"
+    status_reason: str | None = None
+    platform_display_name: str | None = None
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One message of a conversation, at `position` (0, 1, 2... in the order the imports gave them)."""
+
+    id: str  # the importing app's message id (or one derived from the message when it gave none)
+    conversation_id: str
+    position: int
+    role: str
+    content: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatChunk:
+    """A passage of a conversation: the messages at positions first..last (inclusive), as indexed for search."""
+
+    id: str
+    conversation_id: str
+    first: int
+    last: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversationQuery:
+    """Which conversations a listing answers (every condition given must hold)."""
+
+    platform: str | None = None
+    title: str | None = None  # a part of the title, ignoring case
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    pinned_only: bool = False
+    import_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: list[Conversation]
+    total: int
+
+
+@dataclass(frozen=True)
+class ChatMessageIn:
+    """A message as an import gives it."""
+
+    role: str
+    content: str
+    id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChatImport:
+    """One conversation as an import gives it (the MemoryPlugin ingest body, a ChatGPT export's conversation)."""
+
+    conversation_id: str
+    messages: Sequence[ChatMessageIn]
+    title: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    platform: str = "custom"
+    platform_display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatHit:
+    """A passage found by a chat-history search: the chunk, its conversation, the message of it that best matches
+    the query, the chunk's messages and those around it (`context`), and a score in 0..1."""
+
+    conversation: Conversation
+    chunk: ChatChunk
+    message: ChatMessage
+    messages: list[ChatMessage]
+    context: list[ChatMessage]
+    score: float

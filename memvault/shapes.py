@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .models import Bucket, ChangeEvent, DeleteOutcome, HistoryEvent, Memory, SearchHit, Webhook
+from .models import Bucket, ChangeEvent, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit, Webhook
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -28,6 +28,7 @@ def memory_out(m: Memory) -> dict[str, Any]:
         "updated_at": iso(m.updated_at),
         "expiration_date": iso(m.expiration_date),
         "immutable": False,
+        "feedback": m.feedback,
     }
 
 
@@ -119,3 +120,15 @@ def webhook_out(w: Webhook, *, secret: bool = False) -> dict[str, Any]:
         "disabled_at": iso(w.disabled_at),
     }
     return {**out, "secret": w.secret} if secret else out
+def settings_out(s: ProjectSettings, categories: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """A project's settings as Mem0 shows them: `custom_categories` is null while the defaults apply; `categories`
+    is the list memories are sorted into either way."""
+    return {
+        "id": s.project_id,
+        "name": s.name,
+        "custom_categories": [{n: d} for n, d in s.custom_categories] if s.custom_categories is not None else None,
+        "custom_instructions": s.custom_instructions,
+        "agent_custom_instructions": s.agent_custom_instructions,
+        "categories": [{n: d} for n, d in categories],
+        "updated_at": iso(s.updated_at),
+    }

@@ -134,6 +134,13 @@ def date(value: datetime | None, what: str) -> datetime | None:
     return value
 
 
+def flag(value: Any, what: str) -> bool:
+    """A true/false switch: a bool, nothing else (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{what} must be true or false")
+    return value
+
+
 def number(value: int | float, what: str) -> int | float:
     """A JSON number both stores keep exactly: finite, and an integer within 64 bits."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -47,7 +47,7 @@ def test_added_by_mcp_found_by_cli_deleted_by_library_gone_for_the_mem0_sdk(tmp_
         library_engine = Engine(SQLiteStore(data / "memvault.db"), HashingEmbedder(), OfflineExtractor())
         try:
             with Memory(engine=library_engine) as m:
-                assert m.delete(memory_id) == {"message": "Memory deleted successfully!"}
+                assert m.delete(memory_id)["message"] == "Memory deleted successfully!"
         finally:
             library_engine.close()
 

@@ -154,6 +154,23 @@ def test_a_declared_length_over_the_limit_is_413_without_waiting_for_the_body(sm
     assert status == 413
 
 
+def test_a_route_with_a_limit_of_its_own_takes_bodies_over_the_servers_up_to_its_own(small: Server, engine: Engine) -> None:
+    """MemoryPlugin's chat-history ingest may carry 50 MB (Face.body_limits); every other route keeps the server's."""
+    key = small.key()
+    turns = [{"role": "human", "content": f"turn {n} " + "word " * 100} for n in range(2 * LIMIT // 500)]
+    body = json.dumps({"conversation": {"id": "big", "messages": turns}})
+    assert LIMIT < len(body) < 10 * LIMIT
+    mp = httpx.Client(base_url=small.url + "/api", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    with mp:
+        answer = mp.post("/chat-history/ingest/custom-online", content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200 and answer.json()["conversation"]["messageCount"] == len(turns)
+        assert mp.post("/chat-history/search", content=body, headers={"Content-Type": "application/json"}).status_code == 413
+    head = (f"POST /api/chat-history/ingest/custom-online HTTP/1.1\nHost: x\nAuthorization: Bearer {key}\n"
+            f"Content-Type: application/json\nContent-Length: {50 * 1024 * 1024 + 1}\n")
+    status, _, answer_body = exchange(small, head, timeout=5)
+    assert status == 413 and json.loads(answer_body) == {"error": f"Request body is larger than {50 * 1024 * 1024} bytes"}
+
+
 # the key before the body ----------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/v1/memories/", "/api/memory", "/mcp"])
 @pytest.mark.parametrize("authorization", ["", "Authorization: Token mv_unknown\n", "Authorization: Basic abc\n"],

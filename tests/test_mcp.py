@@ -17,7 +17,7 @@ from memvault.testing.mcp_client import call, fails, http_session, stdio_session
 from memvault.testing.server import Server
 
 TOOLS = {"add_memory", "search_memories", "list_memories", "get_memory", "update_memory", "delete_memory",
-         "delete_memories", "list_buckets", "create_bucket"}
+         "delete_memories", "list_buckets", "create_bucket", "search_chat_history", "recall_chat_history"}
 
 Session = Callable[[ClientSession], Awaitable[None]]
 
@@ -72,7 +72,8 @@ async def exercise_every_tool(session: ClientSession) -> None:
     outcome = await call(session, "delete_memories", ids=[bobs["results"][0]["id"], str(uuid.uuid4()), "junk"])
     assert (outcome["deleted"], outcome["failed"]) == (1, 2)
     assert [r["reason"] for r in outcome["results"]] == [None, "not_found", "invalid_id"]
-    assert await call(session, "delete_memory", id=alice["id"]) == {"id": alice["id"], "deleted": True}
+    done = await call(session, "delete_memory", id=alice["id"])
+    assert done.pop("receipt_id") and done == {"id": alice["id"], "deleted": True}
     assert "not found" in (await fails(session, "delete_memory", id=alice["id"])).lower()
     assert (await call(session, "list_memories", user_id="alice"))["results"] == []
 

@@ -26,15 +26,16 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from .. import filters as F
 from ..engine import Engine, SearchOptions
-from ..errors import BUCKET_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
-from ..faces import EngineDep, Face, ProjectDep
+from ..errors import BUCKET_NOT_FOUND, CONVERSATION_NOT_FOUND, EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
+from ..faces import EngineDep, Face, ProjectDep, receipted
 from ..models import Bucket, Memory
+from . import memoryplugin_chats
 
 router = APIRouter(prefix="/api", tags=["memoryplugin"])
 
@@ -49,7 +50,9 @@ class MemoryPluginDialect(Face):
         MEMORY_NOT_FOUND: "Memory not found",
         BUCKET_NOT_FOUND: "Bucket not found",
         EMPTY_BATCH: "memoryIds must not be empty",
+        CONVERSATION_NOT_FOUND: "Conversation not found",
     })
+    body_limits = MappingProxyType({memoryplugin_chats.INGEST_PATH: memoryplugin_chats.INGEST_BODY_LIMIT})
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message}
@@ -96,7 +99,12 @@ class UpdateMemory(BaseModel):
 
 
 class BulkDelete(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"memoryIds": [
+        "0b8f6d9e-5c3a-4f1e-9a77-2d4c8e1b6f20", "5e2a9c41-7d3b-4e8f-b1a6-9f0c3d7e2a58", "not-an-id"]}]})
+
     memoryIds: list[StrictStr] = Field(description="Ids of the memories to delete (at least one, at most 1,000).")
+    dryRun: StrictBool = Field(False, description="Answer what would be deleted, with the same counts and "
+                                                 "per-id results; delete nothing.")
 
 
 class NewBucket(BaseModel):
@@ -127,14 +135,33 @@ def _read(engine: Engine, project: str, where: F.Node | None, *, query: str | No
     return page.items, page.total
 
 
+# documentation of the seed endpoint (POST /api/memories/bulk-delete) --------------------
+def _error(description: str, message: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"example": {"error": message}}}}
+
+
+_BULK_DELETE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "What was deleted and what was not, one result per distinct id.",
+          "content": {"application/json": {"example": {
+              "deleted": 1, "failed": 2, "results": [
+                  {"id": "0b8f6d9e-5c3a-4f1e-9a77-2d4c8e1b6f20", "status": "deleted"},
+                  {"id": "5e2a9c41-7d3b-4e8f-b1a6-9f0c3d7e2a58", "status": "failed", "reason": "not_found"},
+                  {"id": "not-an-id", "status": "failed", "reason": "invalid_id"}]}}}},
+    400: _error("No ids, more than 1,000, or a body that is not `{memoryIds: [string]}`.", "memoryIds must not be empty"),
+    401: _error("No key, or a key memvault does not know.", "Invalid API key"),
+}
+
+
 # memories ---------------------------------------------------------------------------
-@router.post("/memory")
+@router.post("/memory", summary="Add a memory")
 def add_memory(body: AddMemory, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    """Stores `text` as it is, in the bucket `bucketId` (an id or a name; "General" when omitted). Answers
+    `{"done": "ok", "memoryId"}`."""
     memory = engine.add_text(project, body.text, bucket=_ref(body.bucketId), source=body.source)
     return {"done": "ok", "memoryId": memory.id}
 
 
-@router.get("/memory")
+@router.get("/memory", summary="List or search memories")
 def get_memories(
     engine: EngineDep, project: ProjectDep,
     query: Annotated[str | None, Query(description="Search; answers the 5 most relevant memories.")] = None,
@@ -145,12 +172,15 @@ def get_memories(
     skip: Annotated[int, Query(description="How many to skip, for paging.")] = 0,
     source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
 ) -> dict[str, Any]:
+    """Memories newest first, `count` of them after `skip`; `all=true` for every one (at most 1,000 an answer).
+    With `query`, the 5 most relevant by hybrid search. `count` in the answer is the number of memories that match
+    (every page), or of hits for a search."""
     items, total = _read(engine, project, None, query=query, count=SEARCH_TOP if query else count,
                          skip=skip, every=all)
     return {"data": [memory_out(m) for m in items], "count": total}
 
 
-@router.get("/v2/memory")
+@router.get("/v2/memory", summary="List memories with the buckets")
 def get_memories_v2(
     engine: EngineDep, project: ProjectDep,
     bucketId: Annotated[str | None, Query(description="Only this bucket's memories (id or name).")] = None,
@@ -161,6 +191,8 @@ def get_memories_v2(
     includeIds: Annotated[bool, Query(description="Memories as {id, text, metadata} instead of text.")] = False,
     source: Annotated[str | None, Query(description="Client source identifier; does not filter.")] = None,
 ) -> dict[str, Any]:
+    """As `GET /api/memory`, within `bucketId` when given: the memories (their texts, or `{id, text, metadata}`
+    with `includeIds=true`) and every bucket of the project with its number of memories."""
     where = F.eq("bucket", bucketId) if bucketId else None
     items, _ = _read(engine, project, where, query=query, count=count, skip=skip, every=all)
     return {
@@ -169,8 +201,10 @@ def get_memories_v2(
     }
 
 
-@router.post("/v2/memory/update", response_model=None)
+@router.post("/v2/memory/update", response_model=None, summary="Edit or move memories")
 def update_memory(body: UpdateMemory, engine: EngineDep, project: ProjectDep) -> dict[str, Any] | JSONResponse:
+    """Either edit one memory (`memoryId` with `text`, `bucketId` or `bucketName`) and get it back, or move up to 100
+    (`memoryIds` with `bucketId`): `{done, moved, movedIds, rejectedIds}`, a 404 with `rejectedIds` when none moved."""
     if (body.memoryId is None) == (body.memoryIds is None):
         raise InvalidInput("give either memoryId (edit one memory) or memoryIds (move memories)")
     if body.bucketId is not None and body.bucketName is not None:
@@ -186,47 +220,70 @@ def update_memory(body: UpdateMemory, engine: EngineDep, project: ProjectDep) ->
     return memory_out(memory)
 
 
-@router.delete("/memories/{memoryId}")
-def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+@router.delete("/memories/{memoryId}", summary="Delete a memory")
+def delete_memory(memoryId: str, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
+    """Deletes one memory for good (gone from every read path and from its history's text). 404 "Memory not found"
+    alike for an unknown id, another project's id and a string that is no id."""
     [outcome] = engine.delete_many(project, [memoryId])
     if not outcome.deleted:
         raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)
-    return {"message": "Memory deleted"}
+    return receipted({"message": "Memory deleted"}, response)
 
 
-@router.post("/memories/bulk-delete")
-def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
-    outcomes = engine.delete_many(project, body.memoryIds)
+@router.post("/memories/bulk-delete", summary="Bulk delete memories", responses=_BULK_DELETE_RESPONSES)
+def bulk_delete(body: BulkDelete, engine: EngineDep, project: ProjectDep, response: Response) -> dict[str, Any]:
+    """Deletes up to 1,000 memories in one transaction: those of the key's project that exist are deleted, the
+    others are counted in `failed`. `results` has one outcome per distinct id, in the order given (`reason`:
+    "not_found" for an unknown or another project's id, "invalid_id" for a string that cannot be an id); a repeated
+    id counts once. An empty list or more than 1,000 ids is a 400.
+
+    `curl -X POST http://127.0.0.1:8000/api/memories/bulk-delete -H "Authorization: Bearer <key>"
+    -H "Content-Type: application/json" -d '{"memoryIds": ["<id>", "<id>"]}'`
+
+    With `"dryRun": true`, nothing is deleted and the answer is the one the call would give now (with
+    `"dryRun": true`)."""
+    outcomes = engine.delete_many(project, body.memoryIds, dry_run=body.dryRun)
     deleted = sum(o.deleted for o in outcomes)
-    return {
+    return receipted({
         "deleted": deleted,
         "failed": len(outcomes) - deleted,
         "results": [{"id": o.id, "status": "deleted"} if o.deleted else {"id": o.id, "status": "failed", "reason": o.reason}
                     for o in outcomes],
-    }
+        **({"dryRun": True} if body.dryRun else {}),
+    }, response)
 
 
 # buckets ------------------------------------------------------------------------------
-@router.get("/buckets")
+@router.get("/buckets", summary="List buckets")
 def list_buckets(engine: EngineDep, project: ProjectDep) -> list[dict[str, Any]]:
+    """Every bucket of the project with its number of memories; "General" is always there."""
     return [bucket_out(b) for b in engine.list_buckets(project)]
 
 
-@router.post("/buckets")
+@router.post("/buckets", summary="Create a bucket")
 def create_bucket(body: NewBucket, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    """A new bucket; its `name` is unique in the project, ignoring case (409 when taken). Answers its `id`."""
     bucket = engine.create_bucket(project, body.name, body.description)
     return {"message": "Bucket created successfully", "id": bucket.id}
 
 
-@router.patch("/buckets/{bucketId}")
+@router.patch("/buckets/{bucketId}", summary="Rename a bucket")
 def change_bucket(bucketId: str, body: BucketChange, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """Changes a bucket's `name` and/or `description` (the bucket given by id or name); answers the bucket.
+    "General" keeps its name (409)."""
     return bucket_out(engine.rename_bucket(project, bucketId, body.name, body.description))
 
 
-@router.delete("/buckets/{bucketId}")
+@router.delete("/buckets/{bucketId}", summary="Delete a bucket")
 def delete_bucket(
-    bucketId: str, engine: EngineDep, project: ProjectDep,
+    bucketId: str, engine: EngineDep, project: ProjectDep, response: Response,
     memories: Annotated[str | None, Query(description='What happens to its memories: "move" (to General) or "delete".')] = None,
 ) -> dict[str, Any]:
+    """Deletes a bucket; `memories` says what happens to its memories: "move" (to General) or "delete" (required,
+    400 otherwise). "General" cannot be deleted (409)."""
     count = engine.delete_bucket(project, bucketId, memories or "")
-    return {"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count}
+    return receipted({"message": "Bucket deleted successfully", "moved" if memories == "move" else "deleted": count},
+                     response)
+
+
+router.include_router(memoryplugin_chats.router)  # /api/chat-history/...

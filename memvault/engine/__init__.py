@@ -7,9 +7,15 @@ an id from another project behaves exactly like an id that does not exist.
     core.py       the parts (store, embedder, extractor, reranker), limits, and the checks every argument passes
     keys.py       projects and API keys
     memories.py   add, get, list, update, delete: the forget guarantee
+    categories.py project settings, and the categories every added memory gets
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
     transfer.py   export and import
+    watch.py      who is told what the engine did (the server's metrics)
+    feedback.py   feedback on a memory
+    exports.py    Mem0's memory exports (a schema filled with memories) and summaries
+    profiles.py   user profiles read from their memories, profile settings and jobs
+    chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
     events.py     the change log's feed and retention, webhooks
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
@@ -21,14 +27,19 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .categories import DEFAULT_CATEGORIES
+from .chats import Chats
 from .core import Limits, check_uuid, text_hash
 from .events import Events, RetryPolicy
+from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
+from .profiles import Profiles
 from .search import Beside, Search
 from .transfer import Transfer
 
 __all__ = [
+    "DEFAULT_CATEGORIES",
     "DEFAULT_PROJECT",
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",
@@ -50,8 +61,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Memories, Events):
-    """Projects and keys, memories, search, buckets, export and import: every operation of memvault."""
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Memories, Chats, Events):
+    """Projects and keys, memories, search, buckets, export and import, feedback, exports and summaries, the
+    chat-history archive, the change log and webhooks: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None) -> None:

@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from .. import filters as F
 from .. import validate as V
 from ..errors import EMPTY_BATCH, Conflict, InvalidInput
 from ..models import DEFAULT_BUCKET, Bucket, utcnow
-from .core import EngineCore, check_uuid
+from .core import check_uuid
+from .receipts import Receipts
 
 
-class Buckets(EngineCore):
+class Buckets(Receipts):
     def list_buckets(self, project_id: str) -> list[Bucket]:
         self._bucket(project_id, None)
         return self.store.list_buckets(project_id)
@@ -48,7 +50,12 @@ class Buckets(EngineCore):
         if V.name_key(target.name) == V.name_key(DEFAULT_BUCKET):
             raise Conflict(f"the {DEFAULT_BUCKET} bucket cannot be deleted")
         general = self._bucket(project_id, None)
-        return self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
+        held = [] if memories == "move" else self._ids_where(project_id, F.eq("bucket", target.id))
+        count = self.store.delete_bucket(project_id, target.id, general.id if memories == "move" else None, utcnow())
+        if memories == "delete":
+            self.watchers.memories_deleted(count)
+            self._receipt(project_id, held)  # the ids it held just before: one added meanwhile goes unnamed
+        return count
 
     def move_memories(self, project_id: str, ids: Sequence[Any], bucket: str) -> tuple[list[str], list[str]]:
         """Move memories to a bucket; returns (moved, rejected) ids. Nothing moves if the bucket is unknown."""

@@ -17,6 +17,7 @@ from ..extract.base import Extractor, Message
 from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
+from .watch import Watchers
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Limits:
     max_message_chars: int = 50_000  # one message of an add, checked before any extraction
     max_content_chars: int = 200_000  # all the messages of one add together
     near_duplicate: float = 0.95  # cosine at which an inferred fact repeats a stored one
+    category_threshold: float = 0.25  # cosine a category needs to be chosen offline (memvault/engine/categories.py)
+    category_margin: float = 0.08  # ... and at most this below the memory's best category
+    max_auto_categories: int = 3
 
 
 def text_hash(text: str) -> str:
@@ -59,6 +63,7 @@ class EngineCore:
         self.extractor = extractor
         self.limits = limits or Limits()
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
+        self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
 
     def vector_index_state(self) -> str:
         """"ready", or "building" while the store builds a vector index in the background."""

@@ -25,7 +25,9 @@ from ..models import (
     utcnow,
 )
 from ..store.base import MemoryChange
-from .core import EngineCore, check_uuid, memory_not_found, text_hash
+from .categories import Categories
+from .core import check_uuid, memory_not_found, text_hash
+from .receipts import Receipts
 
 MAX_OFFSET = 2**53  # beyond any real table; larger numbers overflow the databases' integers
 
@@ -47,7 +49,7 @@ def own_input(event: str, messages: Any, new_text: str | None) -> list[dict[str,
     return [{"role": message["role"], "content": message["content"]}]  # nothing else a message may carry
 
 
-class Memories(EngineCore):
+class Memories(Categories, Receipts):
     # add -------------------------------------------------------------------------
     def add(
         self,
@@ -69,8 +71,10 @@ class Memories(EngineCore):
         source = V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS)
         expiration_date = V.date(expiration_date, "expiration_date")
         target = self._bucket(project_id, bucket)
+        named: dict[str, list[str]] = {}  # the categories the extractor named for a fact
         if infer:
-            facts = [self._text(f) for f in self.extractor.extract(list(messages)) if f and f.strip()]
+            extracted, named = self._extract(project_id, messages, owners)
+            facts = [self._text(f) for f in extracted if f and f.strip()]
         else:
             facts = [self._text(m.content, "message content") for m in messages if m.role != "system"]
         facts = list(dict.fromkeys(facts))
@@ -116,7 +120,9 @@ class Memories(EngineCore):
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]
+        self._categorize(project_id, memories, vectors, named)
         self.store.insert(memories, vectors, events)
+        self.watchers.memories_added(len(memories))
         return [AddResult("ADD", m, e.id) for m, e in zip(memories, events, strict=True)]
 
     def add_text(self, project_id: str, text: str, owners: Owners = Owners(), **options: Any) -> Memory:
@@ -189,7 +195,8 @@ class Memories(EngineCore):
         ids = [check_uuid(i.memory_id) for i in items]
         if len(set(ids)) != len(ids):
             raise InvalidInput("a memory_id appears more than once")
-        if len(self.store.get(project_id, ids)) != len(ids):  # early, before any embedding; the store checks again
+        current = {m.id: m for m in self.store.get(project_id, ids)}
+        if len(current) != len(ids):  # early, before any embedding; the store checks again
             raise memory_not_found()
         for item in items:
             if item.text is None and item.metadata is None and item.categories is None and item.bucket is None \
@@ -202,32 +209,45 @@ class Memories(EngineCore):
                     for i in items]
         buckets = [self._bucket(project_id, i.bucket).id if i.bucket is not None else None for i in items]
         to_embed = [t for t in texts if t is not None]
-        vectors = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        embedded = iter(self.embedder.embed(to_embed)) if to_embed else iter(())
+        vectors = [next(embedded) if t is not None else None for t in texts]
+        # Categories given win; a new text gets new categories only when memvault chose the old ones (or none).
+        auto: list[bool | None] = [False if c is not None else None for c in categories]
+        for n, (mid, vector) in enumerate(zip(ids, vectors, strict=True)):
+            if vector is not None and categories[n] is None and (current[mid].categories_auto
+                                                                  or not current[mid].categories):
+                categories[n], auto[n] = self._recategorize(project_id, current[mid], vector), True
         now = utcnow()
         changes = [
             MemoryChange(
                 mid, str(uuid.uuid4()), now, text=text, hash=text_hash(text) if text is not None else None,
-                vector=next(vectors) if text is not None else None, metadata=meta, categories=cats,
+                vector=vector, metadata=meta, categories=cats, categories_auto=cats_auto,
                 bucket_id=bucket_id, expiration_date=None if item.clear_expiration else expiry,
                 clear_expiration=item.clear_expiration,
             )
-            for item, mid, text, meta, cats, expiry, bucket_id
-            in zip(items, ids, texts, metadata, categories, expiries, buckets, strict=True)
+            for item, mid, text, vector, meta, cats, cats_auto, expiry, bucket_id
+            in zip(items, ids, texts, vectors, metadata, categories, auto, expiries, buckets, strict=True)
         ]
         # A delete of the memory or of the bucket that raced this update: the store's NotFound says which, by its code.
         return self.store.update(project_id, changes)
 
     # delete ----------------------------------------------------------------------
     def delete(self, project_id: str, memory_id: Any) -> None:
-        if not self.store.delete(project_id, [check_uuid(memory_id)], utcnow()):
+        gone = self.store.delete(project_id, [check_uuid(memory_id)], utcnow())
+        if not gone:
             raise memory_not_found()
+        self._receipt(project_id, gone)
+        self.watchers.memories_deleted(1)
 
-    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False) -> list[DeleteOutcome]:
+    def delete_many(self, project_id: str, ids: Sequence[Any], *, all_or_nothing: bool = False,
+                    dry_run: bool = False) -> list[DeleteOutcome]:
         """Delete distinct ids in one transaction; one outcome per distinct id, in the order given.
 
         With `all_or_nothing`, an unknown or malformed id fails the whole call (NotFound / InvalidInput)
-        and nothing is deleted.
+        and nothing is deleted. With `dry_run`, nothing is deleted and the outcomes are the ones the call would
+        have had now.
         """
+        V.flag(dry_run, "dry_run")
         if not ids:
             raise InvalidInput("give at least one memory id to delete", code=EMPTY_BATCH)
         self._batch(ids, "memory ids")
@@ -247,7 +267,13 @@ class Memories(EngineCore):
             existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
             if len(existing) != len(set(valid.values())):
                 raise memory_not_found()
-        gone = set(self.store.delete(project_id, list(valid.values()), utcnow()))
+        if dry_run:
+            gone = {m.id for m in self.store.get(project_id, list(valid.values()))}
+        else:
+            deleted = self.store.delete(project_id, list(valid.values()), utcnow())
+            self._receipt(project_id, deleted)
+            gone = set(deleted)
+            self.watchers.memories_deleted(len(gone))
         out = []
         for raw in distinct:
             if raw not in valid:
@@ -260,10 +286,23 @@ class Memories(EngineCore):
         return out
 
     def delete_where(self, project_id: str, where: F.Node | None) -> int:
+        gone = self.store.delete_where(project_id, self._delete_filter(project_id, where), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
+        self.watchers.memories_deleted(deleted)
+        return deleted
+
+    def would_delete_where(self, project_id: str, where: F.Node | None, shown: int = 1000) -> tuple[int, list[str]]:
+        """What `delete_where` would delete now (every memory the filter selects, expired and superseded ones too):
+        how many, and the ids of the first `shown` of them, newest first. Deletes nothing."""
+        page = self.store.list(project_id, self._delete_filter(project_id, where), shown)
+        return page.total, [m.id for m in page.items]
+
+    def _delete_filter(self, project_id: str, where: F.Node | None) -> F.Node:
         where = self._where(project_id, where)
         if where is None:
             raise InvalidInput("at least one filter is required to delete memories")
-        return len(self.store.delete_where(project_id, where, utcnow()))
+        return where
 
     def delete_entity(self, project_id: str, entity_type: str, name: str) -> int:
         column = ENTITY_TYPES.get(entity_type)
@@ -272,13 +311,20 @@ class Memories(EngineCore):
         V.identifier(name, "entity name")
         if not name:
             raise InvalidInput("entity name must not be empty")
-        deleted = len(self.store.delete_where(project_id, F.eq(column, name), utcnow()))
+        gone = self.store.delete_where(project_id, F.eq(column, name), utcnow())
+        deleted = len(gone)
+        self.watchers.memories_deleted(deleted)
         if deleted == 0:
             raise NotFound("Entity not found", code=ENTITY_NOT_FOUND)
+        self._receipt(project_id, gone)
         return deleted
 
     def reset(self, project_id: str) -> int:
-        return len(self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow()))
+        gone = self.store.delete_where(project_id, F.Cond("id", "exists"), utcnow())
+        self._receipt(project_id, gone)
+        deleted = len(gone)
+        self.watchers.memories_deleted(deleted)
+        return deleted
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0) -> Page:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,7 @@ class Search(EngineCore):
 
     def search(self, project_id: str, query: Any, where: F.Node | None = None,
                options: SearchOptions | None = None) -> list[SearchHit]:
+        started = time.perf_counter()
         opts = options or SearchOptions()
         query = self._text(query, "query")
         where = self._where(project_id, where)
@@ -93,7 +95,9 @@ class Search(EngineCore):
                 break
         hits = hits[: opts.top_k]  # load only the memories answered, not the whole candidate pool
         memories = {m.id: m for m in self.store.get(project_id, [s.id for s in hits])}
-        return [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+        answer = [SearchHit(memories[s.id], s.score, s.breakdown) for s in hits if s.id in memories]
+        self.watchers.searched(time.perf_counter() - started)
+        return answer
 
     def _tier(self, project_id: str, asked: _Asked, where: F.Node | None, opts: SearchOptions, t: ranking.Tuning,
               tier: ranking.Tier) -> tuple[list[ranking.Scored], bool]:

@@ -107,6 +107,7 @@ class Transfer(Buckets):
         if todo:
             added = set(self.store.insert_new([m for m, _ in todo], _stack([v for v in vectors if v is not None]),
                                               [e for _, es in todo for e in es]))
+            self.watchers.memories_added(len(added))
         return [ImportOutcome(i, "added" if i in added else "exists") for i in ids]
 
     def _imported(self, r: ImportRecord, project_id: str, bucket: Bucket) -> tuple[Memory, list[HistoryEvent]]:

@@ -11,6 +11,11 @@ than ``facts`` holding the only list, and items shaped ``{"fact": "..."}`` are a
 failure of the service (unreachable, timed out, a non-2xx status, an answer that is no list of
 facts) raises :class:`~memvault.errors.Unavailable`, whose message names the endpoint without
 credentials and never contains the API key.
+
+With a project's guidance (``extract_guided``), the system prompt also carries the project's instructions and its
+categories, and asks for ``{"facts": [{"fact": "...", "categories": ["..."]}]}``; a fact may come without
+categories (or as a plain string), and ``categories`` may be one name as a string. The engine drops the names that
+are not the project's.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import re
 
 from memvault.errors import InvalidInput, Unavailable
-from memvault.extract.base import Message
+from memvault.extract.base import Fact, Guidance, Message
 from memvault.remote import Endpoint
 
 SYSTEM_PROMPT = """\
@@ -37,6 +42,11 @@ would say it ("I moved to Lyon", "My sister Anna is a nurse"), in the user's lan
 - Write each fact once.
 
 Answer with JSON only, in this shape: {"facts": ["...", "..."]}
+If there is nothing worth remembering, answer {"facts": []}"""
+
+GUIDED_ANSWER = """\
+Tag each fact with the categories above that fit it (at most three, by name; none when none fits).
+Answer with JSON only, in this shape: {"facts": [{"fact": "...", "categories": ["name", ...]}, ...]}
 If there is nothing worth remembering, answer {"facts": []}"""
 
 _CONVERSATION_ROLES = ("user", "assistant")
@@ -77,12 +87,23 @@ class LLMExtractor:
         except ValueError as exc:
             raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}") from None
 
-    def request_body(self, conversation: str) -> dict[str, object]:
+    def extract_guided(self, messages: list[Message], guidance: Guidance) -> list[Fact]:
+        """The facts, each with the categories the model tagged it with, following the project's instructions."""
+        conversation = render_conversation(messages)
+        if not conversation:
+            return []
+        content = self._complete(self.request_body(conversation, system_prompt(guidance)))
+        try:
+            return parse_tagged_facts(content)
+        except ValueError as exc:
+            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}") from None
+
+    def request_body(self, conversation: str, system: str = SYSTEM_PROMPT) -> dict[str, object]:
         """The JSON body of the chat completion request for a rendered conversation."""
         return {
             "model": self.model,
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "system", "content": system},
                 {"role": "user", "content": f"Conversation:\n\n{conversation}"},
             ],
             "response_format": {"type": "json_object"},
@@ -99,6 +120,22 @@ class LLMExtractor:
         if not isinstance(content, str):
             raise Unavailable(f"{self._endpoint.service} gave no chat completion message")
         return content
+
+
+def system_prompt(guidance: Guidance) -> str:
+    """The system prompt with a project's instructions and categories."""
+    rules, _, _ = SYSTEM_PROMPT.partition("Answer with JSON only")
+    parts = [rules.rstrip()]
+    if guidance.instructions:
+        parts.append("The project's own instructions (they refine the rules above):\n" + guidance.instructions)
+    if guidance.categories:
+        listed = "\n".join(f"- {name}: {description}" if description else f"- {name}"
+                            for name, description in guidance.categories)
+        parts.append("Categories:\n" + listed)
+        parts.append(GUIDED_ANSWER)
+    else:
+        parts.append(SYSTEM_PROMPT[len(rules):])
+    return "\n\n".join(parts)
 
 
 def render_conversation(messages: list[Message]) -> str:
@@ -119,6 +156,12 @@ def parse_facts(content: str) -> list[str]:
 
     An empty list is a valid answer. See the module docstring for the shapes accepted.
     """
+    return [fact.text for fact in parse_tagged_facts(content)]
+
+
+def parse_tagged_facts(content: str) -> list[Fact]:
+    """`parse_facts`, each fact with the category names the model gave it (read leniently: a list of names or one
+    name; anything else counts as none)."""
     text = _without_thinking(content).strip()
     fenced = _FENCED.search(text)
     if fenced is not None:
@@ -130,13 +173,13 @@ def parse_facts(content: str) -> list[str]:
         value = [value]
     if not isinstance(value, list):
         raise ValueError(f"expected a list of facts, got {type(value).__name__}")
-    facts: list[str] = []
+    facts: list[Fact] = []
     seen: set[str] = set()
     for item in value:
         fact = " ".join(_item_text(item).split())
         if fact and fact.casefold() not in seen:
             seen.add(fact.casefold())
-            facts.append(fact)
+            facts.append(Fact(fact, _item_categories(item)))
     return facts
 
 
@@ -178,6 +221,15 @@ def _facts_entry(value: dict[str, object]) -> object:
     if len(lists) == 1:
         return lists[0]
     raise ValueError(f"expected a 'facts' key, got keys {sorted(value)[:5]}")
+
+
+def _item_categories(item: object) -> tuple[str, ...]:
+    named = item.get("categories", item.get("category")) if isinstance(item, dict) else None
+    if isinstance(named, str):
+        named = [named]
+    if not isinstance(named, list):
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in named if isinstance(n, str) and n.strip()))[:10]
 
 
 def _item_text(item: object) -> str:

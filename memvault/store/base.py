@@ -24,6 +24,11 @@ from ..models import (
     ApiKey,
     Bucket,
     ChangeEvent,
+    ChatChunk,
+    ChatMessage,
+    Conversation,
+    ConversationPage,
+    ConversationQuery,
     DeliveryState,
     Entity,
     EventQuery,
@@ -31,6 +36,7 @@ from ..models import (
     Memory,
     Page,
     Project,
+    ProjectSettings,
     Webhook,
 )
 
@@ -52,6 +58,7 @@ class MemoryChange:
     vector: Vectors | None = None
     metadata: dict[str, Any] | None = None
     categories: list[str] | None = None
+    categories_auto: bool | None = None  # whether memvault chose `categories` (None: unchanged)
     bucket_id: str | None = None
     expiration_date: datetime | None = None
     clear_expiration: bool = False
@@ -61,6 +68,22 @@ class MemoryChange:
         return HistoryEvent(self.event_id, memory.id, memory.project_id, "UPDATE", old_text, memory.text, None,
                             self.updated_at, memory.user_id, memory.agent_id, memory.app_id, memory.run_id,
                             memory.metadata or None)
+
+
+SETTINGS_FIELDS = ("name", "custom_categories", "custom_instructions", "agent_custom_instructions")
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """A patch to a project's settings: the fields given (not None) are set, the fields named in `clear` go back to
+    their default (the project's own name, the default categories, no instructions); the others stay as they are."""
+
+    updated_at: datetime
+    name: str | None = None
+    custom_categories: tuple[tuple[str, str], ...] | None = None
+    custom_instructions: str | None = None
+    agent_custom_instructions: str | None = None
+    clear: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,14 @@ class ProjectStore(Protocol):
 
     def ensure_project(self, name: str) -> Project: ...
     def get_project(self, project_id: str) -> Project | None: ...
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        """The project's settings (its defaults when never changed); None when there is no such project."""
+        ...
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        """Apply the patch in one transaction (concurrent patches of different fields all land); returns the
+        settings as committed, None when there is no such project (then nothing is written)."""
+        ...
 
 
 class KeyStore(Protocol):
@@ -185,7 +216,8 @@ class SearchStore(Protocol):
 class EventStore(Protocol):
     """The change log. Every write that records history events (adds, updates, supersedes, deletes, purges) also
     writes one log event per history event, in the same transaction, with the origin of the work in progress
-    (`memvault.origin`); a delete blanks the text of the deleted memory's earlier log events in that transaction.
+    (`memvault.origin`). A log event holds no text: add and update events are read with the text of the history
+    event of the same id, which a delete blanks (so a deleted memory's words leave the log with its history).
     Within a project, a larger `seq` always commits later, so a reader that has read up to seq n never sees a
     smaller seq appear after."""
 
@@ -239,7 +271,92 @@ class WebhookStore(Protocol):
         ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, EventStore, WebhookStore, Protocol):
+class RecordStore(Protocol):
+    """Feedback on memories, and a project's small JSON documents by kind (memory exports, profile settings, profile
+    jobs). A record past its `expires_at` is never returned; a write may drop the project's expired records."""
+
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        """Set (or, with None, clear) a memory's feedback; returns the memory as committed, None when it is not in the
+        project. Not a change of the memory: no history event, `updated_at` kept."""
+        ...
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        """Write a record (a new one, or over the one of that kind and id)."""
+        ...
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None: ...
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """The project's live records of `kind`, newest first (by when each was last written)."""
+        ...
+
+
+
+@dataclass(frozen=True)
+class ChatWrite:
+    """One import of a conversation, written in one transaction (`ChatStore.save_conversation`): the conversation
+    row as it is after the import, the messages it adds (a message whose id the conversation already has is left
+    out), the chunks it drops (by their first and last positions: every chunk of such a span goes) and the chunks
+    it adds, one vector each.
+    `expected_count`: the number of messages the engine saw in the conversation (0 for a new one); if another
+    import changed it meanwhile, the store raises Conflict and writes nothing."""
+
+    conversation: Conversation
+    expected_count: int
+    messages: Sequence[ChatMessage] = ()
+    drop_chunks: Sequence[tuple[int, int]] = ()
+    chunks: Sequence[ChatChunk] = ()
+    vectors: Vectors | None = None
+
+
+class ChatStore(Protocol):
+    """The chat-history archive: conversations, their messages, and the chunks search reads (each with a vector
+    and a keyword-index entry). Every method is scoped to one project. Deleting a conversation removes its row,
+    its messages, its chunks, their vectors and keyword entries in one transaction, and leaves their text in no
+    file once compacted (as a memory's delete does)."""
+
+    def find_conversation(self, project_id: str, platform: str, platform_conversation_id: str) -> Conversation | None: ...
+    def get_conversation(self, project_id: str, conversation_id: str) -> Conversation | None: ...
+    def list_conversations(self, project_id: str, query: ConversationQuery, limit: int,
+                           offset: int) -> ConversationPage:
+        """Newest first (updated_at, then created order)."""
+        ...
+
+    def conversation_messages(self, project_id: str, conversation_id: str, first: int = 0,
+                              last: int | None = None) -> list[ChatMessage]:
+        """The messages at positions first..last (inclusive; None: to the end), by position."""
+        ...
+
+    def chunk_spans(self, project_id: str, conversation_id: str) -> list[tuple[int, int]]:
+        """(first, last) of each chunk of the conversation, by first position (a span indexed as several windows
+        is there once per window)."""
+        ...
+
+    def save_conversation(self, write: ChatWrite) -> Conversation:
+        """Apply one import (see `ChatWrite`); returns the conversation as committed."""
+        ...
+
+    def delete_conversations(self, project_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete the given conversations with everything they hold; returns the ids that existed, in the order given."""
+        ...
+
+    def get_chunks(self, project_id: str, ids: Sequence[str]) -> list[ChatChunk]:
+        """The chunks among `ids` that exist in the project, in the order of `ids`."""
+        ...
+
+    def chunk_vector_search(self, project_id: str, vector: Vectors, platform: str | None,
+                            k: int) -> list[tuple[str, float]]:
+        """Chunk ids and cosine similarity (-1..1), best first; `platform`: only that platform's conversations."""
+        ...
+
+    def chunk_keyword_search(self, project_id: str, terms: Sequence[str], platform: str | None,
+                             k: int) -> list[tuple[str, float]]:
+        """Chunk ids and BM25 relevance (store/keyword.py, with the statistics of the searched scope), best first."""
+        ...
+
+
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, EventStore,
+            WebhookStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

@@ -1,4 +1,4 @@
-"""The change log's SQL, written once for both SQL stores (see migrations 0008 / 0005 for the tables).
+"""The change log's SQL, written once for both SQL stores (see the migrations SQLite 0011 / PostgreSQL 0008 for the tables).
 
 Each store's `_insert_events` — the one place every change to a memory writes its history — also writes the log
 rows built here, in the same transaction, with the origin of the work in progress (`memvault.origin`).

@@ -13,24 +13,29 @@ from datetime import datetime
 from typing import Any
 
 from ..embed.base import Vectors
-from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Project
-from .base import MemoryChange, Neighbour
+from ..models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Project, ProjectSettings
+from .base import SETTINGS_FIELDS, MemoryChange, Neighbour, SettingsChange
 
 MEMORY_COLUMNS = (
     "m.id, m.project_id, m.text, m.hash, m.bucket_id, m.created_at, m.updated_at, m.user_id, m.agent_id, "
-    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name, m.superseded_by, m.superseded_at"
+    "m.app_id, m.run_id, m.metadata, m.categories, m.expiration_date, m.source, b.name, m.superseded_by, m.superseded_at, "
+    "m.feedback, m.feedback_reason, m.categories_auto"
 )
 FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
                    "metadata, created_at")
 KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
 PROJECT_COLUMNS = "id, name, created_at"
+SETTINGS_SELECT = ("SELECT p.id, coalesce(s.name, p.name), s.custom_categories, s.custom_instructions, "
+                   "s.agent_custom_instructions, s.updated_at "
+                   "FROM projects p LEFT JOIN project_settings s ON s.project_id = p.id WHERE p.id = ")
+"""A project's settings (the store adds its placeholder for the project id): the defaults when it has no row."""
 FORGET_HISTORY = "UPDATE history SET old_text = NULL, new_text = NULL, input = NULL, metadata = NULL"
 """Blanks the texts of a deleted memory's events (the store adds which ones): the history keeps events, ids, times."""
 
 _MEMORY_INSERT = ("id", "project_id", "text", "hash", "user_id", "agent_id", "app_id", "run_id", "bucket_id",
                   "metadata", "categories", "source", "created_at", "updated_at", "expiration_date", "superseded_by",
-                  "superseded_at", "embedding")
+                  "superseded_at", "categories_auto", "embedding")
 _HISTORY_INSERT = ("id", "project_id", "memory_id", "event", "old_text", "new_text", "input", "user_id", "agent_id",
                    "app_id", "run_id", "metadata", "created_at")
 _OWNERS = (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
@@ -88,6 +93,7 @@ class SQLFlavor:
             "embedding": (self.vector_param, self.write_vector(ch.vector) if ch.vector is not None else None),
             "metadata": (p, self.write_json(ch.metadata) if ch.metadata is not None else None),
             "categories": (p, self.write_json(ch.categories) if ch.categories is not None else None),
+            "categories_auto": (p, ch.categories_auto),
             "bucket_id": (p, ch.bucket_id),
             "expiration_date": (p, self.write_time(ch.expiration_date) if ch.expiration_date is not None else None),
         }
@@ -99,13 +105,31 @@ class SQLFlavor:
             sets.append("expiration_date = NULL")
         return sets, args
 
+    def settings_upsert(self, project_id: str, ch: SettingsChange) -> tuple[str, list[Any]]:
+        """One statement that writes a settings patch: a row made for the project if it has none, else only the
+        fields the patch gives or clears change (parameters in order; the project must exist)."""
+        p = self.param
+        values: dict[str, Any] = {
+            "name": ch.name,
+            "custom_categories": self.write_json([{n: d} for n, d in ch.custom_categories])
+            if ch.custom_categories is not None else None,
+            "custom_instructions": ch.custom_instructions,
+            "agent_custom_instructions": ch.agent_custom_instructions,
+        }
+        changed = [f for f in SETTINGS_FIELDS if values[f] is not None or f in ch.clear]
+        columns = ["project_id", *changed, "updated_at"]
+        args = [project_id, *(None if f in ch.clear else values[f] for f in changed), self.write_time(ch.updated_at)]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in [*changed, "updated_at"])
+        return (f"INSERT INTO project_settings({', '.join(columns)}) VALUES ({', '.join([p] * len(columns))}) "
+                f"ON CONFLICT (project_id) DO UPDATE SET {sets}"), args
+
     # rows written --------------------------------------------------------------
     def memory_values(self, m: Memory, vector: Vectors) -> tuple[Any, ...]:
         return (m.id, m.project_id, m.text, m.hash, m.user_id, m.agent_id, m.app_id, m.run_id, m.bucket_id,
                 self.write_json(m.metadata), self.write_json(m.categories), m.source, self.write_time(m.created_at),
                 self.write_time(m.updated_at), self.write_time(m.expiration_date) if m.expiration_date else None,
                 m.superseded_by, self.write_time(m.superseded_at) if m.superseded_at else None,
-                self.write_vector(vector))
+                m.categories_auto, self.write_vector(vector))
 
     def event_values(self, events: Iterable[HistoryEvent]) -> list[tuple[Any, ...]]:
         j = self.write_event_json
@@ -123,6 +147,8 @@ class SQLFlavor:
             expiration_date=self.read_time(row[13]) if row[13] else None, source=row[14],
             bucket_name=row[15] or DEFAULT_BUCKET,
             superseded_by=row[16], superseded_at=self.read_time(row[17]) if row[17] else None,
+            feedback=row[18], feedback_reason=row[19],
+            categories_auto=bool(row[20]),
         )
 
     def event(self, row: Sequence[Any]) -> HistoryEvent:
@@ -139,6 +165,17 @@ class SQLFlavor:
 
     def bucket(self, row: Sequence[Any]) -> Bucket:
         return Bucket(row[0], row[1], row[2], row[3], self.read_time(row[4]), int(row[5]))
+
+    def settings(self, row: Sequence[Any]) -> ProjectSettings:
+        """A row of `SETTINGS_SELECT`."""
+        categories = self.read_json(row[2]) if row[2] is not None else None
+        return ProjectSettings(
+            project_id=row[0], name=row[1],
+            custom_categories=tuple((n, d) for entry in categories for n, d in entry.items())
+            if categories is not None else None,
+            custom_instructions=row[3], agent_custom_instructions=row[4],
+            updated_at=self.read_time(row[5]) if row[5] else None,
+        )
 
     def project(self, row: Sequence[Any]) -> Project:
         return Project(row[0], row[1], self.read_time(row[2]))

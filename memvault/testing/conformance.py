@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +31,17 @@ import pytest
 
 from memvault import filters as F
 from memvault.errors import Conflict, InvalidInput
-from memvault.models import Bucket, HistoryEvent, Memory, utcnow
-from memvault.store.base import MemoryChange, Store
+from memvault.models import (
+    Bucket,
+    ChatChunk,
+    ChatMessage,
+    Conversation,
+    ConversationQuery,
+    HistoryEvent,
+    Memory,
+    utcnow,
+)
+from memvault.store.base import ChatWrite, MemoryChange, SettingsChange, Store
 
 DIM = 8
 
@@ -184,6 +194,43 @@ def test_update_changes_text_vector_and_keyword_index(store: Store, pid: str) ->
     events = store.history(pid, m.id)
     assert [(e.event, e.old_text, e.new_text, e.metadata) for e in events][1:] == [
         ("UPDATE", "lives in Paris", "lives in Lyon", {"k": 1})]
+
+
+def test_categories_auto_round_trips_through_insert_and_update(store: Store, pid: str) -> None:
+    chosen = put(store, pid, "chosen by memvault", vec(0), categories=["food"], categories_auto=True)
+    given = put(store, pid, "given by the caller", vec(1), categories=["travel"])
+    assert [m.categories_auto for m in store.get(pid, [chosen.id, given.id])] == [True, False]
+    [got] = store.update(pid, [MemoryChange(chosen.id, str(uuid.uuid4()), utcnow(), categories=["x"],
+                                            categories_auto=False)])
+    assert (got.categories, got.categories_auto) == (["x"], False)
+    [got] = store.update(pid, [MemoryChange(given.id, str(uuid.uuid4()), utcnow(), metadata={"k": 1})])
+    assert (got.categories, got.categories_auto) == (["travel"], False)  # a patch without them leaves both
+
+
+def test_project_settings_start_as_defaults_and_patch_field_by_field(store: Store, pid: str, other: str) -> None:
+    fresh = store.project_settings(pid)
+    assert fresh is not None
+    assert (fresh.project_id, fresh.name, fresh.custom_categories, fresh.custom_instructions,
+            fresh.agent_custom_instructions, fresh.updated_at) == (pid, "p1", None, None, None, None)
+    at = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
+    cats = (("pets", "Animals I own"), ("Été", "Summer things: beaches, heat"))
+    got = store.update_project_settings(pid, SettingsChange(at, custom_categories=cats, custom_instructions="Be brief"))
+    assert got is not None and (got.custom_categories, got.custom_instructions, got.updated_at) == (cats, "Be brief", at)
+    got = store.update_project_settings(pid, SettingsChange(at, name="Shown name", agent_custom_instructions="Agent"))
+    assert got is not None and (got.name, got.custom_categories, got.custom_instructions,
+                                got.agent_custom_instructions) == ("Shown name", cats, "Be brief", "Agent")
+    assert store.project_settings(pid) == got
+    got = store.update_project_settings(pid, SettingsChange(at, clear=frozenset({"name", "custom_categories"})))
+    assert got is not None and (got.name, got.custom_categories, got.custom_instructions) == ("p1", None, "Be brief")
+    assert store.get_project(pid) is not None and store.get_project(pid).name == "p1"  # type: ignore[union-attr]
+    assert store.project_settings(other) == replace(fresh, project_id=other, name="p2")  # another project: untouched
+
+
+def test_project_settings_of_an_unknown_project_are_none_and_never_written(store: Store) -> None:
+    unknown = str(uuid.uuid4())
+    assert store.project_settings(unknown) is None
+    assert store.update_project_settings(unknown, SettingsChange(utcnow(), custom_instructions="x")) is None
+    assert store.project_settings(unknown) is None
 
 
 def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: str) -> None:
@@ -482,3 +529,145 @@ def test_every_operator_on_every_kind_means_the_same_on_every_store(store: Store
 def test_a_condition_no_store_could_read_the_same_way_is_refused_when_made(node: object) -> None:
     with pytest.raises(InvalidInput):
         node()  # type: ignore[operator]
+
+
+# feedback and records ---------------------------------------------------------------------------------------------
+def test_feedback_is_set_cleared_filtered_and_never_crosses_projects(store: Store, pid: str, other: str) -> None:
+    m = put(store, pid, "likes tea", vec(0))
+    before = store.get(pid, [m.id])[0]
+    assert store.set_feedback(other, m.id, "NEGATIVE", "no") is None  # another project's key finds nothing
+    got = store.set_feedback(pid, m.id, "VERY_NEGATIVE", "wrong person")
+    assert got is not None and (got.feedback, got.feedback_reason) == ("VERY_NEGATIVE", "wrong person")
+    assert got.updated_at == before.updated_at and len(store.history(pid, m.id)) == 1  # not a change of the memory
+    put(store, pid, "likes coffee", vec(1))
+    assert [x.text for x in store.list(pid, F.eq("feedback", "VERY_NEGATIVE"), 10).items] == ["likes tea"]
+    assert store.list(pid, F.Not(F.eq("feedback", "VERY_NEGATIVE")), 10).items[0].text == "likes coffee"
+    cleared = store.set_feedback(pid, m.id, None, None)
+    assert cleared is not None and cleared.feedback is None and cleared.feedback_reason is None
+    assert store.set_feedback(pid, str(uuid.uuid4()), "POSITIVE", None) is None
+
+
+def test_records_round_trip_by_kind_expire_and_never_cross_projects(store: Store, pid: str, other: str) -> None:
+    now = utcnow()
+    store.put_record(pid, "export", "e1", {"n": 1, "text": "ünï"}, now, now + timedelta(days=7))
+    store.put_record(pid, "export", "e2", {"n": 2}, now + timedelta(seconds=1), None)
+    store.put_record(pid, "job", "e1", {"n": 3}, now, None)
+    assert store.get_record(pid, "export", "e1", now) == {"n": 1, "text": "ünï"}
+    assert store.get_record(pid, "job", "e1", now) == {"n": 3}
+    assert store.get_record(other, "export", "e1", now) is None
+    assert store.list_records(pid, "export", now, 10) == [{"n": 2}, {"n": 1, "text": "ünï"}]
+    assert store.list_records(other, "export", now, 10) == []
+    store.put_record(pid, "export", "e1", {"n": 4}, now + timedelta(seconds=2), now + timedelta(days=7))
+    assert store.get_record(pid, "export", "e1", now) == {"n": 4}  # written over
+    assert store.list_records(pid, "export", now, 1) == [{"n": 4}]  # newest written first
+    later = now + timedelta(days=8)
+    assert store.get_record(pid, "export", "e1", later) is None  # past its expiry
+    assert store.list_records(pid, "export", later, 10) == [{"n": 2}]
+
+
+# the chat-history archive (ChatStore) ----------------------------------------------------------------------------
+def conversation(project_id: str, ext: str, *, platform: str = "custom", title: str = "", count: int = 0,
+                 at: datetime | None = None, import_id: str = "imp-1", cid: str | None = None) -> Conversation:
+    at = at or utcnow()
+    return Conversation(cid or str(uuid.uuid4()), project_id, platform, ext, title, at, at, at, import_id,
+                        message_count=count, token_count=count * 10)
+
+
+def chat(store: Store, project_id: str, ext: str, texts: list[str], *, platform: str = "custom", title: str = "",
+         hot: list[int] | None = None, at: datetime | None = None, import_id: str = "imp-1") -> Conversation:
+    """A conversation of one message per text, one chunk per message (vector `vec(hot[i])`)."""
+    conv = conversation(project_id, ext, platform=platform, title=title, count=len(texts), at=at, import_id=import_id)
+    messages = [ChatMessage(f"m{i}", conv.id, i, "user", t, at) for i, t in enumerate(texts)]
+    chunks = [ChatChunk(str(uuid.uuid4()), conv.id, i, i, t) for i, t in enumerate(texts)]
+    vectors = np.stack([vec(h) for h in (hot or [0] * len(texts))])
+    return store.save_conversation(ChatWrite(conv, 0, messages, (), chunks, vectors))
+
+
+def test_a_conversation_round_trips_with_its_messages_in_order(store: Store, pid: str, other: str) -> None:
+    at = datetime(2025, 3, 4, 5, 6, 7, 800000, tzinfo=UTC)
+    saved = chat(store, pid, "ext-1", ["hello there", "general kenobi"], title="Star talk", at=at)
+    assert saved.message_count == 2 and saved.title == "Star talk" and saved.created_at == at
+    assert store.get_conversation(pid, saved.id) == saved
+    assert store.find_conversation(pid, "custom", "ext-1") == saved
+    assert store.find_conversation(pid, "chatgpt", "ext-1") is None
+    assert store.get_conversation(other, saved.id) is None and store.find_conversation(other, "custom", "ext-1") is None
+    assert [(m.id, m.position, m.content, m.created_at) for m in store.conversation_messages(pid, saved.id)] == [
+        ("m0", 0, "hello there", at), ("m1", 1, "general kenobi", at)]
+    assert [m.id for m in store.conversation_messages(pid, saved.id, 1, 1)] == ["m1"]
+    assert store.conversation_messages(other, saved.id) == []
+    assert store.chunk_spans(pid, saved.id) == [(0, 0), (1, 1)]
+
+
+def test_an_import_adds_only_messages_the_conversation_lacks_and_checks_the_count_it_saw(store: Store, pid: str) -> None:
+    saved = chat(store, pid, "ext", ["one", "two"])
+    again = [ChatMessage("m1", saved.id, 1, "user", "two, edited"), ChatMessage("m2", saved.id, 2, "user", "three")]
+    grown = store.save_conversation(ChatWrite(replace(saved, message_count=3), 2, again, [(1, 1)],
+                                              [ChatChunk(str(uuid.uuid4()), saved.id, 1, 2, "two three")],
+                                              vec(1)[None, :]))
+    assert grown.message_count == 3
+    assert [m.content for m in store.conversation_messages(pid, saved.id)] == ["one", "two", "three"]
+    assert store.chunk_spans(pid, saved.id) == [(0, 0), (1, 2)]
+    with pytest.raises(Conflict):  # an import that saw two messages, after another made them three
+        store.save_conversation(ChatWrite(replace(saved, title="late"), 2, [ChatMessage("m9", saved.id, 2, "user", "x")]))
+    assert store.get_conversation(pid, saved.id) == grown
+    assert len(store.conversation_messages(pid, saved.id)) == 3
+    with pytest.raises(Conflict):  # a second conversation under a platform id the project already has
+        store.save_conversation(ChatWrite(conversation(pid, "ext"), 0))
+
+
+def test_chunk_searches_rank_within_the_project_and_the_platform(store: Store, pid: str, other: str) -> None:
+    a = chat(store, pid, "a", ["the zebra grazes", "a lion sleeps", "zebra stripes and zebra foals"], hot=[1, 2, 3])
+    chat(store, pid, "b", ["a zebra on another platform"], platform="claude", hot=[1])
+    chat(store, other, "a", ["the zebra of another project"], hot=[1])
+    dense = store.chunk_vector_search(pid, vec(1), None, 10)
+    assert len(dense) == 4 and dense[0][1] == pytest.approx(1.0) and dense[1][1] == pytest.approx(1.0)
+    assert {i for i, _ in store.chunk_vector_search(pid, vec(1), "custom", 10)} == {
+        c.id for c in store.get_chunks(pid, [i for i, _ in dense]) if c.conversation_id == a.id}
+    assert store.chunk_vector_search(pid, vec(1), "nowhere", 10) == []
+    sparse = store.chunk_keyword_search(pid, ["zebras"], None, 10)
+    texts = {c.id: c.text for c in store.get_chunks(pid, [i for i, _ in sparse])}
+    assert len(sparse) == 3 and "another project" not in " ".join(texts.values())
+    custom = store.get_chunks(pid, [i for i, _ in store.chunk_keyword_search(pid, ["zebra"], "custom", 10)])
+    assert sorted(c.text for c in custom) == ["the zebra grazes", "zebra stripes and zebra foals"]
+    assert store.get_chunks(other, [i for i, _ in dense]) == []
+
+
+def test_deleting_a_conversation_takes_every_part_of_it(store: Store, pid: str, other: str,
+                                                       store_twin: Store) -> None:
+    gone = chat(store, pid, "gone", ["quokka secrets", "more quokka"], hot=[4, 4])
+    kept = chat(store, pid, "kept", ["quokka public"], hot=[4])
+    theirs = chat(store, other, "gone", ["quokka of theirs"], hot=[4])
+    assert store_twin.chunk_vector_search(pid, vec(4), None, 10)  # the twin's index is loaded before the delete
+    assert store.delete_conversations(other, [gone.id]) == []
+    assert store.delete_conversations(pid, ["nope", gone.id, gone.id]) == [gone.id]
+    for s in (store, store_twin):
+        assert s.get_conversation(pid, gone.id) is None and s.conversation_messages(pid, gone.id) == []
+        assert s.chunk_spans(pid, gone.id) == []
+        found = s.chunk_vector_search(pid, vec(4), None, 10) + s.chunk_keyword_search(pid, ["quokka"], None, 10)
+        assert {c.conversation_id for c in s.get_chunks(pid, [i for i, _ in found])} == {kept.id}
+        assert [c.id for c in s.list_conversations(pid, ConversationQuery(), 10, 0).items] == [kept.id]
+    assert store.get_conversation(other, theirs.id) is not None
+    store.compact()
+    assert store.chunk_keyword_search(pid, ["quokka"], None, 10)
+
+
+def test_listing_filters_and_pages_newest_first(store: Store, pid: str, other: str) -> None:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    made = [chat(store, pid, f"c{i}", [f"text {i}"], title=f"Trip to Rome {i}" if i % 2 else f"Work {i}",
+                 platform="chatgpt" if i < 3 else "claude", at=base + timedelta(days=i),
+                 import_id="first" if i < 2 else "second") for i in range(5)]
+    chat(store, other, "x", ["not mine"])
+    page = store.list_conversations(pid, ConversationQuery(), 2, 0)
+    assert page.total == 5 and [c.id for c in page.items] == [made[4].id, made[3].id]
+    assert [c.id for c in store.list_conversations(pid, ConversationQuery(), 2, 4).items] == [made[0].id]
+
+    def ids(**query: Any) -> list[str]:
+        return [c.platform_conversation_id for c in store.list_conversations(pid, ConversationQuery(**query), 10, 0).items]
+
+    assert ids(platform="chatgpt") == ["c2", "c1", "c0"]
+    assert ids(title="rome") == ["c3", "c1"]
+    assert ids(title="ROME 3") == ["c3"]
+    assert ids(title="%") == []
+    assert ids(import_id="first") == ["c1", "c0"]
+    assert ids(created_from=base + timedelta(days=1), created_to=base + timedelta(days=3)) == ["c3", "c2", "c1"]
+    assert ids(pinned_only=True) == []

@@ -176,6 +176,22 @@ def inferred_fact_delete(site: Site) -> tuple[list[str], list[str]]:
     return [a], [b, c]
 
 
+def chat_history_delete(site: Site) -> tuple[list[str], list[str]]:
+    """A conversation of the chat-history archive: its title, messages, chunks and keyword entries."""
+    gone, kept = [marker() for _ in range(3)], marker()
+
+    def ingest(cid: str, title: str, texts: list[str]) -> str:
+        conv = {"id": cid, "title": title, "messages": [{"role": "human", "content": t} for t in texts]}
+        return str(site.ok(site.mp.post("/chat-history/ingest/custom-online", json={"conversation": conv}))["conversationId"])
+
+    doomed = ingest("doomed", f"About {gone[0]}", [f"my secret is {gone[1]}", f"and also {gone[2]}", "plain words"])
+    ingest("kept", "Kept", [f"this stays {kept}"])
+    site.ok(site.mp.request("DELETE", "/chat-history/chats", json={"ids": [doomed]}))
+    found = site.ok(site.mp.post("/chat-history/search", json={"query": f"stays {kept}"}))["results"]
+    assert any(kept in h["text"] for h in found), "a conversation that was not deleted went too"
+    return gone, []
+
+
 FORGET_PATHS: dict[str, Forget] = {
     "single delete": single_delete,
     "batch delete": batch_delete,
@@ -186,6 +202,7 @@ FORGET_PATHS: dict[str, Forget] = {
     "MemoryPlugin delete": plugin_delete,
     "update then delete": update_then_delete,
     "one inferred fact of several": inferred_fact_delete,
+    "chat-history conversation delete": chat_history_delete,
 }
 
 

@@ -36,6 +36,7 @@ class Route:
 
 
 MESSAGES = [{"role": "user", "content": "a fresh fact"}]
+PROJECT = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
 ROUTES = [
     Route("GET", "/v1/ping/", "/v1/ping/"),
     Route("POST", "/v3/memories/add/", "/v3/memories/add/", {"messages": MESSAGES, "user_id": "alice", "infer": False}),
@@ -55,6 +56,9 @@ ROUTES = [
     Route("DELETE", "/v2/entities/{entity_type}/{name}/", "/v2/entities/user/alice/"),
     Route("PUT", "/v1/batch/", "/v1/batch/", {"memories": [{"memory_id": "{mid}", "text": "changed"}]}),
     Route("DELETE", "/v1/batch/", "/v1/batch/", {"memories": [{"memory_id": "{mid}"}]}),
+    # project settings: their bad bodies and ids are in test_mem0_sdk_project.py (the path holds the key's project)
+    Route("GET", PROJECT, PROJECT.format(org_id="any", project_id="any")),
+    Route("PATCH", PROJECT, PROJECT.format(org_id="any", project_id="any")),
 ]
 BODY_ROUTES = [r for r in ROUTES if r.body is not None]
 ID_ROUTES = [r for r in ROUTES if "{mid}" in r.path]

@@ -258,7 +258,7 @@ def test_update_of_an_unknown_memory_raises_not_found(client: MemoryClient) -> N
 # delete ------------------------------------------------------------------------------
 def test_delete_answers_200_with_the_message_then_the_memory_is_gone(client: MemoryClient) -> None:
     mid, keep = add_plain(client, ["Allergic to peanuts", "Likes jazz"], user_id="alice")
-    assert client.delete(mid) == {"message": "Memory deleted successfully!"}
+    assert client.delete(mid)["message"] == "Memory deleted successfully!"
     with pytest.raises(MemoryNotFoundError):
         client.get(mid)
     with pytest.raises(MemoryNotFoundError):
@@ -350,7 +350,7 @@ def test_batch_update_changes_every_memory(client: MemoryClient) -> None:
 def test_batch_delete_removes_every_memory(client: MemoryClient) -> None:
     ids = add_plain(client, ["one", "two", "three"], user_id="alice")
     answer = client.batch_delete([{"memory_id": i} for i in ids[:2]])
-    assert answer == {"message": "Successfully deleted 2 memories"}
+    assert answer["message"] == "Successfully deleted 2 memories"
     assert [m["id"] for m in client.get_all(filters={"user_id": "alice"})["results"]] == [ids[2]]
 
 
@@ -367,7 +367,7 @@ def test_batches_of_a_thousand_pass_and_of_a_thousand_and_one_fail(client: Memor
 
     answer = client.batch_update([{"memory_id": i, "metadata": {"batch": True}} for i in ids])
     assert answer == {"message": "Successfully updated 1000 memories"}
-    assert client.batch_delete([{"memory_id": i} for i in ids]) == {"message": "Successfully deleted 1000 memories"}
+    assert client.batch_delete([{"memory_id": i} for i in ids])["message"] == "Successfully deleted 1000 memories"
     assert client.get_all(filters={"user_id": "alice"})["count"] == 0
 
 
@@ -398,7 +398,7 @@ def test_the_readme_quick_start_on_the_default_offline_stack(tmp_path: Path) -> 
             hits = client.search("which city does she live in now?", filters={"user_id": "alice"})["results"]
             assert hits[0]["memory"] == "I moved to Lyon"  # found by meaning: no word in common
             assert {h["user_id"] for h in hits} == {"alice"}
-            assert client.delete(hits[0]["id"]) == {"message": "Memory deleted successfully!"}
+            assert client.delete(hits[0]["id"])["message"] == "Memory deleted successfully!"
             assert texts_of(client.get_all(filters={"user_id": "alice"})["results"]) == {"I am vegetarian"}
         finally:
             client.client.close()

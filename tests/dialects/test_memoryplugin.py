@@ -257,7 +257,8 @@ def test_update_of_an_unknown_memory_or_bucket_is_404(mp: MP) -> None:
 def test_delete_removes_the_memory(mp: MP, mem0: Mem0) -> None:
     mid = mp.add("forget me")
     answer = mp.http.delete(f"/memories/{mid}")
-    assert (answer.status_code, answer.json()) == (200, {"message": "Memory deleted"})
+    assert (answer.status_code, answer.json()["message"]) == (200, "Memory deleted")
+    assert answer.json()["receipt_id"] == answer.headers["x-memvault-receipt"]
     assert mp.texts() == set()
     assert mem0.get(mid).status_code == 404
     assert error_of(mp.http.delete(f"/memories/{mid}"), 404) == "Memory not found"

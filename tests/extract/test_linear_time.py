@@ -1,6 +1,6 @@
 """Text handling on user input takes time linear in its length, whatever the text.
 
-Every extractor and the query parser are fed runs of each punctuation character, and mixes, at 10 kB and
+Every extractor, the offline decider and the query parser are fed runs of each punctuation character, and mixes, at 10 kB and
 100 kB. Linearity is checked as a ratio of CPU times measured here, on this machine: the 100 kB text may take
 at most RATIO times what the 10 kB one takes (a linear pass takes about 10x; a quadratic one about 100x).
 No absolute time is asserted. The garbage collector is off while a call is timed (its passes are not the
@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from memvault import ranking
+from memvault.decide import Known
+from memvault.decide.offline import OfflineDecider
 from memvault.errors import Unavailable
 from memvault.extract.base import Message
 from memvault.extract.llm import LLMExtractor
@@ -63,6 +65,10 @@ def _runs() -> dict[str, Callable[[int], str]]:
         "reasoning tags": "<think>",
         "unclosed JSON": '{"facts": [',
         "dates": "2023-05-08 May 8th 2023 ",
+        "slot phrases": "I live in my favourite city of the new ",
+        "subjects and possessives": "my brother's wife's ",
+        "negations and auxiliaries": "I have not been no longer ",
+        "names and ages": "I'm Dana 34-year-old call me ",
     }
     for name, unit in mixes.items():
         texts[name] = lambda n, unit=unit: fill(unit, n)
@@ -166,6 +172,11 @@ def test_llm_extractor_is_linear(echoing_model: FakeOpenAIServer) -> None:
             pass
 
     _assert_linear(extract)
+
+
+def test_offline_decider_is_linear() -> None:
+    decider = OfflineDecider()
+    _assert_linear(lambda text: decider.decide([text], [[Known(0, text, 0.5), Known(1, "I live in Paris", 0.5)]]))
 
 
 def test_query_parser_is_linear() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from memvault.errors import InvalidInput, Unavailable
 from memvault.extract import build_extractor
-from memvault.extract.base import Message
+from memvault.extract.base import Fact, Guidance, GuidedExtractor, Message
 from memvault.extract.llm import SYSTEM_PROMPT, LLMExtractor
 from memvault.testing.openai_server import FakeOpenAIServer
 
@@ -56,6 +56,30 @@ def test_request_is_one_chat_completion_asking_for_a_json_object(server: FakeOpe
         "user (anna): Where should I eat tonight?"
     )
     assert "travel agent" not in user["content"]
+
+
+def test_guided_request_carries_the_projects_instructions_and_categories(server: FakeOpenAIServer) -> None:
+    extractor = answering(server, '{"facts": []}')
+    assert isinstance(extractor, GuidedExtractor)
+    extractor.extract_guided(CONVERSATION, Guidance("Never remember places.", (("pets", "Animals I own"), ("x", ""))))
+    system = server.requests[-1].body["messages"][0]["content"]
+    assert system.startswith(SYSTEM_PROMPT.partition("Answer with JSON only")[0].rstrip())
+    assert "Never remember places." in system and "- pets: Animals I own\n- x\n" in system
+    assert '{"facts": [{"fact": "...", "categories": ["name", ...]}, ...]}' in system
+    extractor.extract_guided(CONVERSATION, Guidance())
+    assert server.requests[-1].body["messages"][0]["content"] == SYSTEM_PROMPT  # nothing to add: the plain prompt
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ('{"facts": [{"fact": "I have a cat", "categories": ["pets", " Home ", "pets", 3, ""]}]}',
+     [Fact("I have a cat", ("pets", "Home"))]),
+    ('{"facts": [{"text": "I have a cat", "category": "pets"}, "I live in Lyon"]}',
+     [Fact("I have a cat", ("pets",)), Fact("I live in Lyon")]),
+    ('{"facts": [{"fact": "I have a cat", "categories": {"pets": true}}]}', [Fact("I have a cat")]),
+    ('["I have a cat"]', [Fact("I have a cat")]),
+])
+def test_tagged_facts_are_read_leniently(server: FakeOpenAIServer, content: str, expected: list[Fact]) -> None:
+    assert answering(server, content).extract_guided(CONVERSATION, Guidance(categories=(("pets", ""),))) == expected
 
 
 def test_no_api_key_sends_no_authorization(server: FakeOpenAIServer) -> None:

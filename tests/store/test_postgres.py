@@ -66,7 +66,7 @@ def test_a_schema_behind_is_refused_unless_migrating_and_the_cli_migrates_it(emp
     known = postgres_schema.latest()
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute("DELETE FROM schema_migrations")
-        conn.execute("DROP TABLE history, memories, buckets, api_keys, projects, meta")
+        conn.execute("DROP TABLE project_settings, history, memories, buckets, api_keys, projects, meta")
     with pytest.raises(postgres_schema.SchemaError, match="at version 0, this memvault needs .*run `memvault migrate"):
         PostgresStore(empty_url)
 

@@ -36,10 +36,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour
+from ..base import MemoryChange, Neighbour, SettingsChange
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -47,10 +47,12 @@ from ..sql import (
     KEY_COLUMNS,
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
+    SETTINGS_SELECT,
     SQLFlavor,
     regroup_neighbours,
 )
 from . import schema
+from .chats import PostgresChats
 from .events import PostgresEvents
 from .where import compile_where
 
@@ -110,7 +112,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore(PostgresEvents):
+class PostgresStore(PostgresChats, PostgresEvents):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -122,7 +124,10 @@ class PostgresStore(PostgresEvents):
     before answering Unavailable.
     """
 
-    _flavor = POSTGRES
+    _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
+    _vector_text = staticmethod(vector_text)
+    _similarity = staticmethod(_similarity)
+    _flavor = POSTGRES  # what the change log (events.py) writes and reads with
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
@@ -153,6 +158,13 @@ class PostgresStore(PostgresEvents):
                         "AND schemaname = current_schema() AND indexname LIKE 'memories\\_hnsw\\_%'",
                     )
                 }
+                self._chat_dims = {
+                    int(r[0].rsplit("_", 1)[1]) for r in _rows(
+                        conn,
+                        "SELECT indexname FROM pg_indexes WHERE tablename = 'chat_chunks' "
+                        "AND schemaname = current_schema() AND indexname LIKE 'chat\\_chunks\\_hnsw\\_%'",
+                    )
+                }
         except BaseException:
             self._pool.close()
             raise
@@ -173,7 +185,7 @@ class PostgresStore(PostgresEvents):
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history", "events"):
+                for table in ("memories", "history", "events", "chat_conversations", "chat_messages", "chat_chunks"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
@@ -233,6 +245,21 @@ class PostgresStore(PostgresEvents):
     def get_project(self, project_id: str) -> Project | None:
         row = self._read(lambda c: _row(c, f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s", (project_id,)))
         return POSTGRES.project(row) if row else None
+
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        row = self._read(lambda c: _row(c, SETTINGS_SELECT + "%s", (project_id,)))
+        return POSTGRES.settings(row) if row else None
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        def fn(c: psycopg.Connection) -> tuple[Any, ...] | None:
+            if not _row(c, "SELECT 1 FROM projects WHERE id = %s FOR SHARE", (project_id,)):
+                return None
+            sql, args = POSTGRES.settings_upsert(project_id, change)
+            c.execute(sql, args)
+            return _row(c, SETTINGS_SELECT + "%s", (project_id,))
+
+        row = self._write(fn)
+        return POSTGRES.settings(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
@@ -605,6 +632,43 @@ class PostgresStore(PostgresEvents):
         rows = self._read(lambda c: _rows(c, query, args))
         return regroup_neighbours((anchor, nid, side, created, seq, _similarity(distance), text, metadata or {})
                                   for anchor, nid, side, created, seq, distance, text, metadata in rows)
+
+    # feedback and records ------------------------------------------------------
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        def fn(c: psycopg.Connection) -> tuple[Any, ...] | None:
+            c.execute("UPDATE memories SET feedback = %s, feedback_reason = %s WHERE project_id = %s AND id = %s",
+                      (feedback, reason, project_id, memory_id))
+            return _row(c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE m.project_id = %s AND m.id = %s",
+                        (project_id, memory_id))
+
+        row = self._write(fn)
+        return _memory(row) if row else None
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        def fn(c: psycopg.Connection) -> None:
+            c.execute("DELETE FROM records WHERE project_id = %s AND expires_at <= %s", (project_id, at))
+            c.execute(
+                "INSERT INTO records(project_id, kind, id, body, created_at, updated_at, expires_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (project_id, kind, id) DO UPDATE SET "
+                "body = excluded.body, updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                (project_id, kind, record_id, Jsonb(body), at, at, expires_at),
+            )
+
+        self._write(fn)
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None:
+        row = self._read(lambda c: _row(
+            c, "SELECT body FROM records WHERE project_id = %s AND kind = %s AND id = %s "
+            "AND (expires_at IS NULL OR expires_at > %s)", (project_id, kind, record_id, now)))
+        return dict(row[0]) if row else None
+
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        rows = self._read(lambda c: _rows(
+            c, "SELECT body FROM records WHERE project_id = %s AND kind = %s "
+            "AND (expires_at IS NULL OR expires_at > %s) ORDER BY updated_at DESC, id LIMIT %s",
+            (project_id, kind, now, limit)))
+        return [dict(r[0]) for r in rows]
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:

@@ -26,6 +26,7 @@ _COLUMNS = {
     "expiration_date": "m.expiration_date",
     "superseded_by": "m.superseded_by",
     "superseded_at": "m.superseded_at",
+    "feedback": "m.feedback",
 }
 _CMP = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 

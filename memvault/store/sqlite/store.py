@@ -22,10 +22,10 @@ import numpy as np
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, utcnow
+from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour
+from ..base import MemoryChange, Neighbour, SettingsChange
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -33,11 +33,13 @@ from ..sql import (
     KEY_COLUMNS,
     MEMORY_COLUMNS,
     PROJECT_COLUMNS,
+    SETTINGS_SELECT,
     SQLFlavor,
     regroup_neighbours,
 )
 from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
+from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
 from .events import SQLiteEvents
 from .where import compile_where, from_ts, ts
@@ -97,10 +99,12 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore(SQLiteEvents):
+class SQLiteStore(SQLiteChats, SQLiteEvents):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
-    _flavor = SQLITE
+    _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
+    _scope_token = staticmethod(scope_token)
+    _flavor = SQLITE  # what the change log (events.py) writes and reads with
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -118,6 +122,8 @@ class SQLiteStore(SQLiteEvents):
         # One index per (project, dimension): vectors made by another embedder are kept, not compared.
         self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._chat_indexes: dict[tuple[str, int], ProjectVectors] = {}  # chat-history chunks (chats.py)
+        self._chat_log_seq = -1  # last chat_vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
         self._settling = threading.Lock()  # held while a timer's compaction runs
         self._compact_timer: threading.Timer | None = None
@@ -212,6 +218,7 @@ class SQLiteStore(SQLiteEvents):
         try:
             mark = _row(conn, "SELECT value FROM meta WHERE key = ?", (_COMPACT_MARK,))
             conn.execute("INSERT INTO memories_fts(memories_fts) VALUES('optimize')")
+            conn.execute("INSERT INTO chat_chunks_fts(chat_chunks_fts) VALUES('optimize')")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -244,7 +251,7 @@ class SQLiteStore(SQLiteEvents):
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
         with self._index_lock:
-            for index in self._indexes.values():
+            for index in [*self._indexes.values(), *self._chat_indexes.values()]:
                 index.close()
         with self._conns_lock:
             for conn in self._conns:
@@ -273,6 +280,19 @@ class SQLiteStore(SQLiteEvents):
     def get_project(self, project_id: str) -> Project | None:
         row = _row(self._conn(), f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = ?", (project_id,))
         return SQLITE.project(row) if row else None
+
+    def project_settings(self, project_id: str) -> ProjectSettings | None:
+        row = _row(self._conn(), SETTINGS_SELECT + "?", (project_id,))
+        return SQLITE.settings(row) if row else None
+
+    def update_project_settings(self, project_id: str, change: SettingsChange) -> ProjectSettings | None:
+        with self._tx() as c:
+            if not _row(c, "SELECT 1 FROM projects WHERE id = ?", (project_id,)):
+                return None
+            sql, args = SQLITE.settings_upsert(project_id, change)
+            c.execute(sql, args)
+            row = _row(c, SETTINGS_SELECT + "?", (project_id,))
+        return SQLITE.settings(row) if row else None
 
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey:
         key = ApiKey(str(uuid.uuid4()), project_id, name, prefix, utcnow())
@@ -511,10 +531,14 @@ class SQLiteStore(SQLiteEvents):
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
         )
+        self._forgotten(c)
+        return gone
+
+    def _forgotten(self, c: sqlite3.Connection) -> None:
+        """A delete in transaction `c` leaves text to take out of the files: mark it for the compaction."""
         c.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                   (_COMPACT_MARK, uuid.uuid4().hex))
         self._local.forget = True
-        return gone
 
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]:
         rows = _rows(
@@ -702,6 +726,37 @@ class SQLiteStore(SQLiteEvents):
         if index is None:
             index = self._indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
+
+    # feedback and records ------------------------------------------------------
+    def set_feedback(self, project_id: str, memory_id: str, feedback: str | None, reason: str | None) -> Memory | None:
+        with self._tx() as c:
+            c.execute("UPDATE memories SET feedback = ?, feedback_reason = ? WHERE +project_id = ? AND id = ?",
+                      (feedback, reason, project_id, memory_id))
+            row = _row(c, f"SELECT {MEMORY_COLUMNS} FROM {FROM} WHERE +m.project_id = ? AND m.id = ?",
+                       (project_id, memory_id))
+        return _memory(row) if row else None
+
+    def put_record(self, project_id: str, kind: str, record_id: str, body: dict[str, Any], at: datetime,
+                   expires_at: datetime | None = None) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM records WHERE project_id = ? AND expires_at <= ?", (project_id, ts(at)))
+            c.execute(
+                "INSERT INTO records(project_id, kind, id, body, created_at, updated_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, kind, id) DO UPDATE SET body = excluded.body, "
+                "updated_at = excluded.updated_at, expires_at = excluded.expires_at",
+                (project_id, kind, record_id, json.dumps(body), ts(at), ts(at), ts(expires_at) if expires_at else None),
+            )
+
+    def get_record(self, project_id: str, kind: str, record_id: str, now: datetime) -> dict[str, Any] | None:
+        row = _row(self._conn(), "SELECT body FROM records WHERE project_id = ? AND kind = ? AND id = ? "
+                   "AND (expires_at IS NULL OR expires_at > ?)", (project_id, kind, record_id, ts(now)))
+        return json.loads(row[0]) if row else None
+
+    def list_records(self, project_id: str, kind: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        rows = _rows(self._conn(), "SELECT body FROM records WHERE project_id = ? AND kind = ? "
+                     "AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, id LIMIT ?",
+                     (project_id, kind, ts(now), limit))
+        return [json.loads(r[0]) for r in rows]
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: Node | None, limit: int, offset: int = 0) -> Page:

@@ -24,6 +24,7 @@ _COLUMNS = {
     "expiration_date": "m.expiration_date",
     "superseded_by": "m.superseded_by",
     "superseded_at": "m.superseded_at",
+    "feedback": "m.feedback",
 }
 _CMP = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
