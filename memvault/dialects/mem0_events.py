@@ -27,20 +27,25 @@ class WebhookIn(BaseModel):
     event_types: Any = None
 
 
-@router.get("/v1/event/{event_id}/")
+@router.get("/v1/event/{event_id}/", summary="Get an event")
 def get_event(event_id: str, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """A change-log event of the project (`status` SUCCEEDED: it was written with its change), with `results`: the
+    effect on its memory of every event of the same write (the `event_id` of a v3 add shows every memory it made).
+    Another project's or an unknown id is a 404."""
     asked, batch = engine.event(project, event_id)
     return feed_out(asked, batch)
 
 
-@router.get("/v1/events/")
+@router.get("/v1/events/", summary="List the project's events")
 def list_events(
     request: Request, engine: EngineDep, project: ProjectDep,
     page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=1000)] = DEFAULT_PAGE_SIZE,
     status: str | None = None, event_type: Annotated[list[str] | None, Query()] = None,
     memory_id: str | None = None, since: str | None = None,
 ) -> dict[str, Any]:
-    """The project's change log, newest first. `event_type` may be repeated or comma-separated."""
+    """The project's change log, newest first, paged (`page`, `page_size`) and filtered by `status`, `event_type`
+    (repeated or comma-separated), `memory_id` and `since` (an ISO date). An add or update shows the memory's text
+    until the memory is deleted; a delete shows none."""
     types = [t.strip() for given in event_type or () for t in given.split(",") if t.strip()] or None
     found, total = engine.events(project, status=status, event_types=types, memory_id=memory_id,
                                  since=F.parse_datetime(since, "since") if since is not None else None,
@@ -59,26 +64,32 @@ def _own(project: str, named: str) -> None:
         raise NotFound("Project not found")
 
 
-@router.get("/api/v1/webhooks/projects/{project_id}/")
+@router.get("/api/v1/webhooks/projects/{project_id}/", summary="List webhooks")
 def get_webhooks(project_id: str, engine: EngineDep, project: ProjectDep) -> list[dict[str, Any]]:
+    """The project's webhooks (never their secrets): `is_active` false once one failed for too long, with
+    `failing_since`, `last_error` and `disabled_at`."""
     _own(project, project_id)
     return [webhook_out(w) for w in engine.list_webhooks(project)]
 
 
-@router.post("/api/v1/webhooks/projects/{project_id}/")
+@router.post("/api/v1/webhooks/projects/{project_id}/", summary="Create a webhook")
 def create_webhook(project_id: str, body: WebhookIn, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
-    """The answer holds the signing `secret`: it is shown this once."""
+    """`url` (http or https, at most 2,000 characters), `name`, `event_types` (memory_add, memory_update,
+    memory_delete, memory_supersede, memory_purge, memory_categorize). The answer holds the signing `secret`: it is
+    shown this once. Deliveries start with the project's next change."""
     _own(project, project_id)
     return webhook_out(engine.create_webhook(project, body.url, body.name, body.event_types), secret=True)
 
 
-@router.put("/api/v1/webhooks/{webhook_id}/")
+@router.put("/api/v1/webhooks/{webhook_id}/", summary="Update a webhook")
 def update_webhook(webhook_id: str, body: WebhookIn, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
+    """Changes the fields given; a disabled webhook is active again and resumes where its deliveries stopped."""
     return webhook_out(engine.update_webhook(project, webhook_id, url=body.url, name=body.name,
                                              event_types=body.event_types))
 
 
-@router.delete("/api/v1/webhooks/{webhook_id}/")
+@router.delete("/api/v1/webhooks/{webhook_id}/", summary="Delete a webhook")
 def delete_webhook(webhook_id: str, engine: EngineDep, project: ProjectDep) -> dict[str, str]:
+    """Nothing more is delivered to it."""
     engine.delete_webhook(project, webhook_id)
     return {"message": "Webhook deleted successfully"}
