@@ -89,6 +89,7 @@ def serve(
     import uvicorn
 
     from . import logs
+    from .delivery import DeliveryOptions
     from .http import create_app
     from .metrics import metrics_enabled
     from .sweep import Sweeper
@@ -110,8 +111,10 @@ def serve(
     try:
         if sweeper is not None:
             sweeper.start()
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics), host=settings.host,
-                    port=settings.port, log_level="warning", log_config=None, access_log=False)
+        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
+                                     lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, deliveries=deliveries),
+                    host=settings.host, port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         if sweeper is not None:
             sweeper.stop()
@@ -181,6 +184,59 @@ def keys_revoke(
         typer.echo(f"revoked {key.prefix}… ({key.id})")
     finally:
         engine.close()
+
+
+webhooks_app = typer.Typer(help="Add, list and remove webhooks: signed deliveries of the change log, made by `serve`.",
+                           no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+EventType = Annotated[list[str] | None, typer.Option(
+    "--event-type", help="An event to deliver (repeat it): memory_add, memory_update, memory_delete, memory_supersede, "
+    "memory_purge, memory_categorize (default: memory_add, memory_update, memory_delete).")]
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST the events: an http(s) URL.")],
+    name: Annotated[str, typer.Option(help="A label to recognise the webhook by.")] = "webhook",
+    event_type: EventType = None,
+    project: Annotated[str | None, typer.Option(help="Project (tenant) whose changes it receives.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a webhook. Its signing secret is printed once, alone on the last line."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        hook = engine.create_webhook(pid, url, name, event_type or ["memory_add", "memory_update", "memory_delete"])
+        typer.echo(f"added webhook {hook.id} ({hook.name}) for {', '.join(hook.event_types)} to {hook.url}; "
+                   "its signing secret (shown once):")
+        typer.echo(hook.secret)
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    project: Annotated[str | None, typer.Option(help="Project (tenant) whose webhooks to list.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List webhooks (id, name, url, events, state); never their secrets."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        for hook in engine.list_webhooks(pid):
+            state = "active" if hook.is_active else f"disabled {hook.disabled_at.isoformat() if hook.disabled_at else ''}"
+            if hook.is_active and hook.failing_since:
+                state = f"failing since {hook.failing_since.isoformat()}: {hook.last_error}"
+            typer.echo(f"{hook.id}\t{hook.name}\t{hook.url}\t{','.join(hook.event_types)}\t{state}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[str, typer.Argument(help="The webhook's id (as `webhooks list` shows).")],
+    project: Annotated[str | None, typer.Option(help="Project (tenant) of the webhook.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a webhook: nothing more is delivered to it."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        engine.delete_webhook(pid, webhook_id)
+        typer.echo(f"removed webhook {webhook_id}")
 
 
 @app.command()
@@ -284,9 +340,14 @@ ShowExpired = Annotated[bool, typer.Option("--show-expired", help="Also memories
 
 
 @contextmanager
-def _session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
-    """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
-    engine = open_engine(settings_for(data_dir, database_url))
+def _session(data_dir: Path | None, database_url: str | None, project: str | None,
+             light: bool = False) -> Iterator[tuple[Engine, str]]:
+    """An engine and the project id; a memvault error ends the command with its message and exit code 1. The
+    change log records what the command changes as the CLI's."""
+    from .origin import Origin, set_origin
+
+    set_origin(Origin("cli"))
+    engine = open_engine(settings_for(data_dir, database_url), light=light)
     try:
         with _refusals():
             yield engine, engine.project(project).id

@@ -261,6 +261,9 @@ def chat_hit_out(h: ChatHit) -> dict[str, Any]:
 # stdio -------------------------------------------------------------------------------
 def run_stdio(engine: Engine, project: str | None = None) -> None:
     """Serve MCP over stdin/stdout for one project (default: the default project) until stdin closes."""
+    from .origin import Origin, set_origin
+
+    set_origin(Origin("mcp"))  # the change log records what the tools change as MCP's (over HTTP: the key's)
     project_id = engine.project(project).id
     build_server(engine, lambda ctx: project_id).run("stdio")
 

@@ -19,7 +19,7 @@ from ..engine import Owners, SearchOptions, UpdateItem
 from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..extract.base import Message
 from ..faces import EngineDep, Face, ProjectDep, receipted
-from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
+from ..models import ENTITY_FIELDS, ENTITY_TYPES, AddResult, Entity
 from ..shapes import effect_out, event_out, hit_out, iso, memory_out, settings_out
 from ..store.base import SETTINGS_FIELDS
 
@@ -30,7 +30,7 @@ class Mem0Dialect(Face):
     """The Mem0 platform API under /v1, /v2, /v3: a `Token` key, errors as `{"error", "detail"}`, Mem0's words."""
 
     name = "mem0"
-    prefixes = ("/v", "/api/v1/orgs/")
+    prefixes = ("/v", "/api/v1/orgs/", "/api/v1/webhooks/")
     scheme = "Token"
     words = MappingProxyType({
         MEMORY_NOT_FOUND: "Memory not found!",  # what the mem0ai SDK and Mem0's pages show
@@ -39,11 +39,13 @@ class Mem0Dialect(Face):
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
 
     def router(self) -> APIRouter:
+        from .mem0_events import router as events
         from .mem0_reports import router as reports
 
         both = APIRouter()
         both.include_router(router)
         both.include_router(reports)
+        both.include_router(events)
         return both
 
 
@@ -203,11 +205,14 @@ def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_ent
     return [hit_out(h) for h in hits]
 
 
-def _add(engine: EngineDep, project: str, body: AddRequest) -> list[dict[str, Any]]:
-    results = engine.add(
+def _add(engine: EngineDep, project: str, body: AddRequest) -> list[AddResult]:
+    return engine.add(
         project, _messages(body.messages), _owners(body), infer=body.infer, metadata=body.metadata,
         categories=body.categories, expiration_date=_expiration(body.expiration_date),
     )
+
+
+def _added(results: list[AddResult]) -> list[dict[str, Any]]:
     return [{**effect_out(r), "data": {"memory": r.memory.text}} for r in results]
 
 
@@ -243,15 +248,19 @@ def add_v3(body: AddRequest, engine: EngineDep, project: ProjectDep) -> dict[str
     """Stores memories for the owners given (at least one of `user_id`, `agent_id`, `app_id`, `run_id`). With
     `infer` (the default) facts are extracted from the messages and a fact that repeats a stored memory of the same
     owners is skipped; with `infer: false` every non-system message is stored as it is. The add is done when the
-    answer comes (`status: SUCCEEDED`), with one result per memory added."""
-    return {"event_id": str(uuid.uuid4()), "status": "SUCCEEDED", "results": _add(engine, project, body)}
+    answer comes (`status: SUCCEEDED`), with one result per memory added. `event_id` names the add's first
+    change-log event: `GET /v1/event/{event_id}/` shows every memory the add made; an add that changed nothing wrote
+    no event, and its `event_id` is null."""
+    results = _add(engine, project, body)
+    first = next((r.event_id for r in results if r.event_id is not None), None)
+    return {"event_id": first, "status": "SUCCEEDED", "results": _added(results)}
 
 
 @router.post("/v1/memories/", summary="Add memories (v1)")
 def add_v1(body: AddRequest, engine: EngineDep, project: ProjectDep) -> Any:
     """The 1.0.x SDK's add: as `POST /v3/memories/add/`. The results come as a list when `output_format` is
     "v1.0", else as `{"results": [...]}`."""
-    results = _add(engine, project, body)
+    results = _added(_add(engine, project, body))
     return results if body.output_format == "v1.0" else {"results": results}
 
 

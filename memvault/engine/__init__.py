@@ -18,6 +18,7 @@ an id from another project behaves exactly like an id that does not exist.
     exports.py    Mem0's memory exports (a schema filled with memories) and summaries
     profiles.py   user profiles read from their memories, profile settings and jobs
     chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
+    events.py     the change log's feed and retention, webhooks
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -32,6 +33,7 @@ from ..store.base import Store
 from .categories import DEFAULT_CATEGORIES
 from .chats import Chats
 from .core import Limits, check_uuid, text_hash
+from .events import Events, RetryPolicy
 from .feedback import Feedback
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
@@ -55,6 +57,7 @@ __all__ = [
     "ImportRecord",
     "Limits",
     "Owners",
+    "RetryPolicy",
     "SearchOptions",
     "UpdateItem",
     "check_uuid",
@@ -64,9 +67,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories, Chats):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Memories, Chats, Events):
     """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
-    summaries, purge, the chat-history archive: every operation of memvault."""
+    summaries, purge, the chat-history archive, the change log and webhooks: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None, decider: Decider | None = None) -> None:

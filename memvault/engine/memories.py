@@ -146,15 +146,20 @@ class Memories(Categories, Lifecycle, Receipts):
         else:
             updated = iter(self.store.update(project_id, changes) if changes else [])
         self.watchers.memories_added(len(memories))
+        added_event = {e.memory_id: e.id for e in events}
+        mark_event = {mk.old_id: mk.event_id for mk in marks}
+        change_event = {ch.id: ch.event_id for ch in changes}
         results: list[AddResult] = []
         for i, p in enumerate(plans):
             if p.event == "ADD":
-                results.append(AddResult("ADD", new_of[i]))
+                results.append(AddResult("ADD", new_of[i], event_id=added_event[new_of[i].id]))
             elif p.event == "SUPERSEDE" and p.target is not None:
-                results.append(AddResult("ADD", new_of[i]))
-                results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=new_of[i].id, superseded_at=now)))
+                results.append(AddResult("ADD", new_of[i], event_id=added_event[new_of[i].id]))
+                results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=new_of[i].id, superseded_at=now),
+                                         event_id=mark_event[p.target.id]))
             elif p.event == "UPDATE" and p.target is not None:
-                results.append(AddResult("UPDATE", next(updated), previous_memory=p.target.text))
+                results.append(AddResult("UPDATE", next(updated), previous_memory=p.target.text,
+                                         event_id=change_event[p.target.id]))
             elif p.event == "NONE" and p.target is not None:
                 results.append(AddResult("NONE", p.target))
         return results

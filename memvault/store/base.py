@@ -23,18 +23,22 @@ from ..filters import Node
 from ..models import (
     ApiKey,
     Bucket,
+    ChangeEvent,
     ChatChunk,
     ChatMessage,
     Conversation,
     ConversationPage,
     ConversationQuery,
+    DeliveryState,
     Entity,
+    EventQuery,
     HistoryEvent,
     Memory,
     Page,
     Project,
     ProjectSettings,
     PurgeReason,
+    Webhook,
 )
 
 PurgeField = Literal["expiration_date", "superseded_at"]
@@ -252,6 +256,64 @@ class SearchStore(Protocol):
         ...
 
 
+class EventStore(Protocol):
+    """The change log. Every write that records history events (adds, updates, supersedes, deletes, purges) also
+    writes one log event per history event, in the same transaction, with the origin of the work in progress
+    (`memvault.origin`). A log event holds no text: add and update events are read with the text of the history
+    event of the same id, which a delete blanks (so a deleted memory's words leave the log with its history).
+    Within a project, a larger `seq` always commits later, so a reader that has read up to seq n never sees a
+    smaller seq appear after."""
+
+    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+        """The project's events that match, newest first, and how many match in all."""
+        ...
+
+    def event_batch(self, project_id: str, event_id: str) -> list[ChangeEvent]:
+        """The event and the other events of its write (its batch), in log order; [] when the project has no such
+        event."""
+        ...
+
+    def events_after(self, project_id: str, after: int, limit: int) -> list[ChangeEvent]:
+        """Up to `limit` events with a seq greater than `after`, oldest first."""
+        ...
+
+    def trim_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events written before `before` (every project); returns how many."""
+        ...
+
+
+class WebhookStore(Protocol):
+    """A project's webhooks and where their deliveries stand. Ids are integers, unique in the database."""
+
+    def add_webhook(self, project_id: str, name: str, url: str, event_types: Sequence[str], secret: str,
+                    at: datetime) -> Webhook:
+        """Its cursor starts at the project's last log event: it delivers what happens after it is made."""
+        ...
+
+    def list_webhooks(self, project_id: str | None) -> list[Webhook]:
+        """By id; None: every project's (the delivery loop)."""
+        ...
+
+    def get_webhook(self, project_id: str, webhook_id: int) -> Webhook | None: ...
+
+    def update_webhook(self, project_id: str, webhook_id: int, at: datetime, *, name: str | None = None,
+                       url: str | None = None, event_types: Sequence[str] | None = None) -> Webhook | None:
+        """Change the fields given; the webhook is active again and its failures are forgotten (its cursor stays).
+        None when the project has no such webhook."""
+        ...
+
+    def delete_webhook(self, project_id: str, webhook_id: int) -> bool: ...
+
+    def claim_webhook(self, project_id: str, webhook_id: int, owner: str, until: datetime, now: datetime) -> bool:
+        """Take (or extend) the delivery lease of an active webhook for `owner` until `until`, unless another owner
+        holds one that has not expired at `now`: several servers on one database never deliver the same webhook."""
+        ...
+
+    def save_delivery(self, project_id: str, webhook_id: int, owner: str, state: DeliveryState, at: datetime) -> bool:
+        """Save where its deliveries stand, only while `owner` holds its lease; `state.disabled` makes it inactive."""
+        ...
+
+
 class RecordStore(Protocol):
     """Feedback on memories, and a project's small JSON documents by kind (memory exports, profile settings, profile
     jobs). A record past its `expires_at` is never returned; a write may drop the project's expired records."""
@@ -336,7 +398,8 @@ class ChatStore(Protocol):
         ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, Protocol):
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, EventStore,
+            WebhookStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

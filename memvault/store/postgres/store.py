@@ -67,6 +67,7 @@ from ..sql import (
 )
 from . import schema
 from .chats import PostgresChats
+from .events import PostgresEvents
 from .where import compile_where
 
 T = TypeVar("T")
@@ -125,7 +126,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore(PostgresChats):
+class PostgresStore(PostgresChats, PostgresEvents):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -140,6 +141,7 @@ class PostgresStore(PostgresChats):
     _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
     _vector_text = staticmethod(vector_text)
     _similarity = staticmethod(_similarity)
+    _flavor = POSTGRES  # what the change log (events.py) writes and reads with
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
@@ -197,7 +199,7 @@ class PostgresStore(PostgresChats):
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history", "chat_conversations", "chat_messages", "chat_chunks"):
+                for table in ("memories", "history", "events", "chat_conversations", "chat_messages", "chat_chunks"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
@@ -396,8 +398,7 @@ class PostgresStore(PostgresChats):
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         return self._write(functools.partial(self._supersede, project_id=project_id, marks=marks))
 
-    @staticmethod
-    def _supersede(c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+    def _supersede(self, c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         """The rows are locked FOR UPDATE (in id order) before they are checked, so two racing marks of one memory
         cannot both pass the checks."""
         if not marks:
@@ -411,7 +412,7 @@ class PostgresStore(PostgresChats):
         with c.cursor() as cur:
             cur.executemany("UPDATE memories SET superseded_by = %s, superseded_at = %s WHERE project_id = %s AND id = %s",
                             [(m.new_id, POSTGRES.write_time(m.at), project_id, m.old_id) for m in marks])
-        PostgresStore._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        self._insert_events(c, [m.event(found[m.old_id]) for m in marks])
         after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, [m.old_id for m in marks]))}
         return [after[m.old_id] for m in marks]
 
@@ -457,12 +458,13 @@ class PostgresStore(PostgresChats):
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
                   f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
-    @staticmethod
-    def _insert_events(c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+    def _insert_events(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
         if not events:
             return
         with c.cursor() as cur:
             cur.executemany(POSTGRES.event_insert(), POSTGRES.event_values(events))
+        self._log(c, events)
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:

@@ -55,6 +55,7 @@ from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
 from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
+from .events import SQLiteEvents
 from .where import compile_where, from_ts, ts
 
 # Lookups by a list of ids write `+m.project_id = ?`: the unary plus keeps the planner (no ANALYZE stats)
@@ -112,11 +113,12 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore(SQLiteChats):
+class SQLiteStore(SQLiteChats, SQLiteEvents):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
     _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
     _scope_token = staticmethod(scope_token)
+    _flavor = SQLITE  # what the change log (events.py) writes and reads with
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -475,7 +477,11 @@ class SQLiteStore(SQLiteChats):
                 for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
+        if not events:
+            return
         c.executemany(SQLITE.event_insert(), SQLITE.event_values(events))
+        self._log(c, events)
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
