@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .engine import Engine
 from .errors import Unauthorized
+from .models import ApiKey
 
 SCHEMES = ("token", "bearer")
 PROJECT_SCOPE_KEY = "memvault.project"
@@ -24,3 +25,8 @@ def key_from_header(value: str | None, scheme: str = "Token") -> str:
 
 def project_from_header(engine: Engine, value: str | None, scheme: str = "Token") -> str:
     return engine.authenticate(key_from_header(value, scheme))
+
+
+def api_key_from_header(engine: Engine, value: str | None, scheme: str = "Token") -> ApiKey:
+    """The stored key (id, name, project) of the header's key."""
+    return engine.authenticate_key(key_from_header(value, scheme))

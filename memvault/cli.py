@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -80,15 +81,18 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
-    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL)."""
+    Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL).
+    Expired and superseded memories are purged at start and every hour ($MEMVAULT_PURGE_*)."""
     import logging
     import time
 
     import uvicorn
 
     from . import logs
+    from .delivery import DeliveryOptions
     from .http import create_app
     from .metrics import metrics_enabled
+    from .sweep import Sweeper
     from .workers import JobWorkerOptions
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
@@ -101,13 +105,28 @@ def serve(
              extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
                                metrics=metrics, pid=os.getpid()))
     started = time.monotonic()
+    sweeper = Sweeper.from_settings(engine, settings)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: this one
+    # turns it into a normal exit, so the sweep stops between two batches and the store closes (and compacts).
+    signal.signal(signal.SIGTERM, _exit)
     try:
+        if sweeper is not None:
+            sweeper.start()
+        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
+                                     lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
         jobs = JobWorkerOptions(settings.job_workers, settings.job_poll_seconds)
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, job_workers=jobs),
+        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, deliveries=deliveries,
+                               job_workers=jobs),
                     host=settings.host, port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         engine.close()
         log.info("memvault: stopped", extra=logs.fields(event="stop", uptime_s=round(time.monotonic() - started, 1)))
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @keys_app.command("create")
@@ -170,6 +189,59 @@ def keys_revoke(
         engine.close()
 
 
+webhooks_app = typer.Typer(help="Add, list and remove webhooks: signed deliveries of the change log, made by `serve`.",
+                           no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+EventType = Annotated[list[str] | None, typer.Option(
+    "--event-type", help="An event to deliver (repeat it): memory_add, memory_update, memory_delete, memory_supersede, "
+    "memory_purge, memory_categorize (default: memory_add, memory_update, memory_delete).")]
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST the events: an http(s) URL.")],
+    name: Annotated[str, typer.Option(help="A label to recognise the webhook by.")] = "webhook",
+    event_type: EventType = None,
+    project: Annotated[str | None, typer.Option(help="Project (tenant) whose changes it receives.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a webhook. Its signing secret is printed once, alone on the last line."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        hook = engine.create_webhook(pid, url, name, event_type or ["memory_add", "memory_update", "memory_delete"])
+        typer.echo(f"added webhook {hook.id} ({hook.name}) for {', '.join(hook.event_types)} to {hook.url}; "
+                   "its signing secret (shown once):")
+        typer.echo(hook.secret)
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    project: Annotated[str | None, typer.Option(help="Project (tenant) whose webhooks to list.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List webhooks (id, name, url, events, state); never their secrets."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        for hook in engine.list_webhooks(pid):
+            state = "active" if hook.is_active else f"disabled {hook.disabled_at.isoformat() if hook.disabled_at else ''}"
+            if hook.is_active and hook.failing_since:
+                state = f"failing since {hook.failing_since.isoformat()}: {hook.last_error}"
+            typer.echo(f"{hook.id}\t{hook.name}\t{hook.url}\t{','.join(hook.event_types)}\t{state}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[str, typer.Argument(help="The webhook's id (as `webhooks list` shows).")],
+    project: Annotated[str | None, typer.Option(help="Project (tenant) of the webhook.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a webhook: nothing more is delivered to it."""
+    with _session(data_dir, database_url, project, light=True) as (engine, pid):
+        engine.delete_webhook(pid, webhook_id)
+        typer.echo(f"removed webhook {webhook_id}")
+
+
 @app.command()
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to this version's. Run it once per upgrade, before starting the new version
@@ -224,18 +296,61 @@ def compact(
     typer.echo("compacted")
 
 
+@app.command()
+def purge(
+    expired_after_days: Annotated[int | None, typer.Option(
+        "--expired-after-days", min=0, help="Purge memories this many days after their expiration day (0: every "
+        "expired one). Default: $MEMVAULT_PURGE_EXPIRED_AFTER_DAYS, else 30.")] = None,
+    superseded_after_days: Annotated[int | None, typer.Option(
+        "--superseded-after-days", min=0, help="Purge superseded memories this many days after they were "
+        "superseded. Default: $MEMVAULT_PURGE_SUPERSEDED_AFTER_DAYS, else never.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be purged; delete nothing.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Delete for good, in every project, the memories that expired or were superseded long enough ago (what
+    `serve` does every hour). Prints each one's project and id and why, never its text."""
+    settings = settings_for(data_dir, database_url, purge_expired_after_days=expired_after_days,
+                            purge_superseded_after_days=superseded_after_days)
+    engine = open_engine(settings, light=True)
+    try:
+        with _refusals():
+            report = engine.purge(settings.purge_expired_after_days, settings.purge_superseded_after_days,
+                                  dry_run=dry_run)
+    finally:
+        engine.close()  # on SQLite, the compaction that drops the purged bytes from the files runs here
+    verb = "would purge" if dry_run else "purged"
+    if as_json:
+        typer.echo(json.dumps({"dry_run": dry_run, "purged": report.count(), "expired": report.count("expired"),
+                               "superseded": report.count("superseded"),
+                               "results": [{"project_id": p.project_id, "id": p.memory_id, "reason": p.reason}
+                                           for p in report.purged]}))
+        return
+    for p in report.purged:
+        typer.echo(f"{verb}\t{p.project_id}\t{p.memory_id}\t{p.reason}")
+    typer.echo(f"{verb} {report.count()} memories ({report.count('expired')} expired, "
+               f"{report.count('superseded')} superseded)")
+
+
 # memories: add, search, list, get, delete, export, import, mcp ---------------------------------
 Project = Annotated[str | None, typer.Option("--project", help="Project (tenant) to work in (default: the default project).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 LatestOnly = Annotated[bool, typer.Option("--latest-only/--all-versions",
                                          help="Only memories still true, or superseded ones too.")]
 UserOpt = Annotated[str | None, typer.Option("--user-id", help="Only this user's memories / the memory's user.")]
+ShowExpired = Annotated[bool, typer.Option("--show-expired", help="Also memories whose expiration date has passed.")]
 
 
 @contextmanager
-def _session(data_dir: Path | None, database_url: str | None, project: str | None) -> Iterator[tuple[Engine, str]]:
-    """An engine and the project id; a memvault error ends the command with its message and exit code 1."""
-    engine = open_engine(settings_for(data_dir, database_url))
+def _session(data_dir: Path | None, database_url: str | None, project: str | None,
+             light: bool = False) -> Iterator[tuple[Engine, str]]:
+    """An engine and the project id; a memvault error ends the command with its message and exit code 1. The
+    change log records what the command changes as the CLI's."""
+    from .origin import Origin, set_origin
+
+    set_origin(Origin("cli"))
+    engine = open_engine(settings_for(data_dir, database_url), light=light)
     try:
         with _refusals():
             yield engine, engine.project(project).id
@@ -303,6 +418,7 @@ def search(
     filters: Annotated[str | None, typer.Option(help="Mem0-style filters as JSON.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many results at most.")] = 10,
     latest_only: LatestOnly = True,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """Find memories by meaning and keywords, best first."""
@@ -312,7 +428,8 @@ def search(
 
     with _session(data_dir, database_url, project) as (engine, pid):
         where = F.all_of(F.parse(_json_arg(filters, "--filters")), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k), latest_only=latest_only)
+        hits = engine.search(pid, query, where, SearchOptions(top_k=top_k, show_expired=show_expired),
+                             latest_only=latest_only)
         results = [hit_out(h) for h in hits]
         rows = [{**r, "score": f"{r['score']:.3f}"} for r in results]
         _print({"results": results}, as_json, rows, ("id", "score", "memory", "user_id"))
@@ -325,6 +442,7 @@ def list_memories(
     limit: Annotated[int, typer.Option(help="How many at most, newest first.")] = 50,
     offset: Annotated[int, typer.Option(help="Skip this many first (to read the next page).")] = 0,
     latest_only: LatestOnly = True,
+    show_expired: ShowExpired = False,
     project: Project = None, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False,
 ) -> None:
     """List memories, newest first. When more are left, a line on stderr says how to read them."""
@@ -335,7 +453,7 @@ def list_memories(
     with _session(data_dir, database_url, project) as (engine, pid):
         in_bucket = F.eq("bucket", bucket) if bucket is not None else None
         page = engine.list(pid, F.all_of(F.owned_by(Owners(user_id=user_id)), in_bucket), limit=limit, offset=offset,
-                           latest_only=latest_only)
+                           latest_only=latest_only, show_expired=show_expired)
         _print({"results": [memory_out(m) for m in page.items], "total": page.total}, as_json, columns=MEMORY_COLUMNS)
     shown = offset + len(page.items)
     if shown < page.total:

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .models import MAX_PURGE_DAYS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEMVAULT_", extra="ignore")
@@ -51,6 +53,26 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    events_retention_days: float = 90  # change-log events older than this are trimmed (once an hour by `serve`)
+    webhook_deny_private: bool = False  # refuse webhook URLs that resolve to loopback, private or link-local addresses
+    webhook_timeout_seconds: float = 5.0  # one delivery's HTTP timeout
+    webhook_poll_seconds: float = 0.1  # how often `serve` looks for new events to deliver
+    webhook_lease_seconds: float = 15.0  # how long a server that died keeps a webhook from the others
+    webhook_retry_seconds: float = 1.0  # the first retry of a failed delivery; doubled each time...
+    webhook_retry_max_seconds: float = 300.0  # ...up to this
+    webhook_disable_after_hours: float = 24.0  # a webhook failing this long without a success is disabled
+
+    # Purge (memvault/engine/purge.py): `serve` sweeps at start and every `purge_interval_seconds`; `memvault purge`
+    # once. A number of days, or "never" (also empty or "none").
+    purge_expired_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = 30  # after the expiration day
+    purge_superseded_after_days: Annotated[int | None, Field(ge=0, le=MAX_PURGE_DAYS)] = None  # default: never
+    purge_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+
+    @field_validator("purge_expired_after_days", "purge_superseded_after_days", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "never", "none") else value
 
     @property
     def sqlite_path(self) -> Path:

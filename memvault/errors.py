@@ -62,4 +62,3 @@ BUCKET_NOT_FOUND = "bucket_not_found"
 ENTITY_NOT_FOUND = "entity_not_found"
 EMPTY_BATCH = "empty_batch"
 CONVERSATION_NOT_FOUND = "conversation_not_found"
-JOB_NOT_FOUND = "job_not_found"  # an async add's event_id

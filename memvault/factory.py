@@ -10,7 +10,7 @@ from .decide.base import Decider
 from .embed import build_embedder
 from .embed.base import Embedder
 from .embed.batching import BatchingEmbedder
-from .engine import Engine
+from .engine import Engine, RetryPolicy
 from .extract import build_extractor
 from .extract.base import Extractor
 from .rerank import build_reranker
@@ -70,6 +70,9 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
         reranker=reranker or build_reranker_from(settings),
         decider=decider or build_decider_from(settings),
     )
+    engine.configure_events(retention_days=settings.events_retention_days, deny_private=settings.webhook_deny_private,
+                            retry=RetryPolicy(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds,
+                                              settings.webhook_disable_after_hours * 3600))
     engine.receipt_days = settings.receipts_retention_days
     engine.async_add = settings.async_add
     engine.job_lease_seconds = settings.job_lease_seconds

@@ -21,11 +21,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
-from .access import REQUEST_ID_HEADER, AccessLog, note_of
+from .access import REQUEST_ID_HEADER, AccessLog, note_of, request_id
+from .delivery import DeliveryOptions, delivering
 from .docs import add_docs
 from .engine import Engine
 from .errors import Conflict, InvalidInput, MemvaultError, NotFound, TooLarge, Unauthorized, Unavailable
 from .faces import Face, Faces
+from .origin import Origin, acting
 from .workers import JobWorkerOptions, running_jobs
 
 STATUS: dict[type[MemvaultError], int] = {
@@ -92,7 +94,9 @@ class Door:
     2. the key: on every path but the `public` ones, the `Authorization` header is checked once, off the
        event loop (401 in the face's error shape, naming its scheme), and the key's project is handed to the
        handlers (and the access log) in the ASGI scope (`auth.PROJECT_SCOPE_KEY`) — before a byte of the body is
-       read; a refusal's reason (never the key) is noted for the access log;
+       read; a refusal's reason (never the key) is noted for the access log; the request runs as the key's
+       (`memvault.origin`: its id and name, never the key, and the request id), which the change log records
+       with every change the request makes;
     3. the body: a declared `Content-Length` over `limit` is a 413 at once; then the body is read by the bytes
        actually received, whatever the framing, and a 413 answered as soon as they pass `limit` (at most
        `limit` plus one chunk is ever held). The handlers get the body whole.
@@ -119,17 +123,20 @@ class Door:
         if lengths and (len(lengths) > 1 or not (lengths[0].isascii() and lengths[0].isdigit())):
             await self._refuse(scope, receive, send, 400, "Content-Length must be one number")
             return
+        origin: Origin | None = None
         if path not in self.public:
             scheme = faces_of(scope).of(path).scheme
             try:
-                project = await anyio.to_thread.run_sync(auth.project_from_header, self.engine,
-                                                         headers.get("authorization"), scheme)
+                key = await anyio.to_thread.run_sync(auth.api_key_from_header, self.engine,
+                                                     headers.get("authorization"), scheme)
             except MemvaultError as exc:
                 status = status_of(exc)
                 extra = {"WWW-Authenticate": scheme} if status == 401 else None
                 await self._refuse(scope, receive, send, status, exc.message, extra)
                 return
-            scope[auth.PROJECT_SCOPE_KEY] = project  # in place: the access log reads it, and the route the router picks
+            scope[auth.PROJECT_SCOPE_KEY] = key.project_id  # in place: the access log reads it, and the route too
+            note = note_of(scope)  # the access log's id of the request (it runs first), else the client's or a new one
+            origin = Origin("key", key.id, key.name, note.id if note is not None else request_id(headers))
         limit = self.limits.get(path, self.limit)
         too_big = f"Request body is larger than {limit} bytes"
         if lengths and int(lengths[0]) > limit:
@@ -161,7 +168,11 @@ class Door:
             body = b""
             return message
 
-        await self.app(scope, replay, send)
+        if origin is None:
+            await self.app(scope, replay, send)
+            return
+        with acting(origin):  # the change log records the key (id and name) and the request of each change
+            await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
@@ -174,11 +185,11 @@ class Door:
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
                max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False,
-               job_workers: JobWorkerOptions | None = None) -> FastAPI:
+               deliveries: DeliveryOptions | None = None, job_workers: JobWorkerOptions | None = None) -> FastAPI:
     """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp.
     `metrics` adds `GET /metrics` (no key asked: `memvault serve` turns it on for loopback binds only, see
-    `memvault.metrics.metrics_enabled`). With `job_workers`, threads run the queue of async adds while the app runs
-    (`memvault.workers`)."""
+    `memvault.metrics.metrics_enabled`). With `deliveries`, webhook deliveries run in the background while the app
+    runs (`memvault.delivery`); with `job_workers`, threads run the queue of async adds (`memvault.workers`)."""
     from .mcp import http_transport
     from .metrics import Metrics
     from .ui import Dashboard
@@ -193,7 +204,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
         if meter is not None:
             engine.watchers.add(meter)  # counts what the engine does while this app runs
         try:
-            async with mcp_lifespan(), running_jobs(engine, job_workers):
+            async with mcp_lifespan(), delivering(engine, deliveries), running_jobs(engine, job_workers):
                 yield
         finally:
             if meter is not None:

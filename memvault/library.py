@@ -116,10 +116,11 @@ class Memory:
     def search(self, query: str, *, user_id: str | None = None, agent_id: str | None = None,
                run_id: str | None = None, app_id: str | None = None, filters: dict[str, Any] | None = None,
                limit: int | None = None, top_k: int | None = None, threshold: float | None = None,
-               rerank: bool = True, latest_only: bool = True) -> dict[str, Any]:
-        """The best memories first; superseded ones too with `latest_only=False`."""
+               rerank: bool = True, latest_only: bool = True, show_expired: bool = False) -> dict[str, Any]:
+        """The best memories first; superseded ones too with `latest_only=False`, expired ones with `show_expired`."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
-        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank)
+        options = SearchOptions(top_k=top_k or limit or 20, threshold=threshold, context=rerank, rerank=rerank,
+                                show_expired=show_expired)
         hits = self.engine.search(self.project_id, query, where, options, latest_only=latest_only)
         return {"results": [_hit(h) for h in hits]}
 
@@ -132,10 +133,11 @@ class Memory:
 
     def get_all(self, *, user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
                 app_id: str | None = None, filters: dict[str, Any] | None = None, limit: int | None = None,
-                top_k: int | None = None, latest_only: bool = True) -> dict[str, Any]:
-        """Newest first; superseded memories too with `latest_only=False`."""
+                top_k: int | None = None, latest_only: bool = True, show_expired: bool = False) -> dict[str, Any]:
+        """Newest first; superseded memories too with `latest_only=False`, expired ones with `show_expired`."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id, agent_id, app_id, run_id)))
-        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100, latest_only=latest_only)
+        page = self.engine.list(self.project_id, where, limit=top_k or limit or 100, latest_only=latest_only,
+                                show_expired=show_expired)
         return {"results": [{k: v for k, v in _item(m).items() if k != "score"} for m in page.items]}
 
     def update(self, memory_id: str, data: str | None = None, *, text: str | None = None,

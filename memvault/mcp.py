@@ -24,7 +24,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import auth
@@ -76,6 +76,7 @@ Metadata = Annotated[dict[str, Any] | None, Field(description="Optional JSON obj
 BucketName = Annotated[str | None, Field(description="A bucket (folder) by name or id; default: General.")]
 LatestOnly = Annotated[bool, Field(strict=True, description="Only memories still true (the default); false shows "
                                                             "superseded ones too, with `superseded_by`.")]
+ShowExpired = Annotated[StrictBool, Field(description="Also memories whose expiration date has passed.")]
 
 READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
@@ -132,10 +133,12 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
             "{\"created_at\": {\"gte\": \"2025-01-01\"}}, {\"bucket\": \"Work\"}, {\"OR\": [...]}."))] = None,
         top_k: Annotated[int, Field(ge=1, le=100, description="How many results at most.")] = 10,
         latest_only: LatestOnly = True,
+        show_expired: ShowExpired = False,
     ) -> dict[str, Any]:
         """Find memories by meaning and keywords, best first. Returns {"results": [...]}, each with a `score` (0..1)."""
         where = F.all_of(F.parse(filters), F.owned_by(Owners(user_id=user_id)))
-        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k), latest_only=latest_only)
+        hits = engine.search(project_of(ctx), query, where, SearchOptions(top_k=top_k, show_expired=show_expired),
+                             latest_only=latest_only)
         return {"results": [hit_out(h) for h in hits]}
 
     @server.tool(annotations=READ)
@@ -146,11 +149,12 @@ def build_server(engine: Engine, project_of: ProjectOf) -> MCPServer:
         bucket: BucketName = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="How many memories at most, newest first.")] = 50,
         latest_only: LatestOnly = True,
+        show_expired: ShowExpired = False,
     ) -> dict[str, Any]:
         """List memories, newest first. Returns {"results": [...], "total": how many match in all}."""
         bucket_filter = F.eq("bucket", bucket) if bucket is not None else None
         page = engine.list(project_of(ctx), F.all_of(F.owned_by(Owners(user_id=user_id)), bucket_filter), limit=limit,
-                           latest_only=latest_only)
+                           latest_only=latest_only, show_expired=show_expired)
         return {"results": [memory_out(m) for m in page.items], "total": page.total}
 
     @server.tool(annotations=READ)
@@ -257,6 +261,9 @@ def chat_hit_out(h: ChatHit) -> dict[str, Any]:
 # stdio -------------------------------------------------------------------------------
 def run_stdio(engine: Engine, project: str | None = None) -> None:
     """Serve MCP over stdin/stdout for one project (default: the default project) until stdin closes."""
+    from .origin import Origin, set_origin
+
+    set_origin(Origin("mcp"))  # the change log records what the tools change as MCP's (over HTTP: the key's)
     project_id = engine.project(project).id
     build_server(engine, lambda ctx: project_id).run("stdio")
 

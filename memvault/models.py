@@ -15,6 +15,9 @@ ENTITY_TYPES: dict[str, str] = {"user": "user_id", "agent": "agent_id", "app": "
 DEFAULT_BUCKET = "General"
 
 EventKind = Literal["ADD", "UPDATE", "SUPERSEDE", "DELETE"]
+PurgeReason = Literal["expired", "superseded"]
+PURGE_REASONS: tuple[PurgeReason, ...] = ("expired", "superseded")
+MAX_PURGE_DAYS = 36_500  # a purge's "after N days" at most: a hundred years
 
 
 def utcnow() -> datetime:
@@ -81,7 +84,8 @@ class Memory:
 
 @dataclass(frozen=True)
 class HistoryEvent:
-    """One change of a memory. After a delete, the texts of every event of that memory are None."""
+    """One change of a memory. After a delete, the texts of every event of that memory are None. A DELETE made by
+    the purge sweep says why in `reason`: "expired" or "superseded" (see PURGE_REASONS)."""
 
     id: str
     memory_id: str
@@ -96,6 +100,7 @@ class HistoryEvent:
     app_id: str | None = None
     run_id: str | None = None
     metadata: dict[str, Any] | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,26 @@ class DeleteOutcome:
 
 
 @dataclass(frozen=True)
+class Purged:
+    """A memory the purge deleted, or would delete in a dry run: where, which, and why. Never its text."""
+
+    project_id: str
+    memory_id: str
+    reason: PurgeReason
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What one purge did (or, with `dry_run`, would do), in the order it went: by reason, project, then id."""
+
+    dry_run: bool
+    purged: list[Purged]
+
+    def count(self, reason: PurgeReason | None = None) -> int:
+        return sum(1 for p in self.purged if reason is None or p.reason == reason)
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Memory]
     total: int
@@ -160,6 +185,7 @@ class AddResult:
     event: str  # ADD | UPDATE | SUPERSEDE | NONE
     memory: Memory
     previous_memory: str | None = None
+    event_id: str | None = None  # the id of the change-log event this result wrote
 
 
 @dataclass(frozen=True)
@@ -180,6 +206,7 @@ class SearchOptions:
     keyword: bool = True  # fuse keyword relevance with meaning
     context: bool = True  # the context signals: run neighbours, speaker and date (memvault.ranking)
     rerank: bool = True  # the external reranker reads the best candidates again, when one is configured
+    show_expired: bool = False  # expired memories too (by default a search leaves them out)
 
 
 @dataclass(frozen=True)
@@ -221,6 +248,108 @@ class ImportOutcome:
     status: str  # "added" | "exists" (already in this project: left as it is)
 
 
+# the change log ---------------------------------------------------------------------------------------------------
+EVENT_TYPES: tuple[str, ...] = ("memory_add", "memory_update", "memory_delete", "memory_supersede", "memory_purge",
+                                "memory_categorize")
+"""The change log's event types; Mem0's webhooks name memory_add, memory_update, memory_delete, memory_categorize."""
+_TYPE_OF_KIND = {"ADD": "memory_add", "UPDATE": "memory_update", "DELETE": "memory_delete",
+                 "SUPERSEDE": "memory_supersede", "PURGE": "memory_purge", "CATEGORIZE": "memory_categorize"}
+_TEXT_KINDS = frozenset({"ADD", "UPDATE", "CATEGORIZE"})
+TEXT_TYPES: tuple[str, ...] = ("memory_add", "memory_update", "memory_categorize")  # the log types that show a text
+_DETAIL_KEYS = ("superseded_by", "reason")  # what a log event may say beside its text: ids and fixed words
+
+
+def event_type_of(e: HistoryEvent) -> str:
+    """The change-log type of a history event. A DELETE with a `reason` (a purge of expired or superseded memories)
+    is a memory_purge."""
+    if e.event == "DELETE" and (e.reason is not None or isinstance((e.metadata or {}).get("reason"), str)):
+        return "memory_purge"
+    return _TYPE_OF_KIND.get(str(e.event), "memory_" + str(e.event).lower())
+
+
+def event_text_of(e: HistoryEvent) -> str | None:
+    """The text a log event keeps: the memory's text after an add or an update; none for anything else."""
+    return e.new_text if e.event in _TEXT_KINDS else None
+
+
+def event_detail_of(e: HistoryEvent) -> dict[str, str] | None:
+    """What else a log event keeps: the superseding memory's id, a purge's reason. Never a text, never metadata."""
+    found = {k: v for k in _DETAIL_KEYS if isinstance(v := (e.metadata or {}).get(k), str)}
+    if e.reason is not None:
+        found["reason"] = e.reason
+    return found or None
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """One entry of the change log: a change to one memory, written in the change's transaction. `seq` orders the
+    log (and is the cursor of webhook deliveries); `batch_id` names the first event of the write that made several
+    (an add of several memories, a bulk delete). Add and update events show the memory's text after the change
+    (read from its history event) until the memory is deleted; every other event has none."""
+
+    seq: int
+    id: str
+    project_id: str
+    type: str
+    memory_id: str
+    created_at: datetime
+    text: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+    actor: str = "library"
+    key_id: str | None = None
+    key_name: str | None = None
+    request_id: str | None = None
+    detail: dict[str, Any] | None = None
+    batch_id: str | None = None
+
+    def owners(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in ENTITY_FIELDS}
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Which log events a feed shows (all given conditions hold)."""
+
+    types: tuple[str, ...] = ()
+    memory_id: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A project's subscription to its change log. `cursor` is the seq of the last event handled (delivered or not
+    wanted); failures count from `failing_since`; a webhook failing for too long is disabled (`is_active` false)."""
+
+    id: int
+    project_id: str
+    name: str
+    url: str
+    event_types: tuple[str, ...]
+    secret: str
+    is_active: bool
+    cursor: int
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    failing_since: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """Where a webhook's deliveries stand, as the delivery loop saves it after each attempt."""
+
+    cursor: int
+    attempts: int = 0
+    failing_since: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    disabled: bool = False
 # chat history (MemoryPlugin's archive of whole conversations) -------------------------------------------------------
 ChatStatus = Literal["queued", "processing", "completed", "rejected", "failed"]
 

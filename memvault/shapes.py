@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .models import AddResult, Bucket, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit
+from .models import AddResult, Bucket, ChangeEvent, DeleteOutcome, HistoryEvent, Memory, ProjectSettings, SearchHit, Webhook
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -58,6 +58,7 @@ def event_out(e: HistoryEvent) -> dict[str, Any]:
         "old_memory": e.old_text,
         "new_memory": e.new_text,
         "event": e.event,
+        "reason": e.reason,  # a DELETE by the purge sweep: "expired" or "superseded"; else null
         "input": e.input,
         "metadata": e.metadata,
         "user_id": e.user_id,
@@ -83,6 +84,58 @@ def deletes_out(outcomes: list[DeleteOutcome]) -> dict[str, Any]:
     }
 
 
+# the change log and webhooks (Mem0's event and webhook shapes) ---------------------------------------------------
+CHANGE_WORDS = {"memory_add": "ADD", "memory_update": "UPDATE", "memory_delete": "DELETE", "memory_purge": "DELETE",
+                "memory_supersede": "SUPERSEDE", "memory_categorize": "CATEGORIZE"}
+
+
+def change_out(e: ChangeEvent) -> dict[str, Any]:
+    """A log event's effect on its memory, as Mem0 writes an event's results and a webhook's `event_details`: the
+    text for an add or an update (until the memory is deleted), none for anything else."""
+    return {"id": e.memory_id, "event": CHANGE_WORDS.get(e.type, e.type.removeprefix("memory_").upper()),
+            "data": {"memory": e.text}, **e.owners()}
+
+
+def feed_out(e: ChangeEvent, batch: list[ChangeEvent] | None = None) -> dict[str, Any]:
+    """`GET /v1/event/{id}/` (with the events of its write as `results`) and each item of `GET /v1/events/`. A
+    log event is written with its change: it SUCCEEDED, at once."""
+    return {
+        "id": e.id,
+        "event_type": e.type,
+        "status": "SUCCEEDED",
+        "results": [change_out(x) for x in (batch if batch is not None else [e])],
+        "error": None,
+        "latency": None,
+        "memory_id": e.memory_id,
+        "actor": e.actor,
+        "request_id": e.request_id,
+        "created_at": iso(e.created_at),
+        "updated_at": iso(e.created_at),
+    }
+
+
+def webhook_payload(e: ChangeEvent) -> dict[str, Any]:
+    """What a webhook receives for one log event, as Mem0 sends it (a delete carries no text)."""
+    return {"event_details": change_out(e), "event_id": e.id, "event_type": e.type,
+            "created_at": iso(e.created_at), **e.owners()}
+
+
+def webhook_out(w: Webhook, *, secret: bool = False) -> dict[str, Any]:
+    """A webhook as Mem0 answers it; the signing secret only when asked (once: at creation)."""
+    out = {
+        "webhook_id": w.id,
+        "name": w.name,
+        "url": w.url,
+        "event_types": list(w.event_types),
+        "is_active": w.is_active,
+        "project": w.project_id,
+        "created_at": iso(w.created_at),
+        "updated_at": iso(w.updated_at),
+        "failing_since": iso(w.failing_since),
+        "last_error": w.last_error,
+        "disabled_at": iso(w.disabled_at),
+    }
+    return {**out, "secret": w.secret} if secret else out
 def settings_out(s: ProjectSettings, categories: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """A project's settings as Mem0 shows them: `custom_categories` is null while the defaults apply; `categories`
     is the list memories are sorted into either way."""
@@ -95,3 +148,8 @@ def settings_out(s: ProjectSettings, categories: tuple[tuple[str, str], ...]) ->
         "categories": [{n: d} for n, d in categories],
         "updated_at": iso(s.updated_at),
     }
+
+
+def job_out(job: dict[str, Any]) -> dict[str, Any]:
+    """An async add as `GET /v1/event/{id}/` shows it (memvault/engine/jobs.py `Engine.job`)."""
+    return {**job, "created_at": iso(job["created_at"]), "updated_at": iso(job["updated_at"])}

@@ -57,7 +57,8 @@ class Run:
         self.texts: dict[str, set[str]] = {}
 
     def live(self) -> list[str]:
-        return sorted(m.id for m in self.engine.list(self.pid, limit=1000).items)
+        """Every memory the project still holds: superseded ones too (they keep their text until deleted)."""
+        return sorted(m.id for m in self.engine.list(self.pid, limit=1000, latest_only=False).items)
 
     def add(self, sentences: list[int], user: str, bucket: str | None, tag: str, echo: bool) -> None:
         if bucket is not None:

@@ -134,3 +134,21 @@ def test_cli_delete_prints_its_receipt_and_receipts_lists_it(tmp_path: Path) -> 
     [only] = json.loads(listed.stdout)["results"]
     assert only["id"] == rid and only["route"] == "cli delete" and only["memory_ids"] == [mid]
     assert "forget me" not in listed.stdout
+
+
+def test_a_receipt_names_the_key_or_the_face_that_deleted(server: Server) -> None:
+    """The receipt's actor is the change log's: the key's id over HTTP, the kind of caller elsewhere."""
+    from memvault.origin import Origin, acting
+
+    key = server.key("actors")
+    [stored] = [k for k in server.engine.list_keys("actors")]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Token {key}"}, timeout=30) as mem0:
+        mid = mem0.post("/v1/memories/", json={"messages": "to go", "user_id": "u", "infer": False}).json()["results"][0]["id"]
+        rid = mem0.delete(f"/v1/memories/{mid}/").json()["receipt_id"]
+        assert mem0.get(f"/v1/receipts/{rid}/").json()["actor"] == f"key:{stored.id}"
+    project = server.engine.project("actors").id
+    with acting(Origin("cli")):
+        other = server.engine.add_text(project, "from the command line").id
+        server.engine.delete(project, other)
+    [latest, *_] = server.engine.receipts(project)
+    assert latest["actor"] == "cli" and latest["memory_ids"] == [other]

@@ -12,14 +12,14 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
 from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
 from ..extract.base import Message
 from ..faces import EngineDep, Face, ProjectDep, receipted
-from ..models import ENTITY_FIELDS, ENTITY_TYPES, Entity
+from ..models import ENTITY_FIELDS, ENTITY_TYPES, AddResult, Entity
 from ..shapes import effect_out, event_out, hit_out, iso, memory_out, settings_out
 from ..store.base import SETTINGS_FIELDS
 
@@ -30,7 +30,7 @@ class Mem0Dialect(Face):
     """The Mem0 platform API under /v1, /v2, /v3: a `Token` key, errors as `{"error", "detail"}`, Mem0's words."""
 
     name = "mem0"
-    prefixes = ("/v", "/api/v1/orgs/")
+    prefixes = ("/v", "/api/v1/orgs/", "/api/v1/webhooks/")
     scheme = "Token"
     words = MappingProxyType({
         MEMORY_NOT_FOUND: "Memory not found!",  # what the mem0ai SDK and Mem0's pages show
@@ -39,13 +39,13 @@ class Mem0Dialect(Face):
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
 
     def router(self) -> APIRouter:
-        from .mem0_jobs import router as jobs
+        from .mem0_events import router as events
         from .mem0_reports import router as reports
 
         both = APIRouter()
         both.include_router(router)
         both.include_router(reports)
-        both.include_router(jobs)
+        both.include_router(events)
         return both
 
 
@@ -103,6 +103,7 @@ class ListRequest(_Open):
     page: Annotated[int | None, Field(ge=1)] = None  # 0 would otherwise read as "not given"
     page_size: Annotated[int | None, Field(ge=1)] = None
     latest_only: Any = True  # false: superseded memories too (the engine refuses what is not a boolean)
+    show_expired: StrictBool | None = None  # expired memories too; anything but a JSON boolean (or null) is a 400
 
 
 class SearchRequest(ListRequest):
@@ -183,10 +184,11 @@ def _page_link(request: Request, page: int, size: int) -> str:
 
 
 def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | None,
-           page: int, size: int, latest_only: Any = True) -> dict[str, Any]:
+           page: int, size: int, latest_only: Any = True, *, show_expired: bool = False) -> dict[str, Any]:
     if page < 1:
         raise InvalidInput("page must be 1 or more")
-    result = engine.list(project, where, limit=size, offset=(page - 1) * size, latest_only=latest_only)
+    result = engine.list(project, where, limit=size, offset=(page - 1) * size, latest_only=latest_only,
+                         show_expired=show_expired)
     return {
         "count": result.total,
         "next": _page_link(request, page + 1, size) if page * size < result.total else None,
@@ -197,17 +199,21 @@ def _paged(request: Request, engine: EngineDep, project: str, where: F.Node | No
 
 def _search(engine: EngineDep, project: str, body: SearchRequest, *, require_entity: bool) -> list[dict[str, Any]]:
     options = SearchOptions(top_k=body.limit or body.top_k, threshold=body.threshold,
-                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank)
+                            keyword=body.keyword_search, context=body.rerank, rerank=body.rerank,
+                            show_expired=bool(body.show_expired))
     hits = engine.search(project, body.query, _where(body, require_entity=require_entity), options,
                          latest_only=body.latest_only)
     return [hit_out(h) for h in hits]
 
 
-def _add(engine: EngineDep, project: str, body: AddRequest) -> list[dict[str, Any]]:
-    results = engine.add(
+def _add(engine: EngineDep, project: str, body: AddRequest) -> list[AddResult]:
+    return engine.add(
         project, _messages(body.messages), _owners(body), infer=body.infer, metadata=body.metadata,
         categories=body.categories, expiration_date=_expiration(body.expiration_date),
     )
+
+
+def _added(results: list[AddResult]) -> list[dict[str, Any]]:
     return [{**effect_out(r), "data": {"memory": r.memory.text}} for r in results]
 
 
@@ -258,12 +264,16 @@ def add_v3(body: AddRequest, engine: EngineDep, project: ProjectDep) -> dict[str
     """Stores memories for the owners given (at least one of `user_id`, `agent_id`, `app_id`, `run_id`). With
     `infer` (the default) facts are extracted from the messages and a fact that repeats a stored memory of the same
     owners is skipped; with `infer: false` every non-system message is stored as it is. The add is done when the
-    answer comes (`status: SUCCEEDED`), with one result per memory added. With `async_mode: true` (or, when it is not
-    sent, as MEMVAULT_ASYNC_ADD says) the answer comes at once, `{event_id, status: PENDING, message}`, and the add
-    runs in the background: `GET /v1/event/{event_id}/` shows its progress and results."""
+    answer comes (`status: SUCCEEDED`), with one result per memory added. `event_id` names the add's first
+    change-log event: `GET /v1/event/{event_id}/` shows every memory the add made; an add that changed nothing wrote
+    no event, and its `event_id` is null. With `async_mode: true` (or, when it is not sent, as MEMVAULT_ASYNC_ADD
+    says) the answer comes at once, `{event_id, status: PENDING, message}`, and the add runs in the background:
+    `GET /v1/event/{event_id}/` shows its progress and results."""
     if (queued := _submit(engine, project, body)) is not None:
         return queued
-    return {"event_id": str(uuid.uuid4()), "status": "SUCCEEDED", "results": _add(engine, project, body)}
+    results = _add(engine, project, body)
+    first = next((r.event_id for r in results if r.event_id is not None), None)
+    return {"event_id": first, "status": "SUCCEEDED", "results": _added(results)}
 
 
 @router.post("/v1/memories/", summary="Add memories (v1)")
@@ -272,7 +282,7 @@ def add_v1(body: AddRequest, engine: EngineDep, project: ProjectDep) -> Any:
     "v1.0", else as `{"results": [...]}`; an async add answers `{event_id, status: PENDING, message}`."""
     if (queued := _submit(engine, project, body)) is not None:
         return queued
-    results = _add(engine, project, body)
+    results = _added(_add(engine, project, body))
     return results if body.output_format == "v1.0" else {"results": results}
 
 
@@ -297,9 +307,10 @@ def list_v3(
 ) -> dict[str, Any]:
     """The memories matching `filters` (AND / OR / NOT of conditions on owner ids, dates, categories, metadata,
     `memory_ids`, `keywords`), newest first, one page at a time: `{count, next, previous, results}`. `filters` must
-    name an owner id or `memory_ids`. Expired memories are left out."""
+    name an owner id or `memory_ids`. Expired memories are left out unless `show_expired` is true."""
     where = _where(body, require_entity=True)
-    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size, body.latest_only)
+    return _paged(request, engine, project, where, body.page or page, body.page_size or page_size, body.latest_only,
+                  show_expired=bool(body.show_expired))
 
 
 @router.post("/v2/memories/", summary="List memories (v2)")
@@ -311,10 +322,11 @@ def list_v2(
     `{count, next, previous, results}` when `page` and `page_size` are given."""
     where = _where(body, require_entity=False)
     page, page_size = page or body.page, page_size or body.page_size
+    show_expired = bool(body.show_expired)
     if page and page_size:
-        return _paged(request, engine, project, where, page, page_size, body.latest_only)
-    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000,
-                                               latest_only=body.latest_only).items]
+        return _paged(request, engine, project, where, page, page_size, body.latest_only, show_expired=show_expired)
+    return [memory_out(m) for m in engine.list(project, where, limit=page_size or 1000, latest_only=body.latest_only,
+                                               show_expired=show_expired).items]
 
 
 @router.post("/v3/memories/search/", summary="Search memories")

@@ -12,12 +12,14 @@ an id from another project behaves exactly like an id that does not exist.
     lifecycle.py  what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE), and explicit supersede
     search.py     hybrid search orchestration (scores in memvault.ranking)
     buckets.py    buckets
+    purge.py      purging what expired or was superseded long enough ago, across projects
     transfer.py   export and import
     watch.py      who is told what the engine did (the server's metrics)
     feedback.py   feedback on a memory
     exports.py    Mem0's memory exports (a schema filled with memories) and summaries
     profiles.py   user profiles read from their memories, profile settings and jobs
     chats.py      the chat-history archive (MemoryPlugin's): import, list, search, recall, delete
+    events.py     the change log's feed and retention, webhooks
 The request types (Owners, UpdateItem, SearchOptions, ImportRecord…) are in memvault.models, re-exported here.
 """
 
@@ -32,11 +34,13 @@ from ..store.base import Store
 from .categories import DEFAULT_CATEGORIES
 from .chats import Chats
 from .core import Limits, check_uuid, text_hash
+from .events import Events, RetryPolicy
 from .feedback import Feedback
 from .jobs import ASYNC_MODES, AsyncMode, Jobs
 from .keys import DEFAULT_PROJECT, KEY_PREFIX, MAX_KEY_NAME_CHARS, Keys, hash_key
 from .memories import MAX_OFFSET, Memories, own_input
 from .profiles import Profiles
+from .purge import MAX_PURGE_DAYS, PURGE_BATCH, Purge
 from .search import Beside, Search
 from .transfer import Transfer
 
@@ -47,6 +51,8 @@ __all__ = [
     "KEY_PREFIX",
     "MAX_KEY_NAME_CHARS",
     "MAX_OFFSET",
+    "MAX_PURGE_DAYS",
+    "PURGE_BATCH",
     "AddResult",
     "AsyncMode",
     "Engine",
@@ -55,6 +61,7 @@ __all__ = [
     "ImportRecord",
     "Limits",
     "Owners",
+    "RetryPolicy",
     "SearchOptions",
     "UpdateItem",
     "check_uuid",
@@ -64,9 +71,9 @@ __all__ = [
 ]
 
 
-class Engine(Keys, Search, Transfer, Feedback, Profiles, Jobs, Memories, Chats):
+class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Jobs, Memories, Chats, Events):
     """Projects and keys, memories and their lifecycle, search, buckets, export and import, feedback, exports and
-    summaries, the chat-history archive: every operation of memvault."""
+    summaries, purge, the chat-history archive, the change log and webhooks: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
                  reranker: Reranker | None = None, decider: Decider | None = None) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import filters as F
@@ -43,6 +44,11 @@ def text_hash(text: str) -> str:
 
 def memory_not_found() -> NotFound:
     return NotFound("Memory not found", code=MEMORY_NOT_FOUND)
+
+
+def start_of_day(at: datetime) -> datetime:
+    """Midnight (UTC) of the UTC day `at` falls on: the first moment a memory that expires the day before is expired."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def check_uuid(memory_id: Any, what: str = "memory_id") -> str:
@@ -179,11 +185,12 @@ class EngineCore:
     @staticmethod
     def _live(where: F.Node | None, *, latest_only: bool = True, show_expired: bool = False) -> F.Node | None:
         """What list and search return by default: neither expired memories (`show_expired` shows them) nor
-        superseded ones (`latest_only=False` shows them)."""
+        superseded ones (`latest_only=False` shows them). An expiration date is a day, in UTC: the memory is live
+        through the whole of that day and expired from the next one on."""
         conditions: list[F.Node] = []
         if not show_expired:
-            now = utcnow()
-            conditions.append(F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gt", now))))
+            today = start_of_day(utcnow())
+            conditions.append(F.Or((F.Not(F.Cond("expiration_date", "exists")), F.Cond("expiration_date", "gte", today))))
         if latest_only:
             conditions.append(F.Not(F.Cond("superseded_by", "exists")))
         return F.all_of(where, *conditions)

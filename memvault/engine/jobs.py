@@ -18,9 +18,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..errors import JOB_NOT_FOUND, InvalidInput, MemvaultError, NotFound
+from ..errors import MemvaultError, NotFound
 from ..extract.base import Message
 from ..models import Job, Owners, utcnow
+from ..origin import Origin, acting, current
+from .core import check_uuid
+from .events import EVENT_NOT_FOUND
 from .memories import CheckedAdd, Memories
 
 log = logging.getLogger("memvault.jobs")
@@ -61,6 +64,7 @@ class Jobs(Memories):
             "bucket_id": checked.bucket.id,
             "source": checked.source,
             "expiration_date": checked.expiration_date.isoformat() if checked.expiration_date else None,
+            "origin": dict(current().__dict__),  # the change log names the submitter (key id and name, request id)
         }
         self.store.enqueue_job(job_id, project_id, request, now)
         return Job(job_id, project_id, "PENDING", request, None, None, 0, now, now)
@@ -112,12 +116,14 @@ class Jobs(Memories):
             list(request.get("categories") or []), bucket, request.get("source"),
             datetime.fromisoformat(expiration) if expiration else None,
         )
-        prepared = self._prepare_add(checked)
-        results: list[dict[str, Any]] = []
-        if prepared is not None:
-            results = [{"id": r.memory.id, "event": r.event} for r in prepared.results()]
-        done = self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), results=results,
-                                     write=prepared.write if prepared is not None else None)
+        origin = Origin(**request["origin"]) if isinstance(request.get("origin"), dict) else Origin("system")
+        with acting(origin):  # the change log records the add as its submitter's, in the job's transaction
+            prepared = self._prepare_add(checked)
+            results: list[dict[str, Any]] = []
+            if prepared is not None:
+                results = [{"id": r.memory.id, "event": r.event} for r in prepared.results()]
+            done = self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), results=results,
+                                         write=prepared.write if prepared is not None else None)
         if not done:
             log.warning("async add %s: the lease ran out before it finished; another worker runs it", job.id)
         elif prepared is not None:
@@ -129,16 +135,11 @@ class Jobs(Memories):
     def job(self, project_id: str, job_id: Any) -> dict[str, Any]:
         """An async add as Mem0's event API shows it: `{id, event_type, status, results, error, latency, created_at,
         updated_at}`; each result with the memory's text while the memory exists. `latency`: milliseconds from
-        submission to the result (None before). NotFound for an unknown id or another project's."""
-        if not isinstance(job_id, str):
-            raise InvalidInput("event_id should be a valid UUID")
-        try:
-            job_id = str(uuid.UUID(job_id))
-        except ValueError:
-            raise NotFound("Event not found", code=JOB_NOT_FOUND) from None
-        found = self.store.get_job(project_id, job_id)
+        submission to the result (None before). InvalidInput for an id that is no UUID, NotFound for an unknown id or
+        another project's."""
+        found = self.store.get_job(project_id, check_uuid(job_id, "event_id"))
         if found is None:
-            raise NotFound("Event not found", code=JOB_NOT_FOUND)
+            raise NotFound("Event not found", code=EVENT_NOT_FOUND)
         ids = [r["id"] for r in found.results or []]
         texts = {m.id: m.text for m in self.store.get(project_id, ids)} if ids else {}
         finished = found.status in ("SUCCEEDED", "FAILED")

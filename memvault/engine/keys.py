@@ -45,6 +45,10 @@ class Keys(EngineCore):
 
     def authenticate(self, clear_key: str | None) -> str:
         """The project id a key belongs to; Unauthorized for a missing, unknown or revoked key."""
+        return self.authenticate_key(clear_key).project_id
+
+    def authenticate_key(self, clear_key: str | None) -> ApiKey:
+        """The key (its id, name and project: never the clear key) a clear key is; Unauthorized as `authenticate`."""
         if not clear_key:
             raise Unauthorized("Missing API key")
         if not isinstance(clear_key, str) or not clear_key.isascii():  # keys are ASCII: anything else is no key
@@ -52,4 +56,4 @@ class Keys(EngineCore):
         key = self.store.find_key(hash_key(clear_key.strip()))
         if key is None or key.revoked_at is not None:
             raise Unauthorized("Invalid API key")
-        return key.project_id
+        return key

@@ -84,16 +84,21 @@ class PreparedAdd:
         patched = iter(updated if updated is not None else
                        [replace(p.target, text=p.text, hash=text_hash(p.text), updated_at=self.at)
                         for p in self.plans if p.event == "UPDATE" and p.target is not None])
+        added_event = {e.memory_id: e.id for e in self.write.events}
+        mark_event = {mk.old_id: mk.event_id for mk in self.write.supersede}
+        change_event = {ch.id: ch.event_id for ch in self.write.changes}
         results: list[AddResult] = []
         for i, p in enumerate(self.plans):
             if p.event == "ADD":
-                results.append(AddResult("ADD", self.new_of[i]))
+                results.append(AddResult("ADD", self.new_of[i], event_id=added_event[self.new_of[i].id]))
             elif p.event == "SUPERSEDE" and p.target is not None:
-                results.append(AddResult("ADD", self.new_of[i]))
+                results.append(AddResult("ADD", self.new_of[i], event_id=added_event[self.new_of[i].id]))
                 results.append(AddResult("SUPERSEDE", replace(p.target, superseded_by=self.new_of[i].id,
-                                                              superseded_at=self.at)))
+                                                              superseded_at=self.at),
+                                         event_id=mark_event[p.target.id]))
             elif p.event == "UPDATE" and p.target is not None:
-                results.append(AddResult("UPDATE", next(patched), previous_memory=p.target.text))
+                results.append(AddResult("UPDATE", next(patched), previous_memory=p.target.text,
+                                         event_id=change_event[p.target.id]))
             elif p.event == "NONE" and p.target is not None:
                 results.append(AddResult("NONE", p.target))
         return results
@@ -402,12 +407,13 @@ class Memories(Categories, Lifecycle, Receipts):
 
     # `list` comes last: a method named list would shadow the builtin in annotations below it.
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
-             latest_only: Any = True) -> Page:
-        """Newest first; superseded memories only with `latest_only=False`."""
+             latest_only: Any = True, show_expired: Any = False) -> Page:
+        """Newest first; superseded memories only with `latest_only=False`, expired ones only with `show_expired`."""
         latest_only = self._flag(latest_only, "latest_only")
+        show_expired = V.flag(show_expired, "show_expired")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        return self.store.list(project_id, self._live(self._where(project_id, where), latest_only=latest_only), limit,
-                               offset)
+        where = self._live(self._where(project_id, where), latest_only=latest_only, show_expired=show_expired)
+        return self.store.list(project_id, where, limit, offset)

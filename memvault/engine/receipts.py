@@ -22,6 +22,7 @@ from .. import filters as F
 from .. import validate as V
 from ..errors import InvalidInput, NotFound
 from ..models import utcnow
+from ..origin import current
 from .core import EngineCore
 
 RECEIPTS_DAYS = 365
@@ -67,7 +68,8 @@ def issued() -> str | None:
 
 
 def _actor() -> str:
-    return "library"
+    """Who deleted: the API key's id (never the key), or cli, mcp, library, system (`memvault.origin`)."""
+    return current().actor
 
 
 class Receipts(EngineCore):

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import filters as F
 from .. import ranking
+from .. import validate as V
 from ..embed.base import Vectors
 from ..embed.batching import embed_query
 from ..errors import InvalidInput, Unavailable
@@ -80,7 +81,7 @@ class Search(EngineCore):
             raise InvalidInput(f"top_k must be between 1 and {self.limits.max_top_k}")
         if opts.threshold is not None and not 0.0 <= opts.threshold <= 1.0:
             raise InvalidInput("threshold must be between 0 and 1")
-        where = self._live(where, latest_only=latest_only)
+        where = self._live(where, latest_only=latest_only, show_expired=V.flag(opts.show_expired, "show_expired"))
         asked = _Asked(query, query, ranking.query_terms(query) if opts.keyword else [], _one_owner(where))
         # The answer is filled tier by tier (ranking.tiers), each tier's pools fixed whatever top_k is: the first
         # k hits asked are the first k of any longer answer. A threshold ends the answer at the first hit below it.

@@ -16,26 +16,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..embed.base import Vectors
 from ..filters import Node
 from ..models import (
     ApiKey,
     Bucket,
+    ChangeEvent,
     ChatChunk,
     ChatMessage,
     Conversation,
     ConversationPage,
     ConversationQuery,
+    DeliveryState,
     Entity,
+    EventQuery,
     HistoryEvent,
     Job,
     Memory,
     Page,
     Project,
     ProjectSettings,
+    PurgeReason,
+    Webhook,
 )
+
+PurgeField = Literal["expiration_date", "superseded_at"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,17 @@ class MemoryStore(Protocol):
         """Delete the given memories; returns the ids that existed and are now gone."""
         ...
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]: ...
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
+        """Delete the memories of the project that `where` admits when the transaction runs (a memory changed
+        meanwhile is judged as it is then); returns their ids. `reason` goes on each DELETE event (a purge's)."""
+        ...
+
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        """(project_id, id) of the memories of every project whose `field` is earlier than `before`: their
+        expiration date, or the time a superseded memory (superseded_by set) was superseded. In (project_id, id)
+        order, after `after` (keyset paging), at most `limit`. The only read across projects: what a purge sweeps."""
+        ...
     def history(self, project_id: str, memory_id: str) -> list[HistoryEvent]: ...
     def entities(self, project_id: str) -> list[Entity]: ...
 
@@ -237,6 +254,64 @@ class SearchStore(Protocol):
         side of it in its run (offsets -radius..-1 and 1..radius) that pass `where`; all with their cosine to
         `vector`, text and metadata. A run is the memories with the same run_id and the same user_id, agent_id and app_id, in
         created_at order, then insertion order; a memory without run_id has no neighbours. Any order."""
+        ...
+
+
+class EventStore(Protocol):
+    """The change log. Every write that records history events (adds, updates, supersedes, deletes, purges) also
+    writes one log event per history event, in the same transaction, with the origin of the work in progress
+    (`memvault.origin`). A log event holds no text: add and update events are read with the text of the history
+    event of the same id, which a delete blanks (so a deleted memory's words leave the log with its history).
+    Within a project, a larger `seq` always commits later, so a reader that has read up to seq n never sees a
+    smaller seq appear after."""
+
+    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+        """The project's events that match, newest first, and how many match in all."""
+        ...
+
+    def event_batch(self, project_id: str, event_id: str) -> list[ChangeEvent]:
+        """The event and the other events of its write (its batch), in log order; [] when the project has no such
+        event."""
+        ...
+
+    def events_after(self, project_id: str, after: int, limit: int) -> list[ChangeEvent]:
+        """Up to `limit` events with a seq greater than `after`, oldest first."""
+        ...
+
+    def trim_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events written before `before` (every project); returns how many."""
+        ...
+
+
+class WebhookStore(Protocol):
+    """A project's webhooks and where their deliveries stand. Ids are integers, unique in the database."""
+
+    def add_webhook(self, project_id: str, name: str, url: str, event_types: Sequence[str], secret: str,
+                    at: datetime) -> Webhook:
+        """Its cursor starts at the project's last log event: it delivers what happens after it is made."""
+        ...
+
+    def list_webhooks(self, project_id: str | None) -> list[Webhook]:
+        """By id; None: every project's (the delivery loop)."""
+        ...
+
+    def get_webhook(self, project_id: str, webhook_id: int) -> Webhook | None: ...
+
+    def update_webhook(self, project_id: str, webhook_id: int, at: datetime, *, name: str | None = None,
+                       url: str | None = None, event_types: Sequence[str] | None = None) -> Webhook | None:
+        """Change the fields given; the webhook is active again and its failures are forgotten (its cursor stays).
+        None when the project has no such webhook."""
+        ...
+
+    def delete_webhook(self, project_id: str, webhook_id: int) -> bool: ...
+
+    def claim_webhook(self, project_id: str, webhook_id: int, owner: str, until: datetime, now: datetime) -> bool:
+        """Take (or extend) the delivery lease of an active webhook for `owner` until `until`, unless another owner
+        holds one that has not expired at `now`: several servers on one database never deliver the same webhook."""
+        ...
+
+    def save_delivery(self, project_id: str, webhook_id: int, owner: str, state: DeliveryState, at: datetime) -> bool:
+        """Save where its deliveries stand, only while `owner` holds its lease; `state.disabled` makes it inactive."""
         ...
 
 
@@ -372,7 +447,8 @@ class JobStore(Protocol):
     def get_job(self, project_id: str, job_id: str) -> Job | None: ...
 
 
-class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, JobStore, Protocol):
+class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, EventStore,
+            WebhookStore, JobStore, Protocol):
     """Everything the engine asks of a storage backend (see memvault/store/__init__.py to register one, and
     memvault/testing/conformance.py for the suite it must pass)."""
 

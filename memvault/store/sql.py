@@ -24,7 +24,7 @@ MEMORY_COLUMNS = (
 )
 FROM = "memories m LEFT JOIN buckets b ON b.project_id = m.project_id AND b.id = m.bucket_id"
 HISTORY_COLUMNS = ("id, memory_id, project_id, event, old_text, new_text, input, user_id, agent_id, app_id, run_id, "
-                   "metadata, created_at")
+                   "metadata, created_at, reason")
 KEY_COLUMNS = "id, project_id, name, prefix, created_at, revoked_at"
 PROJECT_COLUMNS = "id, name, created_at"
 SETTINGS_SELECT = ("SELECT p.id, coalesce(s.name, p.name), s.custom_categories, s.custom_instructions, "
@@ -38,7 +38,7 @@ _MEMORY_INSERT = ("id", "project_id", "text", "hash", "user_id", "agent_id", "ap
                   "metadata", "categories", "source", "created_at", "updated_at", "expiration_date", "superseded_by",
                   "superseded_at", "categories_auto", "embedding")
 _HISTORY_INSERT = ("id", "project_id", "memory_id", "event", "old_text", "new_text", "input", "user_id", "agent_id",
-                   "app_id", "run_id", "metadata", "created_at")
+                   "app_id", "run_id", "metadata", "created_at", "reason")
 _OWNERS = (("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id"))
 
 
@@ -136,7 +136,8 @@ class SQLFlavor:
         j = self.write_event_json
         return [(e.id, e.project_id, e.memory_id, e.event, e.old_text, e.new_text,
                  j(e.input) if e.input is not None else None, e.user_id, e.agent_id, e.app_id, e.run_id,
-                 j(e.metadata) if e.metadata is not None else None, self.write_time(e.created_at)) for e in events]
+                 j(e.metadata) if e.metadata is not None else None, self.write_time(e.created_at), e.reason)
+                for e in events]
 
     # rows read (each decoder takes a row of the matching column list above) ---------
     def memory(self, row: Sequence[Any]) -> Memory:
@@ -157,7 +158,7 @@ class SQLFlavor:
             id=row[0], memory_id=row[1], project_id=row[2], event=row[3], old_text=row[4], new_text=row[5],
             input=self.read_json(row[6]) if row[6] is not None else None, user_id=row[7], agent_id=row[8],
             app_id=row[9], run_id=row[10], metadata=self.read_json(row[11]) if row[11] is not None else None,
-            created_at=self.read_time(row[12]),
+            created_at=self.read_time(row[12]), reason=row[13],
         )
 
     def key(self, row: Sequence[Any]) -> ApiKey:

@@ -41,7 +41,7 @@ from memvault.models import (
     Memory,
     utcnow,
 )
-from memvault.store.base import AddWrite, ChatWrite, MemoryChange, SettingsChange, Store, Supersession
+from memvault.store.base import AddWrite, ChatWrite, MemoryChange, PurgeField, SettingsChange, Store, Supersession
 
 DIM = 8
 
@@ -350,6 +350,50 @@ def test_delete_where_is_scoped_and_returns_ids(store: Store, pid: str, other: s
     assert store.delete_where(pid, F.eq("user_id", "u"), utcnow()) == [a.id]
     assert store.get(other, [theirs.id])[0].text == "c"
     assert store.list(pid, None, 10).total == 1
+
+
+def test_purge_candidates_are_the_due_memories_of_every_project_paged_by_key(store: Store, pid: str,
+                                                                            other: str) -> None:
+    cut = datetime(2030, 6, 1, tzinfo=UTC)
+    early, late = cut - timedelta(microseconds=1), cut + timedelta(days=1)
+    due = [put(store, p, "expired", vec(0), expiration_date=early) for p in (pid, other, pid)]
+    put(store, pid, "expires at the cut", vec(0), expiration_date=cut)  # not earlier than `before`: not due
+    put(store, other, "expires later", vec(0), expiration_date=late)
+    put(store, pid, "never expires", vec(0))
+    replaced = put(store, other, "replaced", vec(1))
+    old = [put(store, p, "superseded", vec(1), superseded_by=replaced.id, superseded_at=early) for p in (pid, other)]
+    put(store, pid, "superseded later", vec(1), superseded_by=replaced.id, superseded_at=late)
+    put(store, pid, "superseded time but no successor", vec(1), superseded_at=early)  # not superseded: not due
+    cases: list[tuple[PurgeField, list[Memory]]] = [("expiration_date", due), ("superseded_at", old)]
+    for field, wanted in cases:
+        keys = sorted((m.project_id, m.id) for m in wanted)
+        assert store.purge_candidates(field, cut, None, 100) == keys
+        paged: list[tuple[str, str]] = []
+        after: tuple[str, str] | None = None
+        while page := store.purge_candidates(field, cut, after, 2):
+            assert len(page) <= 2
+            paged, after = paged + page, page[-1]
+        assert paged == keys
+    assert store.purge_candidates("expiration_date", datetime(2000, 1, 1, tzinfo=UTC), None, 100) == []
+
+
+def test_a_delete_with_a_reason_says_it_and_forgets_like_any_delete(store: Store, pid: str, other: str) -> None:
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    gone = put(store, pid, "the locker code is walrus", vec(0), user_id="u", expiration_date=past)
+    renewed = put(store, pid, "the gate code is heron", vec(1), user_id="u", expiration_date=past)
+    store.update(pid, [MemoryChange(renewed.id, str(uuid.uuid4()), utcnow(), clear_expiration=True)])
+    theirs = put(store, other, "their code is walrus", vec(0), expiration_date=past)
+    due = F.And((F.Cond("id", "in", (gone.id, renewed.id, theirs.id)), F.Cond("expiration_date", "lt", utcnow())))
+    assert store.delete_where(pid, due, utcnow(), "expired") == [gone.id]  # judged as the rows are at the delete
+    assert store.get(pid, [gone.id]) == [] and store.keyword_search(pid, ["walrus"], None, 5) == []
+    assert gone.id not in [h[0] for h in store.vector_search(pid, vec(0), None, 5)]
+    events = store.history(pid, gone.id)
+    assert [(e.event, e.reason) for e in events] == [("ADD", None), ("DELETE", "expired")]
+    assert all(e.old_text is None and e.new_text is None and e.input is None for e in events)
+    assert store.get(pid, [renewed.id])[0].text == "the gate code is heron"
+    assert store.get(other, [theirs.id])[0].text == "their code is walrus"
+    store.delete(other, [theirs.id], utcnow())
+    assert [e.reason for e in store.history(other, theirs.id)] == [None, None]
 
 
 def test_entities_count_per_kind(store: Store, pid: str) -> None:
@@ -853,3 +897,83 @@ def test_a_job_interrupted_too_often_ends_failed(store: Store, pid: str) -> None
     failed = store.get_job(pid, job_id)
     assert failed is not None and failed.status == "FAILED" and failed.request is None and failed.error
     assert store.claim_job("w", now, now + timedelta(seconds=60)) is None
+
+# the change log and webhooks ----------------------------------------------------------------------------------------
+def test_every_history_event_writes_one_log_event_with_its_origin_and_a_delete_takes_the_texts(
+        store: Store, pid: str, other: str) -> None:
+    from memvault.models import EventQuery
+    from memvault.origin import Origin, acting
+
+    with acting(Origin("key", "k1", "ci", "req-1")):
+        m = put(store, pid, "likes tea", vec(0), user_id="u")
+    store.update(pid, [MemoryChange(m.id, str(uuid.uuid4()), utcnow(), text="likes green tea", hash="g",
+                                    vector=vec(1))])
+    put(store, other, "theirs", vec(0))
+    log = store.events_after(pid, 0, 10)
+    assert [(e.type, e.memory_id, e.text, e.user_id) for e in log] == [
+        ("memory_add", m.id, "likes tea", "u"), ("memory_update", m.id, "likes green tea", "u")]
+    assert (log[0].actor, log[0].key_id, log[0].key_name, log[0].request_id) == ("key:k1", "k1", "ci", "req-1")
+    assert log[1].actor == "library" and log[0].seq < log[1].seq
+    assert [e.id for e in log] == [h.id for h in store.history(pid, m.id)]
+    store.delete(pid, [m.id], utcnow())
+    after = store.events_after(pid, 0, 10)
+    assert [e.type for e in after] == ["memory_add", "memory_update", "memory_delete"]
+    assert [e.text for e in after] == [None, None, None] and "tea" not in repr(after)
+    assert store.events_after(pid, after[1].seq, 10) == after[2:]
+    newest, total = store.events(pid, EventQuery(types=("memory_delete",)), 10)
+    assert total == 1 and newest == after[2:]
+    assert store.events(pid, EventQuery(memory_id=m.id), 1, 1) == ([after[1]], 3)
+    assert store.event_batch(other, after[0].id) == [] and len(store.events_after(other, 0, 10)) == 1
+
+
+def test_the_events_of_one_write_are_one_batch(store: Store, pid: str) -> None:
+    at = utcnow()
+    ms = [Memory(str(uuid.uuid4()), pid, t, t, general(store, pid).id, at, at) for t in ("one", "two", "three")]
+    events = [HistoryEvent(str(uuid.uuid4()), m.id, pid, "ADD", None, m.text, None, at) for m in ms]
+    store.insert(ms, np.stack([vec(0), vec(1), vec(2)]), events)
+    put(store, pid, "alone", vec(3))
+    batch = store.event_batch(pid, events[1].id)
+    assert [e.text for e in batch] == ["one", "two", "three"] and {e.batch_id for e in batch} == {events[0].id}
+    [alone] = store.events_after(pid, batch[-1].seq, 10)
+    assert alone.batch_id is None and store.event_batch(pid, alone.id) == [alone]
+
+
+def test_old_events_are_trimmed_and_the_sequence_never_goes_back(store: Store, pid: str) -> None:
+    put(store, pid, "old", vec(0))
+    [old] = store.events_after(pid, 0, 10)
+    assert store.trim_events(utcnow() - timedelta(days=1), 100) == 0
+    assert store.trim_events(utcnow() + timedelta(seconds=1), 100) == 1 and store.events_after(pid, 0, 10) == []
+    put(store, pid, "new", vec(1))
+    [new] = store.events_after(pid, 0, 10)
+    assert new.seq > old.seq
+
+
+def test_a_webhook_is_delivered_by_one_lease_holder_at_a_time(store: Store, pid: str, other: str) -> None:
+    from memvault.models import DeliveryState
+
+    put(store, pid, "before the webhook", vec(0))
+    now = utcnow()
+    hook = store.add_webhook(pid, "h", "http://example.com/h", ["memory_add"], "s3cret", now)
+    assert hook.cursor == store.events_after(pid, 0, 10)[-1].seq and hook.is_active and hook.secret == "s3cret"
+    assert store.get_webhook(other, hook.id) is None and store.list_webhooks(other) == []
+    assert [w.id for w in store.list_webhooks(None)] == [hook.id]
+    later = now + timedelta(seconds=10)
+    assert store.claim_webhook(pid, hook.id, "a", later, now)
+    assert not store.claim_webhook(pid, hook.id, "b", later, now)  # a holds it
+    assert not store.save_delivery(pid, hook.id, "b", DeliveryState(hook.cursor + 1), now)
+    failing = DeliveryState(hook.cursor, 2, now, later, "HTTP 500")
+    assert store.save_delivery(pid, hook.id, "a", failing, now)
+    got = store.get_webhook(pid, hook.id)
+    assert got is not None and (got.attempts, got.failing_since, got.next_attempt_at, got.last_error) == \
+        (2, now, later, "HTTP 500")
+    assert store.claim_webhook(pid, hook.id, "b", later + timedelta(seconds=10), later + timedelta(seconds=1))  # expired
+    assert store.save_delivery(pid, hook.id, "b", replace(failing, disabled=True), later)
+    off = store.get_webhook(pid, hook.id)
+    assert off is not None and not off.is_active and off.disabled_at == later
+    assert not store.claim_webhook(pid, hook.id, "b", later, later)  # disabled: nobody delivers it
+    back = store.update_webhook(pid, hook.id, later, name="renamed", event_types=["memory_delete"])
+    assert back is not None and back.is_active and back.attempts == 0 and back.last_error is None
+    assert (back.name, back.url, back.event_types, back.cursor) == ("renamed", hook.url, ("memory_delete",), hook.cursor)
+    assert store.update_webhook(other, hook.id, later, name="x") is None
+    assert not store.delete_webhook(other, hook.id) and store.delete_webhook(pid, hook.id)
+    assert store.list_webhooks(pid) == []

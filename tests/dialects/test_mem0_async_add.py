@@ -74,6 +74,9 @@ def test_an_sdk_async_add_is_pending_then_succeeds_at_its_event(working: Server)
         assert result["event"] == "ADD" and result["data"] == {"memory": "I like green tea"}
         assert done["created_at"] <= done["updated_at"]
         assert [m["id"] for m in client.get_all(filters={"user_id": "alice"})["results"]] == [result["id"]]
+        with httpx.Client(base_url=working.url, headers={"Authorization": f"Token {key}"}) as http:
+            [logged] = http.get("/v1/events/", params={"memory_id": result["id"]}).json()["results"]
+        assert logged["event_type"] == "memory_add" and logged["actor"].startswith("key:")  # the submitter's key
     finally:
         client.client.close()
 

@@ -41,19 +41,20 @@ CALLS: dict[str, Callable[[Any, dict[str, str]], Any]] = {
     "get_profile_job": lambda c, ids: c.get_profile_job(ids["job"]),
     "get_project": lambda c, ids: c.get_project(),
     "update_project": lambda c, ids: c.update_project(custom_instructions="Keep facts short"),
+    "get_webhooks": lambda c, ids: c.get_webhooks(ids["project"]),
+    "create_webhook": lambda c, ids: c.create_webhook("http://127.0.0.1:9/hook", "walk", ids["project"],
+                                                      ["memory_add"]),
+    "update_webhook": lambda c, ids: c.update_webhook(int(ids["hook"]), name="walked"),
     # the deleting ones last (the walk runs in this order)
     "delete": lambda c, ids: c.delete(ids["n"]),
     "batch_delete": lambda c, ids: c.batch_delete([{"memory_id": ids["o"]}]),
     "delete_users": lambda c, ids: c.delete_users(user_id="leaver"),
     "reset": lambda c, ids: c.reset(),  # the SDK lists the users and refuses by itself when there are none
     "delete_all": lambda c, ids: c.delete_all(user_id="walker"),
+    "delete_webhook": lambda c, ids: c.delete_webhook(int(ids["hook"])),
 }
 NOT_SERVED: dict[str, str] = {
     "chat": "the SDK raises NotImplementedError itself, without a request",
-    "get_webhooks": "webhooks are not served yet",
-    "create_webhook": "webhooks are not served yet",
-    "update_webhook": "webhooks are not served yet",
-    "delete_webhook": "webhooks are not served yet",
 }
 
 
@@ -67,7 +68,7 @@ def test_the_table_knows_every_public_method(cls: type) -> None:
 
 
 def prepare(http: httpx.Client) -> dict[str, str]:
-    """The memories and the profile job the walk's calls name."""
+    """The memories, the profile job and the webhook the walk's calls name."""
     made = http.post("/v1/memories/", json={"messages": [{"role": "user", "content": t} for t in
                                                          ("I live in Paris", "I like tea", "I like jazz")],
                                             "user_id": "walker", "infer": False})
@@ -76,7 +77,12 @@ def prepare(http: httpx.Client) -> dict[str, str]:
     http.post("/v1/memories/", json={"messages": "I am leaving", "user_id": "leaver", "infer": False})
     job = http.post("/v2/profiles/jobs/", json={"operation": "trigger", "entity_type": "user", "entity_id": "walker"})
     assert job.status_code == 200, job.text
-    return {"m": m, "n": n, "o": o, "job": job.json()["job_id"]}
+    project = http.get("/v1/ping/").json()["project_id"]
+    hook = http.post(f"/api/v1/webhooks/projects/{project}/",
+                     json={"url": "http://127.0.0.1:9/h", "name": "walked", "event_types": ["memory_delete"]})
+    assert hook.status_code == 200, hook.text
+    return {"m": m, "n": n, "o": o, "job": job.json()["job_id"], "project": project,
+            "hook": str(hook.json()["webhook_id"])}
 
 
 def check(seen: list[tuple[str, str, int]]) -> None:

@@ -36,10 +36,22 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
+from ...models import (
+    DEFAULT_BUCKET,
+    ApiKey,
+    Bucket,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    ProjectSettings,
+    PurgeReason,
+    utcnow,
+)
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, SettingsChange, Supersession
+from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -55,6 +67,7 @@ from ..sql import (
 )
 from . import schema
 from .chats import PostgresChats
+from .events import PostgresEvents
 from .jobs import PostgresJobs
 from .where import compile_where
 
@@ -114,7 +127,7 @@ def redact(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items()) or "the default database"
 
 
-class PostgresStore(PostgresChats, PostgresJobs):
+class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     """Store protocol over PostgreSQL + pgvector. Thread-safe.
 
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
@@ -129,6 +142,7 @@ class PostgresStore(PostgresChats, PostgresJobs):
     _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
     _vector_text = staticmethod(vector_text)
     _similarity = staticmethod(_similarity)
+    _flavor = POSTGRES  # what the change log (events.py) writes and reads with
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
@@ -186,7 +200,8 @@ class PostgresStore(PostgresChats, PostgresJobs):
         with self._errors(), self._pool.connection() as conn:
             conn.autocommit = True
             try:
-                for table in ("memories", "history", "chat_conversations", "chat_messages", "chat_chunks", "jobs"):
+                for table in ("memories", "history", "events", "chat_conversations", "chat_messages", "chat_chunks",
+                              "jobs"):
                     conn.execute(f"VACUUM {'FULL ' if rewrite else ''}{table}")
             finally:
                 conn.autocommit = False
@@ -385,8 +400,7 @@ class PostgresStore(PostgresChats, PostgresJobs):
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         return self._write(functools.partial(self._supersede, project_id=project_id, marks=marks))
 
-    @staticmethod
-    def _supersede(c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
+    def _supersede(self, c: psycopg.Connection, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         """The rows are locked FOR UPDATE (in id order) before they are checked, so two racing marks of one memory
         cannot both pass the checks."""
         if not marks:
@@ -400,7 +414,7 @@ class PostgresStore(PostgresChats, PostgresJobs):
         with c.cursor() as cur:
             cur.executemany("UPDATE memories SET superseded_by = %s, superseded_at = %s WHERE project_id = %s AND id = %s",
                             [(m.new_id, POSTGRES.write_time(m.at), project_id, m.old_id) for m in marks])
-        PostgresStore._insert_events(c, [m.event(found[m.old_id]) for m in marks])
+        self._insert_events(c, [m.event(found[m.old_id]) for m in marks])
         after = {r[0]: _memory(r) for r in _rows(c, read, (project_id, [m.old_id for m in marks]))}
         return [after[m.old_id] for m in marks]
 
@@ -451,12 +465,13 @@ class PostgresStore(PostgresChats, PostgresJobs):
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
                   f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
-    @staticmethod
-    def _insert_events(c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+    def _insert_events(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
         if not events:
             return
         with c.cursor() as cur:
             cur.executemany(POSTGRES.event_insert(), POSTGRES.event_values(events))
+        self._log(c, events)
 
     def scan(self, project_id: str, after: str | None, limit: int,
              vectors: bool = False) -> list[tuple[Memory, Vectors | None]]:
@@ -513,17 +528,29 @@ class PostgresStore(PostgresChats, PostgresJobs):
     def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
         return self._write(lambda c: self._delete_ids(c, project_id, ids, at))
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
 
         def fn(c: psycopg.Connection) -> list[str]:
-            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql}",
-                                       (project_id, *params))]
-            return self._delete_ids(c, project_id, ids, at)
+            # Locked as they are read: a row changed meanwhile is read again, and deleted only if `where` still admits it.
+            ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = %s AND {sql} "
+                                       "ORDER BY m.id FOR UPDATE", (project_id, *params))]
+            return self._delete_ids(c, project_id, ids, at, reason)
 
         return self._write(fn)
 
-    def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        due = {"expiration_date": "expiration_date < %s",
+               "superseded_at": "superseded_by IS NOT NULL AND superseded_at < %s"}[field]
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT project_id, id FROM memories WHERE {due} AND (project_id, id) > (%s, %s) "
+            "ORDER BY project_id, id LIMIT %s", (before, *(after or ("", "")), limit),
+        ))
+        return [(r[0], r[1]) for r in rows]
+
+    def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime,
+                    reason: PurgeReason | None = None) -> list[str]:
         """Delete the row (text, vector and keyword entry together) and blank its history texts, in the caller's
         transaction. Rows are locked in id order first, so concurrent deletes of overlapping sets cannot deadlock."""
         wanted = list(dict.fromkeys(ids))
@@ -544,7 +571,8 @@ class PostgresStore(PostgresChats, PostgresJobs):
             (project_id, gone),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, *owners[i][1:5])
+            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
+                         agent_id=owners[i][2], app_id=owners[i][3], run_id=owners[i][4], reason=reason)
             for i in gone
         ])
         return gone

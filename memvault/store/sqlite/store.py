@@ -22,10 +22,22 @@ import numpy as np
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
-from ...models import DEFAULT_BUCKET, ApiKey, Bucket, Entity, HistoryEvent, Memory, Page, Project, ProjectSettings, utcnow
+from ...models import (
+    DEFAULT_BUCKET,
+    ApiKey,
+    Bucket,
+    Entity,
+    HistoryEvent,
+    Memory,
+    Page,
+    Project,
+    ProjectSettings,
+    PurgeReason,
+    utcnow,
+)
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, SettingsChange, Supersession
+from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -43,6 +55,7 @@ from ..vector_index import GRAPH_MIN, ProjectVectors
 from . import schema
 from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
+from .events import SQLiteEvents
 from .jobs import SQLiteJobs
 from .where import compile_where, from_ts, ts
 
@@ -101,11 +114,12 @@ def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[
             (project_id, *params, keyword.SCOPE_COUNT_CAP))
 
 
-class SQLiteStore(SQLiteChats, SQLiteJobs):
+class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     """Store protocol over one SQLite file. Thread-safe: one connection per thread."""
 
     _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
     _scope_token = staticmethod(scope_token)
+    _flavor = SQLITE  # what the change log (events.py) writes and reads with
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -126,6 +140,7 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
         self._chat_indexes: dict[tuple[str, int], ProjectVectors] = {}  # chat-history chunks (chats.py)
         self._chat_log_seq = -1  # last chat_vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
+        self._compacting = threading.Lock()  # held while a timer's compaction runs: close() waits for it to end
         self._compact_timer: threading.Timer | None = None
         self._compact_pending = False  # a delete waits for its compaction
         self._closed = False
@@ -176,15 +191,18 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
                 self._compact_timer.start()
 
     def _compact_later(self) -> None:
-        with self._compact_lock:
-            self._compact_timer = None
-            forget, self._compact_pending = self._compact_pending, False
-        try:
-            self._settle(forget, "PASSIVE")
-        except sqlite3.Error:
-            self._schedule_compaction(forget)  # busy or closing: try again later
-        finally:
-            self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
+        with self._compacting:
+            with self._compact_lock:
+                if self._closed:
+                    return  # close() settles what is pending
+                self._compact_timer = None
+                forget, self._compact_pending = self._compact_pending, False
+            try:
+                self._settle(forget, "PASSIVE")
+            except sqlite3.Error:
+                self._schedule_compaction(forget)  # busy or closing: try again later
+            finally:
+                self._release_thread_conn()  # each timer is a new thread: do not leave its connection open
 
     def _settle(self, forget: bool, checkpoint: str) -> None:
         """What a write leaves to do: after a delete, a compaction; else a checkpoint (PASSIVE or TRUNCATE)."""
@@ -241,6 +259,9 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
         if timer is not None:
             timer.cancel()
             timer.join()
+        with self._compacting:  # a compaction whose timer fired before: it ends with its connection open
+            pass
+        if timer is not None:
             try:
                 self._settle(forget, "TRUNCATE")
             except sqlite3.Error:
@@ -464,7 +485,11 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
                 for r in rows]
 
     def _insert_events(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
+        """The one place a change to a memory is recorded: its history events and, with them, the change log."""
+        if not events:
+            return
         c.executemany(SQLITE.event_insert(), SQLITE.event_values(events))
+        self._log(c, events)
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
         if not ids:
@@ -523,14 +548,23 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
         with self._tx() as c:
             return self._delete_ids(c, project_id, ids, at)
 
-    def delete_where(self, project_id: str, where: Node, at: datetime) -> list[str]:
+    def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
         with self._tx() as c:
             ids = [r[0] for r in _rows(c, f"SELECT m.id FROM memories m WHERE m.project_id = ? AND {sql}",
                                        (project_id, *params))]
-            return self._delete_ids(c, project_id, ids, at)
+            return self._delete_ids(c, project_id, ids, at, reason)
 
-    def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+    def purge_candidates(self, field: PurgeField, before: datetime, after: tuple[str, str] | None,
+                         limit: int) -> list[tuple[str, str]]:
+        due = {"expiration_date": "expiration_date < ?",
+               "superseded_at": "superseded_by IS NOT NULL AND superseded_at < ?"}[field]
+        rows = _rows(self._conn(), f"SELECT project_id, id FROM memories WHERE {due} AND (project_id, id) > (?, ?) "
+                     "ORDER BY project_id, id LIMIT ?", (ts(before), *(after or ("", "")), limit))
+        return [(r[0], r[1]) for r in rows]
+
+    def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime,
+                    reason: PurgeReason | None = None) -> list[str]:
         if not ids:
             return []
         rows = _rows(
@@ -549,7 +583,8 @@ class SQLiteStore(SQLiteChats, SQLiteJobs):
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5])
+            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
+                         reason=reason)
             for r in rows
         ])
         c.executemany(

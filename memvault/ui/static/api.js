@@ -79,4 +79,7 @@ export const api = {
   renameBucket: (id, name) => call("PATCH", `/api/buckets/${encodeURIComponent(id)}`, { body: { name } }),
   deleteBucket: (id, memories) =>
     call("DELETE", `/api/buckets/${encodeURIComponent(id)}`, { query: { memories } }),
+  events: (page, pageSize, eventType) =>
+    call("GET", "/v1/events/", { query: { page, page_size: pageSize, ...(eventType ? { event_type: eventType } : {}) } }),
+  webhooks: (projectId) => call("GET", `/api/v1/webhooks/projects/${encodeURIComponent(projectId)}/`),
 };

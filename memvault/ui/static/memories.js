@@ -140,7 +140,7 @@ export async function memoriesPage(root) {
     const failures = done.results.filter((r) => r.status !== "deleted");
     fill(outcome, h("p", {}, `Deleted ${done.deleted}, failed ${done.failed}.`),
       failures.length ? h("ul", {}, failures.map((r) => h("li", {}, `${r.id}: ${r.reason}`))) : null,
-      h("p", { class: "muted" }, "No receipt: memvault does not issue deletion receipts yet."));
+      receiptLine(done));
     say(`Deleted ${done.deleted}, failed ${done.failed}.`);
     await load();
   });
@@ -159,10 +159,18 @@ export async function memoriesPage(root) {
     if (!yes) return;
     const done = await attempt(() => api.deleteWhere(filters));
     if (!done) return;
-    fill(outcome, h("p", {}, `Deleted ${plural(done.deleted, "memory", "memories")} matching the filters.`));
+    fill(outcome, h("p", {}, `Deleted ${plural(done.deleted, "memory", "memories")} matching the filters.`),
+      receiptLine(done));
     say(`Deleted ${plural(done.deleted, "memory", "memories")}.`);
     await load();
   });
+
+  // A delete that removed something answers its receipt: proof of what went, without any of it.
+  function receiptLine(done) {
+    return done.receipt_id
+      ? h("p", { class: "receipt" }, `Receipt ${done.receipt_id}`)
+      : h("p", { class: "muted" }, "Nothing was deleted, so there is no receipt.");
+  }
 
   function row(m) {
     const box = h("input", { type: "checkbox", "aria-label": m.memory, "data-id": m.id, checked: selected.has(m.id) });

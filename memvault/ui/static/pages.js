@@ -111,9 +111,61 @@ export async function bucketsPage(root) {
 }
 
 export async function activityPage(root) {
+  const kind = h("select", {}, ["", "memory_add", "memory_update", "memory_supersede", "memory_delete", "memory_purge"]
+    .map((t) => h("option", { value: t }, t || "All changes")));
+  const body = h("tbody");
+  const hooks = h("tbody");
+  const pager = h("p", { class: "muted" });
+  const prev = h("button", { type: "button", disabled: true }, "Newer");
+  const next = h("button", { type: "button", disabled: true }, "Older");
+  let page = 1;
   fill(root, h("h1", { tabindex: "-1" }, "Activity"),
-    h("p", {}, "memvault has no change log (events) and no webhooks yet, so there is no activity to show here. "
-      + "This page will list them once they exist."),
-    h("p", {}, "Until then, each memory keeps its own history: open it from the ",
-      h("a", { href: "#/memories" }, "Memories"), " page."));
+    h("p", { class: "muted" }, "The change log: every add, update, supersede, delete and purge, newest first, with who "
+      + "made it. A deleted memory's text is gone from here too."),
+    h("div", { class: "row" }, field("Change", kind)),
+    h("div", { class: "table-wrap" }, h("table", {},
+      h("caption", { class: "sr-only" }, "Changes"),
+      h("thead", {}, h("tr", {}, ["When", "Change", "Memory", "Text", "By"].map((t) => h("th", { scope: "col" }, t)))),
+      body)),
+    h("div", { class: "row" }, prev, pager, next),
+    h("h2", {}, "Webhooks"),
+    h("div", { class: "table-wrap" }, h("table", {},
+      h("caption", { class: "sr-only" }, "Webhooks"),
+      h("thead", {}, h("tr", {}, ["Name", "URL", "Changes", "Active"].map((t) => h("th", { scope: "col" }, t)))),
+      hooks)));
+
+  async function load() {
+    const found = await attempt(() => api.events(page, 25, kind.value));
+    if (!found) return;
+    fill(body, found.results.length ? found.results.map((e) => h("tr", {},
+      h("td", { class: "date" }, when(e.created_at)),
+      h("td", {}, e.event_type),
+      h("td", { class: "text" }, e.memory_id),
+      h("td", { class: "text" }, e.results[0]?.data?.memory ?? ""),
+      h("td", {}, e.actor ?? "")))
+      : h("tr", {}, h("td", { colspan: "5", class: "empty" }, "No changes yet.")));
+    const pages = Math.max(1, Math.ceil(found.count / 25));
+    pager.textContent = `Page ${page} of ${pages}`;
+    prev.disabled = page <= 1;
+    next.disabled = page >= pages;
+  }
+
+  async function loadHooks() {
+    const me = await attempt(() => api.ping());
+    if (!me) return;
+    const found = await attempt(() => api.webhooks(me.project_id));
+    if (!found) return;
+    fill(hooks, found.length ? found.map((w) => h("tr", {},
+      h("td", { class: "text" }, w.name),
+      h("td", { class: "text" }, w.url),
+      h("td", {}, w.event_types.join(", ")),
+      h("td", {}, w.is_active ? "yes" : `no (${w.last_error ?? "failing"})`)))
+      : h("tr", {}, h("td", { colspan: "4", class: "empty" }, "No webhooks. Create one with the SDK's create_webhook "
+        + "or memvault webhooks add.")));
+  }
+
+  kind.addEventListener("change", () => { page = 1; load(); });
+  prev.addEventListener("click", () => { page -= 1; load(); });
+  next.addEventListener("click", () => { page += 1; load(); });
+  await Promise.all([load(), loadHooks()]);
 }

@@ -1,0 +1,232 @@
+"""The change log read back (the event feed), its retention, and webhooks: what they subscribe to, where they may
+point, and how a failing one is retried and, at last, disabled. The log itself is written by the stores, in the
+transaction of each change (`Store._insert_events`); the HTTP deliveries are made by `memvault.delivery`."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import validate as V
+from ..errors import InvalidInput, NotFound
+from ..models import EVENT_TYPES, ChangeEvent, DeliveryState, EventQuery, Webhook, utcnow
+from .core import EngineCore, check_uuid
+from .memories import MAX_OFFSET
+
+EVENT_NOT_FOUND = "event_not_found"
+WEBHOOK_NOT_FOUND = "webhook_not_found"
+STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+MAX_URL_CHARS = 2000
+MAX_WEBHOOK_NAME_CHARS = 200
+_TRIM_PAGE = 1000
+_MAX_WEBHOOK_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failing webhook is retried: after `first` seconds, then twice as long each time up to `cap`; once it
+    has failed for `disable_after` seconds without a success it is disabled."""
+
+    first: float = 1.0
+    cap: float = 300.0
+    disable_after: float = 24 * 3600.0
+
+    def after_failure(self, webhook: Webhook, error: str, now: datetime) -> DeliveryState:
+        since = webhook.failing_since or now
+        attempts = webhook.attempts + 1
+        delay = min(self.cap, self.first * 2 ** min(attempts - 1, 62))
+        return DeliveryState(webhook.cursor, attempts, since, now + timedelta(seconds=delay), error[:500],
+                             disabled=(now - since).total_seconds() >= self.disable_after)
+
+
+def refused_address(address: str) -> bool:
+    """A loopback, private, link-local (or otherwise not globally routable) address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (an address stays itself)."""
+    try:
+        return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+    except (OSError, UnicodeError):
+        return []
+
+
+def check_target(url: str) -> list[str]:
+    """The addresses a webhook URL may be delivered to when private targets are refused; InvalidInput when its host
+    resolves to none, or to any refused address."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
+    if not addresses:
+        raise InvalidInput(f"the webhook URL's host {V.shown(host)} does not resolve")
+    if any(refused_address(a) for a in addresses):
+        raise InvalidInput("the webhook URL points to a loopback, private or link-local address, which this server "
+                           "refuses (MEMVAULT_WEBHOOK_DENY_PRIVATE)")
+    return addresses
+
+
+class Events(EngineCore):
+    events_retention = timedelta(days=90)
+    webhook_deny_private = False
+    webhook_retry = RetryPolicy()
+
+    def configure_events(self, *, retention_days: float | None = None, deny_private: bool | None = None,
+                         retry: RetryPolicy | None = None) -> None:
+        """The settings of the change log and of webhooks (`memvault.factory.build_engine` passes them)."""
+        if retention_days is not None:
+            self.events_retention = timedelta(days=retention_days)
+        if deny_private is not None:
+            self.webhook_deny_private = deny_private
+        if retry is not None:
+            self.webhook_retry = retry
+
+    # the feed --------------------------------------------------------------------------------------------------------
+    def event(self, project_id: str, event_id: Any) -> tuple[ChangeEvent, list[ChangeEvent]]:
+        """The event and every event of its write (an add of several memories is one write), in log order."""
+        eid = check_uuid(event_id, "event_id")
+        batch = self.store.event_batch(project_id, eid)
+        asked = next((e for e in batch if e.id == eid), None)
+        if asked is None:
+            raise NotFound("Event not found", code=EVENT_NOT_FOUND)
+        return asked, batch
+
+    def events(self, project_id: str, *, status: Any = None, event_types: Sequence[Any] | None = None,
+               memory_id: Any = None, since: datetime | None = None, limit: int = 100,
+               offset: int = 0) -> tuple[list[ChangeEvent], int]:
+        """The project's feed, newest first, and how many events match in all. Every change-log event SUCCEEDED
+        (it is written with its change): other statuses match none of them."""
+        if not 1 <= limit <= self.limits.max_page_size:
+            raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
+        if status is not None:
+            if not isinstance(status, str) or status.upper() not in STATUSES:
+                raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+            if status.upper() != "SUCCEEDED":
+                return [], 0
+        query = EventQuery(types=self.event_types(event_types) if event_types else (),
+                           memory_id=check_uuid(memory_id) if memory_id is not None else None,
+                           since=V.date(since, "since"))
+        return self.store.events(project_id, query, limit, offset)
+
+    @staticmethod
+    def event_types(values: Any) -> tuple[str, ...]:
+        """Event types as given, each one known; InvalidInput naming the valid ones."""
+        if isinstance(values, str) or not isinstance(values, (list, tuple)) or not values:
+            raise InvalidInput(f"event_types must be a non-empty list of: {', '.join(EVENT_TYPES)}")
+        unknown = [v for v in values if not isinstance(v, str) or v not in EVENT_TYPES]
+        if unknown:
+            shown = V.shown(unknown[0]) if isinstance(unknown[0], str) and V.text(unknown[0], "an event type") else "?"
+            raise InvalidInput(f"unknown event type {shown}: the valid ones are {', '.join(EVENT_TYPES)}")
+        return tuple(dict.fromkeys(values))
+
+    def trim_events(self, now: datetime | None = None) -> int:
+        """Delete the events older than the retention (MEMVAULT_EVENTS_RETENTION_DAYS), a page at a time."""
+        before = (now or utcnow()) - self.events_retention
+        done = 0
+        while True:
+            trimmed = self.store.trim_events(before, _TRIM_PAGE)
+            done += trimmed
+            if trimmed < _TRIM_PAGE:
+                return done
+
+    # webhooks --------------------------------------------------------------------------------------------------------
+    def create_webhook(self, project_id: str, url: Any, name: Any, event_types: Any) -> Webhook:
+        """A new webhook, with its signing secret (shown once: the answers after this one leave it out)."""
+        url, name, types = self._webhook_url(url), self._webhook_name(name), self.event_types(event_types)
+        return self.store.add_webhook(project_id, name, url, types, "whsec_" + secrets.token_urlsafe(32), utcnow())
+
+    def list_webhooks(self, project_id: str) -> list[Webhook]:
+        return self.store.list_webhooks(project_id)
+
+    def get_webhook(self, project_id: str, webhook_id: Any) -> Webhook:
+        found = self.store.get_webhook(project_id, self._webhook_id(webhook_id))
+        if found is None:
+            raise NotFound("Webhook not found", code=WEBHOOK_NOT_FOUND)
+        return found
+
+    def update_webhook(self, project_id: str, webhook_id: Any, *, url: Any = None, name: Any = None,
+                       event_types: Any = None) -> Webhook:
+        """Change what is given; a disabled webhook is active again (its deliveries resume where they stopped)."""
+        wid = self._webhook_id(webhook_id)
+        changed = self.store.update_webhook(
+            project_id, wid, utcnow(), name=self._webhook_name(name) if name is not None else None,
+            url=self._webhook_url(url) if url is not None else None,
+            event_types=self.event_types(event_types) if event_types is not None else None)
+        if changed is None:
+            raise NotFound("Webhook not found", code=WEBHOOK_NOT_FOUND)
+        return changed
+
+    def delete_webhook(self, project_id: str, webhook_id: Any) -> None:
+        if not self.store.delete_webhook(project_id, self._webhook_id(webhook_id)):
+            raise NotFound("Webhook not found", code=WEBHOOK_NOT_FOUND)
+
+    def delivery_targets(self, url: str) -> list[str] | None:
+        """Where a delivery to `url` may connect: None when any address will do; else the checked addresses of its
+        host, resolved now (InvalidInput when it resolves to a refused one)."""
+        return check_target(url) if self.webhook_deny_private else None
+
+    def _webhook_url(self, url: Any) -> str:
+        url = V.identifier(url, "url", MAX_URL_CHARS).strip()
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018  # a port that is no number raises here
+        except ValueError:
+            raise InvalidInput("url has an invalid port") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in url):
+            raise InvalidInput("url must be an http:// or https:// URL with a host")
+        if self.webhook_deny_private:
+            check_target(url)
+        return url
+
+    @staticmethod
+    def _webhook_name(name: Any) -> str:
+        return V.name(name, "name", MAX_WEBHOOK_NAME_CHARS)
+
+    @staticmethod
+    def _webhook_id(webhook_id: Any) -> int:
+        if isinstance(webhook_id, str) and webhook_id.isascii() and webhook_id.isdigit() and len(webhook_id) <= 19:
+            webhook_id = int(webhook_id)
+        if isinstance(webhook_id, bool) or not isinstance(webhook_id, int) or not 1 <= webhook_id <= _MAX_WEBHOOK_ID:
+            raise NotFound("Webhook not found", code=WEBHOOK_NOT_FOUND)
+        return webhook_id
+
+    # deliveries (memvault.delivery makes the HTTP requests; the rules of what to send and when are here) -----------
+    def webhooks_due(self, now: datetime) -> list[Webhook]:
+        """The active webhooks of every project whose next attempt is due."""
+        return [w for w in self.store.list_webhooks(None)
+                if w.is_active and (w.next_attempt_at is None or w.next_attempt_at <= now)]
+
+    def pending_events(self, webhook: Webhook, limit: int) -> list[ChangeEvent]:
+        """The log events after the webhook's cursor, oldest first (whether it wants them or not)."""
+        return self.store.events_after(webhook.project_id, webhook.cursor, limit)
+
+    def claim_webhook(self, webhook: Webhook, owner: str, now: datetime, lease: float) -> Webhook | None:
+        """The webhook as it stands once `owner` holds its delivery lease for `lease` seconds; None when another
+        owner holds it, or it was disabled or deleted meanwhile. `lease` 0 releases it."""
+        if not self.store.claim_webhook(webhook.project_id, webhook.id, owner, now + timedelta(seconds=lease), now):
+            return None
+        return self.store.get_webhook(webhook.project_id, webhook.id)
+
+    def webhook_delivered(self, webhook: Webhook, owner: str, cursor: int) -> Webhook | None:
+        """Every event up to `cursor` is handled: its failures are over. None when `owner` lost the lease."""
+        state = DeliveryState(cursor)
+        if not self.store.save_delivery(webhook.project_id, webhook.id, owner, state, utcnow()):
+            return None
+        return replace(webhook, cursor=cursor, attempts=0, failing_since=None, next_attempt_at=None, last_error=None)
+
+    def webhook_failed(self, webhook: Webhook, owner: str, error: str, now: datetime) -> DeliveryState:
+        """The event after the cursor was not delivered: retried later, with backoff; disabled after too long."""
+        state = self.webhook_retry.after_failure(webhook, error, now)
+        self.store.save_delivery(webhook.project_id, webhook.id, owner, state, now)
+        return state

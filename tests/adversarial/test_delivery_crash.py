@@ -1,0 +1,166 @@
+"""Deliveries across kill -9 and across servers: the real `memvault serve` as a subprocess. A server killed while a
+delivery is in flight leaves nothing lost (the restarted server sends it again: at least once, in order, the event
+id lets a receiver collapse the repeat); two servers on one PostgreSQL deliver each event, in order, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from memvault.embed.hashing import HashingEmbedder
+from memvault.engine import Engine
+from memvault.extract.offline import OfflineExtractor
+from memvault.store.postgres import PostgresStore
+from memvault.store.sqlite import SQLiteStore
+from memvault.testing.receiver import Delivery, Receiver
+from memvault.testing.server import free_port
+from memvault.testing.stores import BACKENDS, make_postgres
+
+pytestmark = pytest.mark.slow
+
+ENV = {"MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False", "MEMVAULT_WEBHOOK_POLL_SECONDS": "0.05",
+       "MEMVAULT_WEBHOOK_TIMEOUT_SECONDS": "2", "MEMVAULT_WEBHOOK_LEASE_SECONDS": "4",
+       "MEMVAULT_WEBHOOK_RETRY_SECONDS": "0.05", "MEMVAULT_WEBHOOK_RETRY_MAX_SECONDS": "0.2"}
+
+
+@pytest.fixture(params=BACKENDS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    """The `serve` arguments of a fresh database."""
+    if request.param == "sqlite":
+        yield ["--data-dir", str(tmp_path / "data")]
+        return
+    store = make_postgres(request)
+    url = store.url  # type: ignore[attr-defined]
+    store.close()
+    yield ["--database-url", url]
+
+
+def open_store(args: list[str]) -> SQLiteStore | PostgresStore:
+    if args[0] == "--database-url":
+        return PostgresStore(args[1], max_size=2)
+    return SQLiteStore(Path(args[1]) / "memvault.db")
+
+
+def make_key(args: list[str]) -> str:
+    store = open_store(args)
+    try:
+        return Engine(store, HashingEmbedder(), OfflineExtractor()).create_key(None, "crash")[1]
+    finally:
+        store.close()
+
+
+class Serve:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "memvault", "serve", "--port", self.url.rsplit(":", 1)[1],
+                                      *args], env={**os.environ, **ENV}, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"serve exited: {log.read_text()[-2000:]}"
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("serve did not start")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def client(url: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=30)
+
+
+def subscribe(http: httpx.Client, receiver: Receiver) -> None:
+    project = http.get("/v1/ping/").json()["project_id"]
+    made = http.post(f"/api/v1/webhooks/projects/{project}/",
+                     json={"url": receiver.url, "name": "crash", "event_types": ["memory_add"]})
+    assert made.status_code == 200, made.text
+    receiver.secret = made.json()["secret"]
+
+
+def first_arrivals(deliveries: list[Delivery]) -> list[str]:
+    seen: dict[str, None] = {}
+    for d in deliveries:
+        assert d.signed and d.event_id == d.payload["event_id"]
+        seen.setdefault(d.payload["event_details"]["id"])
+    return list(seen)
+
+
+def add(http: httpx.Client, texts: list[str]) -> list[str]:
+    answer = http.post("/v1/memories/", json={"messages": [{"role": "user", "content": t} for t in texts],
+                                              "user_id": "crash", "infer": False})
+    assert answer.status_code == 200, answer.text
+    return [r["id"] for r in answer.json()["results"]]
+
+
+def test_a_server_killed_during_a_delivery_loses_nothing_once_restarted(target: list[str], tmp_path: Path) -> None:
+    key = make_key(target)
+    with Receiver() as receiver:
+        first = Serve(target, tmp_path / "serve.log")
+        try:
+            with client(first.url, key) as http:
+                subscribe(http, receiver)
+                receiver.hold = threading.Event()
+                ids = add(http, ["first fact", "second fact", "third fact"])
+            receiver.wait_arrivals(1)
+            first.kill9()  # the first delivery is in flight
+        finally:
+            first.stop()
+        receiver.hold.set()
+        receiver.hold = None
+        again = Serve(target, tmp_path / "serve.log")
+        try:
+            with client(again.url, key) as http:
+                ids += add(http, ["fourth fact"])
+            deadline = time.monotonic() + 30
+            while len(set(first_arrivals(receiver.received))) < 4:
+                assert time.monotonic() < deadline, f"received {len(receiver.received)}"
+                receiver.wait_for(len(receiver.received) + 1, timeout=30)
+        finally:
+            again.stop()
+    assert first_arrivals(receiver.received) == ids  # each event, in order; a repeat only of the one in flight
+    assert len(receiver.received) <= len(ids) + 1
+
+
+def test_two_servers_on_one_postgres_deliver_each_event_once_in_order(request: pytest.FixtureRequest,
+                                                                       tmp_path: Path) -> None:
+    store = make_postgres(request)
+    url = store.url  # type: ignore[attr-defined]
+    store.close()
+    args = ["--database-url", url]
+    key = make_key(args)
+    with Receiver() as receiver:
+        servers = [Serve(args, tmp_path / f"serve{i}.log") for i in range(2)]
+        try:
+            ids: list[str] = []
+            with client(servers[0].url, key) as a, client(servers[1].url, key) as b:
+                subscribe(a, receiver)
+                for i in range(10):
+                    ids += add(a if i % 2 == 0 else b, [f"fact {i}"])
+            receiver.wait_for(10, timeout=30)
+            time.sleep(0.5)  # a few more polls of both servers: no repeat comes
+        finally:
+            for server in servers:
+                server.stop()
+    assert first_arrivals(receiver.received) == ids
+    assert len(receiver.received) == 10
