@@ -159,6 +159,7 @@ class Deliveries:
                         if engine.claim_webhook(held, self.owner, utcnow(), options.lease) is None:
                             return
                         error = self._send(held, event)
+                        engine.watchers.webhook_delivery(error is None)
                         if error is not None:
                             state = engine.webhook_failed(held, self.owner, error, utcnow())
                             log.warning("webhook %s: delivery of event %s failed (%s); %s", held.id, event.id, error,

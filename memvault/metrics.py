@@ -74,6 +74,8 @@ class Metrics:
         self.deleted = Counter("memvault_memories_deleted", "Memories deleted, by any delete.", registry=self.registry)
         self.search = Histogram("memvault_search_duration_seconds", "Time of a search that answered.",
                                 registry=self.registry)
+        self.deliveries = Counter("memvault_webhook_deliveries", "Webhook delivery attempts, by outcome (delivered: "
+                                  "a 2xx answer; failed: retried later).", ["outcome"], registry=self.registry)
         self.registry.register(_VectorIndex(engine))
         ProcessCollector(registry=self.registry)
 
@@ -92,6 +94,9 @@ class Metrics:
     def searched(self, seconds: float) -> None:
         self.search.observe(seconds)
 
+    def webhook_delivery(self, delivered: bool) -> None:
+        self.deliveries.labels("delivered" if delivered else "failed").inc()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -102,7 +107,8 @@ class Metrics:
                     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics, as text."}})
         def metrics() -> Response:
             """The server's metrics in the Prometheus text format: requests by route template and status, their
-            latency, memories added and deleted, search latency, the vector index state, the process. No key is
+            latency, memories added and deleted, search latency, webhook deliveries by outcome, the vector index state,
+            the process. No key is
             asked: the server offers this path on loopback binds, or when `MEMVAULT_METRICS=true`."""
             return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
 

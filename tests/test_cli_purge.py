@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,7 +20,7 @@ from memvault.models import utcnow
 from memvault.store.base import Store
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.forgetting import leftovers, marker, plant, settled, today
-from memvault.testing.server import free_port
+from memvault.testing.serve_process import ServeProcess
 
 ENV = {"MEMVAULT_EMBEDDER": "hashing"}
 runner = CliRunner()
@@ -92,37 +88,11 @@ def test_list_and_search_show_expired_memories_when_asked(engine: Engine, projec
 
 
 # the sweep in `memvault serve` ---------------------------------------------------------------------------
-class Serve:
-    """`python -m memvault serve` on a free loopback port, over the fixture's data."""
+class Serve(ServeProcess):
+    """`python -m memvault serve` over the fixture's data."""
 
     def __init__(self, store: Store, log: Path, **env: str) -> None:
-        self.url = f"http://127.0.0.1:{(port := free_port())}"
-        self.log_path = log
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "memvault", "serve", "--port", str(port), *target(store)],
-            env={**os.environ, **ENV, "MEM0_TELEMETRY": "False", **env}, stdout=self.log, stderr=self.log,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not start")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
+        super().__init__(target(store), log, {**ENV, "MEM0_TELEMETRY": "False", **env})
 
 
 @pytest.fixture

@@ -204,3 +204,26 @@ def test_the_readme_snippet_verifies_what_the_server_signs() -> None:
     assert scope["verify"]("whsec_a", body, sign("whsec_a", body, now))
     assert not scope["verify"]("whsec_b", body, sign("whsec_a", body, now))
     assert not scope["verify"]("whsec_a", body, sign("whsec_a", body, now - 301))
+
+
+def test_metrics_count_deliveries_by_outcome(fast_engine: Engine) -> None:
+    with Server(fast_engine, deliveries=FAST, metrics=True) as site, Receiver() as receiver:
+        client = MemoryClient(api_key=site.key("metered"), host=site.url)
+        try:
+            subscribe(client, receiver)
+            receiver.failing = True
+            client.add([{"role": "user", "content": "I live in Lyon"}], user_id="alice", infer=False)
+            until(lambda: receiver.refused >= 1, "a refused delivery")
+            receiver.failing = False
+            receiver.wait_for(1)
+
+            def count(outcome: str) -> float:
+                text = httpx.get(site.url + "/metrics").text
+                line = next((x for x in text.splitlines()
+                             if x.startswith(f'memvault_webhook_deliveries_total{{outcome="{outcome}"}}')), None)
+                return float(line.split()[-1]) if line else 0.0
+
+            until(lambda: count("delivered") >= 1, "the delivered count")
+            assert count("failed") >= 1
+        finally:
+            client.client.close()

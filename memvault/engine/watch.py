@@ -1,4 +1,5 @@
-"""What the engine tells whoever watches it: how many memories it added and deleted, how long a search took.
+"""What the engine tells whoever watches it: how many memories it added and deleted, how long a search took, how
+its webhook deliveries went.
 
 The server's metrics (memvault.metrics) are one watcher; an app adds its watcher when it starts and removes it
 when it stops. A watcher is told after the change is committed, from the thread that made it: it must be quick.
@@ -21,6 +22,9 @@ class Watcher(Protocol):
 
     def searched(self, seconds: float) -> None:
         """A search answered, after `seconds` (embedding the query, both searches, fusion, reranking)."""
+
+    def webhook_delivery(self, delivered: bool) -> None:
+        """One webhook delivery attempt ended: taken by its receiver (2xx), or failed (to be retried)."""
 
 
 class Watchers:
@@ -48,6 +52,9 @@ class Watchers:
 
     def searched(self, seconds: float) -> None:
         self._tell(lambda w: w.searched(seconds))
+
+    def webhook_delivery(self, delivered: bool) -> None:
+        self._tell(lambda w: w.webhook_delivery(delivered))
 
     def _tell(self, call: Callable[[Watcher], None]) -> None:
         for watcher in self._all:

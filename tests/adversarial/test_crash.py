@@ -34,7 +34,7 @@ from memvault.engine import Engine
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
-from memvault.testing.server import free_port
+from memvault.testing.serve_process import ServeProcess
 from memvault.testing.stores import BACKENDS, make_postgres
 
 pytestmark = pytest.mark.slow  # each test starts the server (or the importer) several times
@@ -91,40 +91,12 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     yield Target(tmp_path / "data", url)
 
 
-class Serve:
-    """`python -m memvault serve` on a free loopback port."""
+class Serve(ServeProcess):
+    """`python -m memvault serve` over the target's data."""
 
     def __init__(self, target: Target, log: Path) -> None:
         self.target = target
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "memvault", "serve", "--port", str(self.port), *target.args()],
-                                     env=env(), stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not start")
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        super().__init__(target.args(), log, env())
 
 
 @pytest.fixture

@@ -4,10 +4,6 @@ id lets a receiver collapse the repeat); two servers on one PostgreSQL deliver e
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +18,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.receiver import Delivery, Receiver
-from memvault.testing.server import free_port
+from memvault.testing.serve_process import ServeProcess
 from memvault.testing.stores import BACKENDS, make_postgres
 
 pytestmark = pytest.mark.slow
@@ -58,32 +54,9 @@ def make_key(args: list[str]) -> str:
         store.close()
 
 
-class Serve:
+class Serve(ServeProcess):
     def __init__(self, args: list[str], log: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "memvault", "serve", "--port", self.url.rsplit(":", 1)[1],
-                                      *args], env={**os.environ, **ENV}, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not start")
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        self.log.close()
+        super().__init__(args, log, ENV)
 
 
 def client(url: str, key: str) -> httpx.Client:

@@ -6,7 +6,6 @@ parsing and error mapping are part of what is tested.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,12 @@ from mem0.exceptions import MemoryNotFoundError, ValidationError
 from memvault.config import Settings
 from memvault.engine import Engine
 from memvault.factory import build_engine
+from memvault.testing.mem0_sdk import (
+    add_plain,
+    client_fixture,  # noqa: F401 (registers the `client` fixture)
+    connect,
+)
 from memvault.testing.server import Server
-
-
-def connect(server: Server, key: str) -> MemoryClient:
-    return MemoryClient(api_key=key, host=server.url, client=httpx.Client(timeout=30))
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[MemoryClient]:
-    made = connect(server, server.key("test"))
-    yield made
-    made.client.close()
-
-
-def add_plain(client: MemoryClient, texts: list[str], **owners: Any) -> list[str]:
-    """Store each text as one memory (infer=False); their ids in order."""
-    answer = client.add([{"role": "user", "content": t} for t in texts], infer=False, **owners)
-    return [r["id"] for r in answer["results"]]
 
 
 def texts_of(results: list[dict[str, Any]]) -> set[str]:

@@ -4,7 +4,6 @@ replaced, and a client supersedes explicitly with `superseded_by`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,20 +11,14 @@ import pytest
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError, ValidationError
 
+from memvault.testing.mem0_sdk import (
+    client_fixture,  # noqa: F401 (registers the `client` fixture)
+    connect,
+)
 from memvault.testing.server import Server
 
 ALICE = {"user_id": "alice"}
 
-
-def connect(server: Server, key: str) -> MemoryClient:
-    return MemoryClient(api_key=key, host=server.url, client=httpx.Client(timeout=30))
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[MemoryClient]:
-    made = connect(server, server.key("test"))
-    yield made
-    made.client.close()
 
 
 def said(client: MemoryClient, text: str, user_id: str = "alice", infer: bool = True) -> list[dict[str, Any]]:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import httpx
 import pytest
 from mem0 import MemoryClient
 from mem0.exceptions import MemoryNotFoundError, ValidationError
 
+from memvault.testing.mem0_sdk import add_plain as add
+from memvault.testing.mem0_sdk import (
+    client_fixture,  # noqa: F401 (registers the `client` fixture)
+    connect,
+)
 from memvault.testing.server import Server
-
-
-def connect(server: Server, key: str) -> MemoryClient:
-    return MemoryClient(api_key=key, host=server.url, client=httpx.Client(timeout=30))
-
-
-@pytest.fixture
-def client(server: Server) -> Iterator[MemoryClient]:
-    made = connect(server, server.key("test"))
-    yield made
-    made.client.close()
-
-
-def add(client: MemoryClient, texts: list[str], **extra: Any) -> list[str]:
-    answer = client.add([{"role": "user", "content": t} for t in texts], infer=False, **extra)
-    return [r["id"] for r in answer["results"]]
 
 
 def test_a_profile_is_read_from_the_users_live_memories(client: MemoryClient) -> None:
