@@ -6,11 +6,7 @@ job run once."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +22,7 @@ from memvault.extract.offline import OfflineExtractor
 from memvault.store.postgres import PostgresStore
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.openai_server import FakeOpenAIServer
-from memvault.testing.server import free_port
+from memvault.testing.serve_process import ServeProcess
 from memvault.testing.stores import BACKENDS, make_postgres
 
 pytestmark = pytest.mark.slow
@@ -34,7 +30,7 @@ FACT = re.compile(r"fact-[a-z0-9]+")
 
 
 def env(llm: FakeOpenAIServer) -> dict[str, str]:
-    return {**os.environ, "MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False", "MEMVAULT_EXTRACTOR": "llm",
+    return {"MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False", "MEMVAULT_EXTRACTOR": "llm",
             "MEMVAULT_LLM_URL": llm.base_url, "MEMVAULT_LLM_MODEL": "fake", "MEMVAULT_JOB_LEASE_SECONDS": "2",
             "MEMVAULT_JOB_POLL_SECONDS": "0.05", "MEMVAULT_JOB_WORKERS": "2"}
 
@@ -63,33 +59,6 @@ def make_key(args: list[str]) -> str:
         return Engine(store, HashingEmbedder(), OfflineExtractor()).create_key(None, "crash")[1]
     finally:
         store.close()
-
-
-class Serve:
-    def __init__(self, args: list[str], llm: FakeOpenAIServer, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "memvault", "serve", "--port", self.url.rsplit(":", 1)[1],
-                                      *args], env=env(llm), stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"serve exited: {log.read_text()[-2000:]}"
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not start")
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        self.log.close()
 
 
 def client(url: str, key: str) -> httpx.Client:
@@ -132,16 +101,15 @@ def test_a_server_killed_during_a_job_leaves_one_set_of_memories_once_restarted(
         return echo_facts(body)
 
     with FakeOpenAIServer(chat_handler=slow) as llm:
-        first = Serve(target, llm, tmp_path / "serve.log")
+        first = ServeProcess(target, tmp_path / "serve.log", env(llm))
         try:
             with client(first.url, key) as http:
                 event_id = submit(http, "remember fact-tea and fact-lyon")
             assert asked.wait(30)
-            first.kill9()  # the job is RUNNING, its extraction in flight
         finally:
-            first.stop()
+            first.kill9()  # the job is RUNNING, its extraction in flight
         hold.set()
-        again = Serve(target, llm, tmp_path / "serve.log")
+        again = ServeProcess(target, tmp_path / "serve.log", env(llm))
         try:
             with client(again.url, key) as http:
                 done = ended(http, event_id)
@@ -161,7 +129,7 @@ def test_two_servers_on_one_postgres_share_the_queue_and_run_each_job_once(reque
     args = ["--database-url", url]
     key = make_key(args)
     with FakeOpenAIServer(chat_handler=echo_facts) as llm:
-        servers = [Serve(args, llm, tmp_path / f"serve{i}.log") for i in range(2)]
+        servers = [ServeProcess(args, tmp_path / f"serve{i}.log", env(llm)) for i in range(2)]
         try:
             http = [client(s.url, key) for s in servers]
             events = [submit(http[i % 2], f"remember fact-n{i}") for i in range(12)]

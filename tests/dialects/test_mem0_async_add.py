@@ -10,21 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-from mem0 import MemoryClient
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
 from memvault.extract.llm import LLMExtractor
 from memvault.store.base import Store
+from memvault.testing.mem0_sdk import connect
 from memvault.testing.openai_server import FakeOpenAIServer
 from memvault.testing.server import Server
 from memvault.workers import JobWorkerOptions
 
 WORKERS = JobWorkerOptions(threads=1, poll=0.02)
-
-
-def connect(server: Server, key: str) -> MemoryClient:
-    return MemoryClient(api_key=key, host=server.url, client=httpx.Client(timeout=30))
 
 
 def wait_for_end(server: Server, key: str, event_id: str, deadline_s: float = 30) -> dict[str, Any]:
