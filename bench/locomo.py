@@ -284,10 +284,22 @@ def collect(engine: Engine, project: str, cid: str, by_memory: dict[str, str],
     pool, radius = max(STEPS["candidates"] + GRID["candidates"]), max(STEPS["radius"] + GRID["radius"])
     where = engine._live(F.eq("user_id", cid))
     out = []
+    first = ranking.tiers().__next__().candidates
     for q in questions:
-        vector = engine.embedder.embed([q["question"]])[0]
+        seek, terms = q["question"], ranking.query_terms(q["question"])
+        vector = engine.embedder.embed([seek])[0]
         dense = engine.store.vector_search(project, vector, where, pool)
-        sparse = engine.store.keyword_search(project, ranking.query_terms(q["question"]), where, pool)
+        sparse = engine.store.keyword_search(project, terms, where, pool)
+        # as Engine.search: the names of the first tier's candidates' speakers (and owner) leave the retrieval
+        ids = list(dict.fromkeys([i for i, _ in dense[:first]] + [i for i, _ in sparse[:first]]))
+        texts = [c.text for c in engine._near(project, ids, vector, where, 0)]
+        names = ranking.speaker_terms(seek, texts) | ranking.owner_terms(seek, texts)
+        if names and ranking.asks_about(ranking.without(seek, names)):
+            seek = ranking.without(seek, names)
+            terms = [w for w in terms if not ranking.names_term(w, names)]
+            vector = engine.embedder.embed([seek])[0]
+            dense = engine.store.vector_search(project, vector, where, pool)
+            sparse = engine.store.keyword_search(project, terms, where, pool) if terms else []
         ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in sparse]))
         exact = {c.id: c for c in engine._near(project, ids, vector, where, 0)}
         around: dict[str, list[ranking.Candidate]] = {}

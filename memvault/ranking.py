@@ -39,6 +39,11 @@ gives (`owner_terms`); from then on every tier's vector and keyword searches use
 (`without`), unless nothing would be left to ask ("Who is Dana?"). The speaker and date signals and a reranker read
 the query as given. Measured by bench/people.py (BENCHMARKS.md).
 
+Speakers' names. Likewise, in any scope, a query term that is a word of the name of a speaker of one of the first
+tier's candidates ("What did Caroline paint?", a candidate "Caroline: ...") is left out of the retrieval
+(`speaker_terms`): the speaker signal already lowers what someone else says, and in the query's vector the name
+pulls toward every turn that mentions it. Chosen by leave-one-conversation-out on LoCoMo (BENCHMARKS.md).
+
 Pools. No pool depends on top_k, so the first k hits of a search are the first k of any longer answer of the
 same search. An answer is filled in tiers (`tiers`): the first tier answers up to `depth` hits from `candidates`
 memories of each search and the neighbours of `anchors` of them; if more hits are asked, the next tier, every
@@ -204,6 +209,16 @@ def owner_terms(query: str, texts: Iterable[str]) -> set[str]:
     about Dana as "I'm Dana"), so it tells them apart no better than a stop word."""
     asked = {re.sub(r"'s$", "", w) for w in query_terms(query)}
     return {w for text in texts for w in introduced(text) if w in asked}
+
+
+def speaker_terms(query: str, texts: Iterable[str]) -> set[str]:
+    """The query's terms that are a word of the name of a speaker of these memories ("Name: ..."): "What did
+    Caroline paint?" -> {"caroline"} when a candidate is said by Caroline. Who says a memory is the speaker
+    signal's business (`fuse` reads the query as given); in the retrieval the name only pulls toward every turn
+    that says or mentions it, whatever it is about."""
+    asked = {re.sub(r"'s$", "", w) for w in query_terms(query)}
+    said = {w for text in texts for w in query_terms(speaker(text) or "")}
+    return asked & said
 
 
 def names_term(term: str, names: Iterable[str]) -> bool:

@@ -29,7 +29,7 @@ class _Asked:
     """What one search asks: the query as given (the speaker and date signals and a reranker read it) and what
     the retrieval seeks (the query, or the query without the name of the owner it is asked of), its keyword terms
     and its vector once embedded. `one_owner`: the filter keeps one owner's memories; `settled`: the first tier
-    has looked for the owner's name."""
+    has looked for the owner's and the speakers' names."""
 
     text: str
     seek: str
@@ -107,11 +107,15 @@ class Search(EngineCore):
         """One tier's ranking of its candidates, and whether the candidates were every memory either search
         could find (a larger tier would find nothing new)."""
         dense, sparse, near = self._retrieve(project_id, asked, where, opts, tier.candidates)
-        if asked.one_owner and not asked.settled:
-            # The first tier's candidates are where the owner's self-introduction is found, if the query names them:
-            # from then on the retrieval asks without the name (ranking.owner_terms), every tier alike.
+        if not asked.settled:
+            # The first tier's candidates are where the owner's self-introduction and the speakers' names are found,
+            # if the query names them: from then on the retrieval asks without the names (ranking.owner_terms,
+            # ranking.speaker_terms), every tier alike.
             asked.settled = True
-            names = ranking.owner_terms(asked.seek, (c.text for c in near))
+            texts = [c.text for c in near]
+            names = ranking.speaker_terms(asked.seek, texts)
+            if asked.one_owner:
+                names |= ranking.owner_terms(asked.seek, texts)
             seek = ranking.without(asked.seek, names) if names else asked.seek
             if seek != asked.seek and ranking.asks_about(seek):
                 asked.seek, asked.vector = seek, None
