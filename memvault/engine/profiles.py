@@ -52,6 +52,12 @@ class Profiles(Exports):
     def profile_settings(self, project_id: str) -> dict[str, Any]:
         return {**DEFAULT_SETTINGS, **(self.store.get_record(project_id, _SETTINGS, "user", utcnow()) or {})}
 
+    def profile_capabilities(self) -> dict[str, Any]:
+        """How profiles are made here: offline, or by the writer's model (which follows custom instructions)."""
+        if self.writer is None:
+            return CAPABILITIES
+        return {"generation": self.writer.model, "schema": True, "custom_instructions": True}
+
     def update_profile_settings(self, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Only the keys given change; a None schema or instructions clears them."""
         settings = self.profile_settings(project_id)

@@ -203,3 +203,8 @@ def test_inject_answers_the_models_synthesis_citing_the_offline_sources(server: 
         assert "[1]" in script.prompt() and "pastel de nata" in script.prompt() and "Lisbon pastry" in script.prompt()
         script.answers = ["SLOW"]
         assert mp.post("/chat-history/inject", json={"query": "Lisbon pastry", "maxTokens": 500}).status_code == 503
+
+
+def test_profile_settings_say_the_model_makes_profiles(client: MemoryClient) -> None:
+    capabilities = client.get_profile_settings()["capabilities"]
+    assert capabilities == {"generation": "writer-model", "schema": True, "custom_instructions": True}
