@@ -26,7 +26,7 @@ class Settings(BaseSettings):
 
     extractor: str = "offline"  # offline | llm
     decider: str = "offline"  # offline | llm: what each inferred fact does (ADD, UPDATE, SUPERSEDE, NONE)
-    llm_url: str | None = None  # the chat endpoint of the llm extractor and the llm decider
+    llm_url: str | None = None  # the chat endpoint of the llm extractor, the llm decider and (with llm_model) the writer
     llm_model: str | None = None
     llm_api_key: str | None = None
 

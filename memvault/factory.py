@@ -17,6 +17,7 @@ from .rerank import build_reranker
 from .rerank.base import Reranker
 from .store import open_store
 from .store.base import Store
+from .write import Writer
 
 
 def build_store(settings: Settings) -> Store:
@@ -59,9 +60,18 @@ def build_reranker_from(settings: Settings) -> Reranker | None:
     return build_reranker(settings.reranker, **options)
 
 
+def build_writer_from(settings: Settings) -> Writer | None:
+    """The writer (exports, summaries, profiles, recall syntheses) on the llm extractor's endpoint and model; None
+    when those are not both set, and then those paths stay offline."""
+    if not settings.llm_url or not settings.llm_model:
+        return None
+    return Writer(settings.llm_url, settings.llm_model, settings.llm_api_key)
+
+
 def build_engine(settings: Settings | None = None, *, store: Store | None = None,
                  embedder: Embedder | None = None, extractor: Extractor | None = None,
-                 reranker: Reranker | None = None, decider: Decider | None = None) -> Engine:
+                 reranker: Reranker | None = None, decider: Decider | None = None,
+                 writer: Writer | None = None) -> Engine:
     settings = settings or Settings()
     engine = Engine(
         store or build_store(settings),
@@ -69,6 +79,7 @@ def build_engine(settings: Settings | None = None, *, store: Store | None = None
         extractor or build_extractor_from(settings),
         reranker=reranker or build_reranker_from(settings),
         decider=decider or build_decider_from(settings),
+        writer=writer or build_writer_from(settings),
     )
     engine.configure_events(retention_days=settings.events_retention_days, deny_private=settings.webhook_deny_private,
                             retry=RetryPolicy(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds,

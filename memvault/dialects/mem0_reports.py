@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..engine.profiles import CAPABILITIES
 from ..errors import InvalidInput
 from ..faces import EngineDep, ProjectDep
 from ..models import ENTITY_FIELDS
@@ -69,7 +68,9 @@ def create_export(body: ExportRequest, engine: EngineDep, project: ProjectDep) -
 @router.post("/v1/exports/get/", summary="Get a memory export")
 def get_export(body: ExportRequest, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """The export `memory_export_id` names (or the newest one made with the same filters), filled with the live
-    memories it selects now: under the schema's one top-level array property, else under `memories`."""
+    memories it selects now: under the schema's one top-level array property, else under `memories`. With a model
+    configured (MEMVAULT_LLM_URL and _MODEL), the model fills the schema, checked with jsonschema and asked once more
+    when it does not fit; then `{"id", "status": "FAILED", "error"}`. 503 when the model's service fails."""
     return engine.get_export(project, body.memory_export_id,
                              None if body.memory_export_id is not None else body.combined_filters())
 
@@ -77,13 +78,14 @@ def get_export(body: ExportRequest, engine: EngineDep, project: ProjectDep) -> d
 @router.post("/v1/summary/", summary="Summarise memories")
 def summary(body: SummaryRequest, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """The live memories `filters` select (at least one owner), grouped by category as bullet lines, with their
-    count, the count per category and the time of the latest change."""
+    count, the count per category and the time of the latest change. With a model configured, `summary` is the
+    model's written summary of them (the other fields unchanged); 503 when its service fails."""
     return engine.summary(project, body.filters)
 
 
 # profiles ---------------------------------------------------------------------------------------------------------
-def _settings_out(settings: dict[str, Any]) -> dict[str, Any]:
-    return {"enabled": settings["enabled"], "capabilities": CAPABILITIES,
+def _settings_out(settings: dict[str, Any], capabilities: dict[str, Any]) -> dict[str, Any]:
+    return {"enabled": settings["enabled"], "capabilities": capabilities,
             "entities": {"user": {"schema": settings["schema"], "custom_instructions": settings["custom_instructions"]}}}
 
 
@@ -103,14 +105,15 @@ class ProfileJobRequest(_Open):
 def get_profile(entity_id: str, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """A user's profile, read from their live memories now: the facts they stated about themselves (name, where they
     live, job, diet, ...) as fields, the rest by category. `status`: succeeded, failed (the settings' schema does not
-    fit), not_enabled or insufficient_data. 404 for a user the project has no memory of."""
+    fit), not_enabled or insufficient_data. With a model configured and a settings schema, the model fills the schema
+    (checked with jsonschema, one retry, else failed with the reason). 404 for a user the project has no memory of."""
     return engine.profile(project, entity_id)
 
 
 @router.get("/v2/profiles/settings/", summary="Get profile settings")
 def get_profile_settings(engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """Whether profiles are on for the project, and the user profile's schema and custom instructions."""
-    return _settings_out(engine.profile_settings(project))
+    return _settings_out(engine.profile_settings(project), engine.profile_capabilities())
 
 
 @router.post("/v2/profiles/settings/", summary="Update profile settings")
@@ -131,7 +134,7 @@ def update_profile_settings(body: ProfileSettingsRequest, engine: EngineDep, pro
         if set(user) - {"schema", "custom_instructions"}:
             raise InvalidInput("Unsupported settings: a user's settings are schema and custom_instructions")
         changes.update(user)
-    return _settings_out(engine.update_profile_settings(project, changes))
+    return _settings_out(engine.update_profile_settings(project, changes), engine.profile_capabilities())
 
 
 @router.post("/v2/profiles/jobs/", summary="Start a profile job")

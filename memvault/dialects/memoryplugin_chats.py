@@ -15,8 +15,9 @@ Included by the MemoryPlugin dialect (same Bearer key, same `{"error": msg}` err
   `timestamp` are those of its message that best matches the query, `messageId` is that message's id,
   `firstMessageIndex` / `lastMessageIndex` the passage's messages (`message_index` in the conversation), and
   `context` the messages of `contextChunks` chunks on either side (0 by default).
-- inject (recall) is offline: `content` is the best passages themselves, in date order, each headed by its
-  date and conversation title, within `maxTokens` (`model` is "offline"); no model writes a synthesis yet.
+- inject (recall): offline, `content` is the best passages themselves, in date order, each headed by its
+  date and conversation title, within `maxTokens` (`model` is "offline"); with a model configured, `content` is
+  the model's synthesis of those passages and `model` its name; `sources` are the same either way.
 """
 
 from __future__ import annotations
@@ -205,7 +206,8 @@ def search_chats(body: SearchChats, engine: EngineDep, project: ProjectDep) -> d
 @router.post("/inject", summary="Recall from archived conversations")
 def inject(body: Inject, engine: EngineDep, project: ProjectDep) -> dict[str, Any]:
     """The best passages for `query` (or each of `queries`), in date order, each headed by its date and conversation,
-    within `maxTokens`, with their `sources`; offline (`model` "offline"): no model writes a synthesis."""
+    within `maxTokens`, with their `sources`; offline (`model` "offline"), else the configured model's synthesis of
+    them (503 when its service fails)."""
     started = time.perf_counter()
     asked = [(q.query, q.maxTokens) for q in body.queries] if body.queries else []
     if body.query is not None:

@@ -31,6 +31,7 @@ from ..extract.base import Extractor
 from ..models import AddResult, ImportEvent, ImportOutcome, ImportRecord, Owners, SearchOptions, UpdateItem
 from ..rerank.base import Reranker
 from ..store.base import Store
+from ..write import Writer
 from .categories import DEFAULT_CATEGORIES
 from .chats import Chats
 from .core import Limits, check_uuid, text_hash
@@ -76,8 +77,9 @@ class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Jobs, Memories, 
     summaries, purge, the chat-history archive, the change log and webhooks: every operation of memvault."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
-                 reranker: Reranker | None = None, decider: Decider | None = None) -> None:
-        super().__init__(store, embedder, extractor, limits, reranker, decider)
+                 reranker: Reranker | None = None, decider: Decider | None = None,
+                 writer: Writer | None = None) -> None:
+        super().__init__(store, embedder, extractor, limits, reranker, decider, writer)
         self._beside = Beside()
 
     def close(self) -> None:
@@ -85,4 +87,6 @@ class Engine(Keys, Search, Transfer, Feedback, Profiles, Purge, Jobs, Memories, 
         close_embedder = getattr(self.embedder, "close", None)
         if callable(close_embedder):
             close_embedder()
+        if self.writer is not None:
+            self.writer.close()
         self.store.close()

@@ -317,7 +317,8 @@ class Chats(Receipts):
     def recall_chats(self, project_id: str, queries: Sequence[tuple[Any, Any]], platform: str | None = None) -> Recall:
         """For each (query, max_tokens): its best passages that fit in max_tokens (each passage once across the
         queries); answered together in date order, each headed by its date and conversation. Offline: no model
-        writes `content`, it is the passages themselves (`model` says "offline")."""
+        writes `content`, it is the passages themselves (`model` says "offline"). With a writer (memvault.write),
+        `content` is the model's synthesis of those same passages (numbered as `sources` are), `model` its name."""
         if not queries:
             raise InvalidInput("query is required")
         if len(queries) > MAX_RECALL_QUERIES:
@@ -348,7 +349,12 @@ class Chats(Receipts):
         content = "\n\n".join(parts)
         sources = [RecallSource(h.conversation.id, h.conversation.title, h.message.id, _when(h), h.score)
                    for h, _ in order]
-        return Recall(content, sources, approx_tokens(content) if content else 0, "offline")
+        model = "offline"
+        if self.writer is not None and parts:
+            asked = " / ".join(str(q) for q, _ in queries)
+            content = self.writer.synthesis(asked, parts, [self._writer_guidance(project_id)])
+            model = self.writer.model
+        return Recall(content, sources, approx_tokens(content) if content else 0, model)
 
 
 def _when(hit: ChatHit) -> datetime:

@@ -19,6 +19,7 @@ from ..extract.base import Extractor, Message
 from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
+from ..write import Writer
 from .watch import Watchers
 
 
@@ -64,13 +65,15 @@ class EngineCore:
     """The engine's parts and shared checks; each concern module adds its operations to it (see memvault.engine)."""
 
     def __init__(self, store: Store, embedder: Embedder, extractor: Extractor, limits: Limits | None = None,
-                 reranker: Reranker | None = None, decider: Decider | None = None) -> None:
+                 reranker: Reranker | None = None, decider: Decider | None = None,
+                 writer: Writer | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.extractor = extractor
         self._decider = decider  # what each inferred fact does (memvault.engine.lifecycle); None: the offline one
         self.limits = limits or Limits()
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
+        self.writer = writer  # writes exports, summaries, profiles and recall syntheses; None: all offline
         self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
 
     def vector_index_state(self) -> str:
@@ -80,6 +83,11 @@ class EngineCore:
     def compact(self, rewrite: bool = False) -> None:
         """Drop from the database files what deletes left behind (see `Store.compact`)."""
         self.store.compact(rewrite)
+
+    def _writer_guidance(self, project_id: str) -> str:
+        """The project's custom instructions, which every prompt of the writer carries ("" when none)."""
+        settings = self.store.project_settings(project_id)
+        return (settings.custom_instructions if settings is not None else None) or ""
 
     # validation helpers ----------------------------------------------------------
     def _text(self, text: Any, what: str = "text") -> str:

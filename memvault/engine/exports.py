@@ -4,6 +4,10 @@ An export is kept as its request only (the schema, the filter, the instructions)
 when it is fetched, from the memories live then. So an export never holds a memory deleted since: forget means forget
 applies to exports too. Offline, the memories go under the schema's one top-level array property when it has exactly
 one, else under "memories"; each item keeps the fields its item schema names (all of them when it names none).
+
+With a writer (memvault.write), the model fills the schema from the memories (their ids and texts) and the project's
+and the export's instructions; the answer is checked with jsonschema, asked once more when it does not fit, and then
+answered as {"id", "status": "FAILED", "error"} with the reason. A service failure is Unavailable (503).
 """
 
 from __future__ import annotations
@@ -68,7 +72,41 @@ def fill(schema: dict[str, Any], memories: list[Memory]) -> dict[str, Any]:
     return {key: items}
 
 
+def _misfit(value: object, schema: dict[str, Any]) -> str | None:
+    """Why `value` does not fit `schema`, or None when it does."""
+    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(value))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{error.message[:200]}" + (f" (at {where})" if where else "")
+
+
+def written_item(m: Memory) -> dict[str, Any]:
+    """A memory as the writer reads it."""
+    return {"id": m.id, "memory": m.text, "categories": m.categories, "created_at": m.created_at.isoformat()}
+
+
 class Exports(EngineCore):
+    def _written(self, project_id: str, schema: dict[str, Any], memories: list[Memory],
+                 instructions: str | None = None) -> tuple[Any, str | None]:
+        """The writer's filling of `schema` from `memories`, checked; asked once more when it does not fit. Returns
+        (value, None), or (None, the reason) when the second answer does not fit either."""
+        assert self.writer is not None
+        guidance = [self._writer_guidance(project_id), instructions or ""]
+        items = [written_item(m) for m in memories]
+        mistake: str | None = None
+        for _ in range(2):
+            try:
+                value = self.writer.fill(schema, items, guidance, mistake)
+            except ValueError as exc:
+                mistake = f"the answer is not JSON ({exc})"
+                continue
+            mistake = _misfit(value, schema)
+            if mistake is None:
+                return value, None
+        return None, f"the model's answer does not fit the schema after a retry: {mistake}"
+
+
     def create_export(self, project_id: str, schema: Any, filters: Any, instructions: Any = None) -> dict[str, Any]:
         """Record an export request; returns its record (id, status, created_at)."""
         checked = check_schema(schema)
@@ -96,7 +134,12 @@ class Exports(EngineCore):
             raise NotFound("Export not found")
         memories = self._live_memories(project_id, self._export_where(project_id, record["filters"]),
                                        MAX_EXPORT_MEMORIES)
-        return fill(record["schema"], memories)
+        if self.writer is None:
+            return fill(record["schema"], memories)
+        value, reason = self._written(project_id, record["schema"], memories, record.get("instructions"))
+        if reason is not None:
+            return {"id": record["id"], "status": "FAILED", "error": reason}
+        return value  # type: ignore[no-any-return]
 
     def summary(self, project_id: str, filters: Any) -> dict[str, Any]:
         """The live memories a filter selects, grouped by category (the first of each memory's) as bullet lines."""
@@ -110,7 +153,11 @@ class Exports(EngineCore):
             lines.append(f"{name.replace('_', ' ').capitalize()}:")
             lines += [f"- {m.text}" for m in groups[name][:SUMMARY_LINES_PER_CATEGORY]]
         updated = max((m.updated_at for m in memories), default=None)
-        return {"summary": "\n".join(lines), "memory_count": len(memories),
+        text = "\n".join(lines)
+        if self.writer is not None and memories:
+            text = self.writer.summary([written_item(m) for m in reversed(memories)],
+                                       [self._writer_guidance(project_id)])
+        return {"summary": text, "memory_count": len(memories),
                 "categories": {name: len(ms) for name, ms in sorted(groups.items())},
                 "updated_at": updated.isoformat() if updated else None}
 

@@ -4,7 +4,10 @@ Offline, a profile is read from the user's live memories when it is asked for, s
 holds a deleted memory's words: the single-valued facts the user stated about themselves (memvault.decide.slots:
 name, where they live, job, employer, age, relationship, diet, favourites; the newest statement wins) become fields,
 and every other memory is listed under its first category. With a settings `schema`, the profile keeps the fields
-the schema names and is checked against it (`status` "failed" with the reason when it does not fit).
+the schema names and is checked against it (`status` "failed" with the reason when it does not fit). With a writer
+(memvault.write) and a settings `schema`, the model fills the schema from the memories and the project's and the
+settings' instructions instead; jsonschema checks it, it is asked once more when it does not fit, then `status` is
+"failed" with the reason. Filled when asked for, like the offline one: never kept, so never stale after a delete.
 
 A job (`generate` / `sample`) is recorded so the SDK can poll it, and is answered done at once: there is nothing to
 wait for. A repeated `Idempotency-Key` answers the job it made (`replayed`: true).
@@ -49,6 +52,12 @@ class Profiles(Exports):
     def profile_settings(self, project_id: str) -> dict[str, Any]:
         return {**DEFAULT_SETTINGS, **(self.store.get_record(project_id, _SETTINGS, "user", utcnow()) or {})}
 
+    def profile_capabilities(self) -> dict[str, Any]:
+        """How profiles are made here: offline, or by the writer's model (which follows custom instructions)."""
+        if self.writer is None:
+            return CAPABILITIES
+        return {"generation": self.writer.model, "schema": True, "custom_instructions": True}
+
     def update_profile_settings(self, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Only the keys given change; a None schema or instructions clears them."""
         settings = self.profile_settings(project_id)
@@ -90,8 +99,13 @@ class Profiles(Exports):
             return {**answer, "status": "not_enabled"}
         if not memories:
             return {**answer, "status": "insufficient_data"}
-        profile = profile_of(memories)
         schema = settings["schema"]
+        if schema is not None and self.writer is not None:
+            filled, reason = self._written(project_id, schema, memories, settings["custom_instructions"])
+            if reason is not None:
+                return {**answer, "status": "failed", "error": reason}
+            return {**answer, "status": "succeeded", "profile": filled}
+        profile = profile_of(memories)
         if schema is not None:
             profile = {k: v for k, v in profile.items() if k in schema["properties"]}
             try:
