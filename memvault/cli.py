@@ -347,12 +347,11 @@ def _session(data_dir: Path | None, database_url: str | None, project: str | Non
              light: bool = False) -> Iterator[tuple[Engine, str]]:
     """An engine and the project id; a memvault error ends the command with its message and exit code 1. The
     change log records what the command changes as the CLI's."""
-    from .origin import Origin, set_origin
+    from .origin import Origin, acting
 
-    set_origin(Origin("cli"))
     engine = open_engine(settings_for(data_dir, database_url), light=light)
     try:
-        with _refusals():
+        with _refusals(), acting(Origin("cli")):  # for the command only: a program that runs it in-process keeps its own
             yield engine, engine.project(project).id
     finally:
         engine.close()

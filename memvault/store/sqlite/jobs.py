@@ -76,9 +76,9 @@ class SQLiteJobs:
 
     def renew_job(self, project_id: str, job_id: str, worker_id: str, lease_until: datetime) -> bool:
         with self._tx() as c:
-            held = c.execute("UPDATE jobs SET lease_expires = ? WHERE project_id = ? AND id = ? AND status = 'RUNNING' "
-                             "AND lease_owner = ?", (ts(lease_until), project_id, job_id, worker_id))
-            return held.rowcount > 0
+            cur = c.execute("UPDATE jobs SET lease_expires = ? WHERE project_id = ? AND id = ? AND status = 'RUNNING' "
+                            "AND lease_owner = ?", (ts(lease_until), project_id, job_id, worker_id))
+            return cur.rowcount > 0
 
     def reclaim_jobs(self, now: datetime, max_attempts: int) -> int:
         if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'RUNNING' AND lease_expires < ? LIMIT 1", (ts(now),)) is None:
@@ -87,9 +87,9 @@ class SQLiteJobs:
             c.execute("UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
                       "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
                       "WHERE status = 'RUNNING' AND lease_expires < ? AND attempts >= ?", (ts(now), ts(now), max_attempts))
-            back = c.execute("UPDATE jobs SET status = 'PENDING', lease_owner = NULL, lease_expires = NULL, updated_at = ? "
-                             "WHERE status = 'RUNNING' AND lease_expires < ?", (ts(now), ts(now)))
-            return int(back.rowcount)
+            cur = c.execute("UPDATE jobs SET status = 'PENDING', lease_owner = NULL, lease_expires = NULL, updated_at = ? "
+                            "WHERE status = 'RUNNING' AND lease_expires < ?", (ts(now), ts(now)))
+            return int(cur.rowcount)
 
     def get_job(self, project_id: str, job_id: str) -> Job | None:
         rows = _rows(self._conn(), f"SELECT {_JOB_COLUMNS} FROM jobs WHERE project_id = ? AND id = ?", (project_id, job_id))

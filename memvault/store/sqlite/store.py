@@ -241,8 +241,11 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         if rewrite:  # rows that moved between pages while alive can leave fragments in a page's free space
             conn.execute("VACUUM")
         busy = _row(conn, "PRAGMA wal_checkpoint(TRUNCATE)")
-        if mark is None or (busy is not None and busy[0]):
-            return  # nothing marked; or a reader kept the log: the mark stays for the next compaction
+        if mark is None:
+            return
+        if busy is not None and busy[0]:  # a reader kept the log (a background poller, another process): the mark
+            self._schedule_compaction(True)  # stays, and the compaction tries again shortly rather than at a delete
+            return
         # Clear the mark unless a delete committed since (it set a new value and has its own compaction coming).
         conn.execute("DELETE FROM meta WHERE key = ? AND value = ?", (_COMPACT_MARK, mark[0]))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
