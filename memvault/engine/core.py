@@ -104,13 +104,6 @@ class EngineCore:
         return V.metadata(metadata, self.limits.max_metadata_bytes)
 
     @staticmethod
-    def _flag(value: Any, what: str) -> bool:
-        """A switch given by a caller: true or false, nothing else (a string "false" is not read as either)."""
-        if not isinstance(value, bool):
-            raise InvalidInput(f"{what} must be true or false")
-        return value
-
-    @staticmethod
     def _owners(owners: Owners) -> Owners:
         for f, v in owners.__dict__.items():
             V.optional_identifier(v, f)

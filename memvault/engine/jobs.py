@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from .. import validate as V
 from ..errors import MemvaultError, NotFound
 from ..extract.base import Message
 from ..models import Job, Owners, utcnow
@@ -42,7 +43,7 @@ class Jobs(Memories):
         """Whether an add runs as a job: `async_mode` when the caller gave it, else the `async_add` setting
         (`auto`: inferred adds when the extractor calls a language model, the slow ones)."""
         if async_mode is not None:
-            return self._flag(async_mode, "async_mode")
+            return V.flag(async_mode, "async_mode")
         if self.async_add == "auto":
             return bool(infer) and getattr(self.extractor, "name", "") == "llm"
         return self.async_add == "always"

@@ -409,7 +409,7 @@ class Memories(Categories, Lifecycle, Receipts):
     def list(self, project_id: str, where: F.Node | None = None, limit: int = 100, offset: int = 0, *,
              latest_only: Any = True, show_expired: Any = False) -> Page:
         """Newest first; superseded memories only with `latest_only=False`, expired ones only with `show_expired`."""
-        latest_only = self._flag(latest_only, "latest_only")
+        latest_only = V.flag(latest_only, "latest_only")
         show_expired = V.flag(show_expired, "show_expired")
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")

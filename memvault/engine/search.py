@@ -74,7 +74,7 @@ class Search(EngineCore):
         """The best memories for `query`, best first; superseded memories only with `latest_only=False`."""
         started = time.perf_counter()
         opts = options or SearchOptions()
-        latest_only = self._flag(latest_only, "latest_only")
+        latest_only = V.flag(latest_only, "latest_only")
         query = self._text(query, "query")
         where = self._where(project_id, where)
         if not 1 <= opts.top_k <= self.limits.max_top_k:
