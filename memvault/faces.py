@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader
 
 from . import auth
 from .engine import Engine, receipts
-from .errors import MemvaultError, Unauthorized
+from .errors import MemvaultError, NotFound, Unauthorized
 
 
 class Face:
@@ -99,3 +99,10 @@ def receipted(body: dict[str, Any], response: Response) -> dict[str, Any]:
         return body
     response.headers[receipts.RECEIPT_HEADER] = receipt_id
     return {**body, "receipt_id": receipt_id}
+
+
+def own_project(project: str, *named: str) -> None:
+    """Mem0's paths name the project (and org) by the ids `/v1/ping/` answered, which are the key's project: any
+    other is a 404, as an unknown one is."""
+    if any(n != project for n in named):
+        raise NotFound("Project not found")

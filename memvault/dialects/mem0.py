@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from .. import filters as F
 from ..engine import Owners, SearchOptions, UpdateItem
-from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput, NotFound
+from ..errors import EMPTY_BATCH, MEMORY_NOT_FOUND, InvalidInput
 from ..extract.base import Message
-from ..faces import EngineDep, Face, ProjectDep, receipted
+from ..faces import EngineDep, Face, ProjectDep, own_project, receipted
 from ..models import ENTITY_FIELDS, ENTITY_TYPES, AddResult, Entity
 from ..shapes import effect_out, event_out, hit_out, iso, memory_out, settings_out
 from ..store.base import SETTINGS_FIELDS
@@ -450,12 +450,6 @@ def batch_delete(engine: EngineDep, project: ProjectDep, response: Response,
 
 
 # project settings (the ids are the ones /v1/ping/ answers: the key's project is both its org and its project) -------
-def _own_project(project: str, org_id: str, project_id: str) -> str:
-    if org_id != project or project_id != project:
-        raise NotFound("Project not found")
-    return project
-
-
 @router.get("/api/v1/orgs/organizations/{org_id}/projects/{project_id}/", summary="Show the project's settings")
 def get_project(org_id: str, project_id: str, engine: EngineDep, project: ProjectDep,
                 fields: Annotated[list[str] | None, Query()] = None) -> dict[str, Any]:
@@ -463,7 +457,7 @@ def get_project(org_id: str, project_id: str, engine: EngineDep, project: Projec
     `custom_categories` (a list of `{name: description}`, null while Mem0's 15 defaults apply), `custom_instructions`,
     `agent_custom_instructions`, and `categories`, the list memories are sorted into either way. `fields` (repeated)
     keeps only the fields named; an unknown one is a 400."""
-    _own_project(project, org_id, project_id)
+    own_project(project, org_id, project_id)
     shown = settings_out(engine.project_settings(project), engine.project_categories(project))
     if not fields:
         return shown
@@ -481,7 +475,7 @@ def update_project(org_id: str, project_id: str, body: ProjectUpdate, engine: En
     and `agent_custom_instructions` (what the LLM extractor is told; "" or null clears), `name` (a display name; null
     goes back to the project's own). A malformed value is a 400 and changes nothing; other fields the SDK sends
     (`multilingual`, `decay`, ...) are ignored. Answers the settings as they are now."""
-    _own_project(project, org_id, project_id)
+    own_project(project, org_id, project_id)
     changes = {f: getattr(body, f) for f in SETTINGS_FIELDS if f in body.model_fields_set}
     done = engine.update_project_settings(project, **changes)
     return {"message": "Project updated successfully", **settings_out(done, engine.project_categories(project))}

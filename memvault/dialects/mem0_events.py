@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .. import filters as F
 from ..errors import NotFound
-from ..faces import EngineDep, ProjectDep
+from ..faces import EngineDep, ProjectDep, own_project
 from ..shapes import feed_out, job_out, webhook_out
 
 router = APIRouter(tags=["mem0 events"])
@@ -63,17 +63,11 @@ def list_events(
             "previous": link(page - 1) if page > 1 else None, "results": [feed_out(e) for e in found]}
 
 
-def _own(project: str, named: str) -> None:
-    """The path's project must be the key's (Mem0's SDK names it by the id `/v1/ping/` answered)."""
-    if named != project:
-        raise NotFound("Project not found")
-
-
 @router.get("/api/v1/webhooks/projects/{project_id}/", summary="List webhooks")
 def get_webhooks(project_id: str, engine: EngineDep, project: ProjectDep) -> list[dict[str, Any]]:
     """The project's webhooks (never their secrets): `is_active` false once one failed for too long, with
     `failing_since`, `last_error` and `disabled_at`."""
-    _own(project, project_id)
+    own_project(project, project_id)
     return [webhook_out(w) for w in engine.list_webhooks(project)]
 
 
@@ -82,7 +76,7 @@ def create_webhook(project_id: str, body: WebhookIn, engine: EngineDep, project:
     """`url` (http or https, at most 2,000 characters), `name`, `event_types` (memory_add, memory_update,
     memory_delete, memory_supersede, memory_purge, memory_categorize). The answer holds the signing `secret`: it is
     shown this once. Deliveries start with the project's next change."""
-    _own(project, project_id)
+    own_project(project, project_id)
     return webhook_out(engine.create_webhook(project, body.url, body.name, body.event_types), secret=True)
 
 
