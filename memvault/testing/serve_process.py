@@ -1,5 +1,5 @@
 """`python -m memvault serve` as a real process on a free loopback port, for tests that kill it (`kill -9`), stop it
-(SIGTERM) or run two at once."""
+(SIGTERM) or run two at once; and the database it serves (`target_fixture`: a test module imports it by name)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 
+from ..embed.hashing import HashingEmbedder
+from ..engine import Engine
+from ..extract.offline import OfflineExtractor
+from ..store.base import Store
 from .server import free_port
+from .stores import BACKENDS, make_postgres
 
 
 class ServeProcess:
@@ -56,3 +62,35 @@ class ServeProcess:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+# a fresh database for such a process, on each backend ---------------------------------------------------------------
+@pytest.fixture(name="target", params=BACKENDS)
+def target_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    """The `serve` arguments of a fresh database: a SQLite data dir, or a migrated PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield ["--data-dir", str(tmp_path / "data")]
+        return
+    store = make_postgres(request)
+    url = store.url  # type: ignore[attr-defined]
+    store.close()
+    yield ["--database-url", url]
+
+
+def open_store(args: Sequence[str]) -> Store:
+    """The store the `serve` arguments name, opened from this process (as another process would)."""
+    from ..store.postgres import PostgresStore
+    from ..store.sqlite import SQLiteStore
+
+    if args[0] == "--database-url":
+        return PostgresStore(args[1], max_size=2)
+    return SQLiteStore(Path(args[1]) / "memvault.db")
+
+
+def make_key(args: Sequence[str]) -> str:
+    """A key of the default project of the database the `serve` arguments name."""
+    store = open_store(args)
+    try:
+        return Engine(store, HashingEmbedder(), OfflineExtractor()).create_key(None, "crash")[1]
+    finally:
+        store.close()

@@ -6,52 +6,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine
-from memvault.extract.offline import OfflineExtractor
-from memvault.store.postgres import PostgresStore
-from memvault.store.sqlite import SQLiteStore
 from memvault.testing.receiver import Delivery, Receiver
-from memvault.testing.serve_process import ServeProcess
-from memvault.testing.stores import BACKENDS, make_postgres
+from memvault.testing.serve_process import (
+    ServeProcess,
+    make_key,
+    target_fixture,  # noqa: F401 (registers the `target` fixture)
+)
+from memvault.testing.stores import make_postgres
 
 pytestmark = pytest.mark.slow
 
 ENV = {"MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False", "MEMVAULT_WEBHOOK_POLL_SECONDS": "0.05",
        "MEMVAULT_WEBHOOK_TIMEOUT_SECONDS": "2", "MEMVAULT_WEBHOOK_LEASE_SECONDS": "4",
        "MEMVAULT_WEBHOOK_RETRY_SECONDS": "0.05", "MEMVAULT_WEBHOOK_RETRY_MAX_SECONDS": "0.2"}
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
-    """The `serve` arguments of a fresh database."""
-    if request.param == "sqlite":
-        yield ["--data-dir", str(tmp_path / "data")]
-        return
-    store = make_postgres(request)
-    url = store.url  # type: ignore[attr-defined]
-    store.close()
-    yield ["--database-url", url]
-
-
-def open_store(args: list[str]) -> SQLiteStore | PostgresStore:
-    if args[0] == "--database-url":
-        return PostgresStore(args[1], max_size=2)
-    return SQLiteStore(Path(args[1]) / "memvault.db")
-
-
-def make_key(args: list[str]) -> str:
-    store = open_store(args)
-    try:
-        return Engine(store, HashingEmbedder(), OfflineExtractor()).create_key(None, "crash")[1]
-    finally:
-        store.close()
 
 
 class Serve(ServeProcess):

@@ -9,21 +9,19 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine
-from memvault.extract.offline import OfflineExtractor
-from memvault.store.postgres import PostgresStore
-from memvault.store.sqlite import SQLiteStore
 from memvault.testing.openai_server import FakeOpenAIServer
-from memvault.testing.serve_process import ServeProcess
-from memvault.testing.stores import BACKENDS, make_postgres
+from memvault.testing.serve_process import (
+    ServeProcess,
+    make_key,
+    target_fixture,  # noqa: F401 (registers the `target` fixture)
+)
+from memvault.testing.stores import make_postgres
 
 pytestmark = pytest.mark.slow
 FACT = re.compile(r"fact-[a-z0-9]+")
@@ -33,32 +31,6 @@ def env(llm: FakeOpenAIServer) -> dict[str, str]:
     return {"MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False", "MEMVAULT_EXTRACTOR": "llm",
             "MEMVAULT_LLM_URL": llm.base_url, "MEMVAULT_LLM_MODEL": "fake", "MEMVAULT_JOB_LEASE_SECONDS": "2",
             "MEMVAULT_JOB_POLL_SECONDS": "0.05", "MEMVAULT_JOB_WORKERS": "2"}
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
-    """The `serve` arguments of a fresh database."""
-    if request.param == "sqlite":
-        yield ["--data-dir", str(tmp_path / "data")]
-        return
-    store = make_postgres(request)
-    url = store.url  # type: ignore[attr-defined]
-    store.close()
-    yield ["--database-url", url]
-
-
-def open_store(args: list[str]) -> SQLiteStore | PostgresStore:
-    if args[0] == "--database-url":
-        return PostgresStore(args[1], max_size=2)
-    return SQLiteStore(Path(args[1]) / "memvault.db")
-
-
-def make_key(args: list[str]) -> str:
-    store = open_store(args)
-    try:
-        return Engine(store, HashingEmbedder(), OfflineExtractor()).create_key(None, "crash")[1]
-    finally:
-        store.close()
 
 
 def client(url: str, key: str) -> httpx.Client:
