@@ -103,8 +103,9 @@ def serve(
     settings = settings_for(data_dir, database_url, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
     log = logging.getLogger("memvault.server")
-    # With workers, each loads the model itself: this process only migrates, makes the default project and sweeps.
-    engine = open_engine(settings, light=workers > 1)
+    # With workers, this engine only migrates, makes the default project and sweeps: its model (loaded at the first
+    # embedding) is never loaded, but its parts are built, so a setting that names no part ends `serve` here, once.
+    engine = open_engine(settings)
     engine.project()  # the default project exists from the start
     metrics = metrics_enabled(settings.host, settings.metrics)
     log.info("memvault: data in %s; listening on http://%s:%s", data_location(settings), settings.host, settings.port,
@@ -168,14 +169,21 @@ def worker_app() -> FastAPI:
     runs it once for all the workers."""
     import logging
 
+    from uvicorn.config import STARTUP_FAILURE
+
     from . import logs
     from .metrics import metrics_enabled
 
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
-    engine = open_engine(settings)
-    logging.getLogger("memvault.server").info(
-        "memvault: worker %s ready", os.getpid(), extra=logs.fields(event="worker", pid=os.getpid()))
+    log = logging.getLogger("memvault.server")
+    try:
+        engine = open_engine(settings)
+    except Exception as exc:  # uvicorn's supervisor stops on this exit code, instead of starting the worker again
+        if not isinstance(exc, typer.Exit):  # (open_engine's refusal has printed its message)
+            log.exception("memvault: worker %s could not start", os.getpid())
+        raise SystemExit(STARTUP_FAILURE) from None
+    log.info("memvault: worker %s ready", os.getpid(), extra=logs.fields(event="worker", pid=os.getpid()))
     return server_app(engine, settings, metrics_enabled(settings.host, settings.metrics), close_engine=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,3 +123,12 @@ def test_two_workers_share_one_database_for_writes_deletes_and_revoked_keys(
     while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in spawned if alive(pid)] == []  # the workers (and uvicorn's helper) ended with the server
+
+
+def test_settings_that_name_no_part_end_serve_before_any_worker_starts(tmp_path: Path) -> None:
+    """Checked once, in the parent: a clear message and exit code 1, not workers started again and again."""
+    ended = subprocess.run([sys.executable, "-m", "memvault", "serve", "--data-dir", str(tmp_path / "data"),
+                            "--workers", "2"], env={**os.environ, **ENV, "MEMVAULT_EMBEDDER": "nope"},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert ended.returncode == 1, ended.stderr[-2000:]
+    assert "unknown embedder 'nope'" in ended.stderr and "SpawnProcess" not in ended.stderr
