@@ -128,15 +128,24 @@ class PostgresJobs:
             jargs.append(query.since)
             events.append("e.created_at >= %s")
             eargs.append(query.since)
-        parts = [(f"SELECT 1 AS k, seq AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)}", jargs)]
+        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
+        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
+        top = offset + limit
+        parts = [(f"SELECT * FROM (SELECT 1 AS k, seq AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
+                  f"ORDER BY created_at DESC, seq DESC LIMIT %s) j", [*jargs, top])]
         if changes:
-            parts.append((f"SELECT 0, e.seq, e.created_at FROM events e WHERE {' AND '.join(events)}", eargs))
+            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
+                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT %s) e", [*eargs, top]))
         union = " UNION ALL ".join(sql for sql, _ in parts)
         args = [a for _, part in parts for a in part]
+        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
+        if changes:
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_args = [*jargs, *eargs]
 
         def fn(c: psycopg.Connection) -> tuple[list[ChangeEvent | Job], int]:
             with c.transaction():
-                [(total,)] = _rows(c, f"SELECT count(*) FROM ({union}) u", args)
+                [(total,)] = _rows(c, count_sql, count_args)
                 keys = _rows(c, f"SELECT k, n FROM ({union}) u ORDER BY at DESC, k, n DESC LIMIT %s OFFSET %s",
                              (*args, limit, offset))
                 found: dict[tuple[int, int], ChangeEvent | Job] = {}

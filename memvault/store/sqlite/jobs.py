@@ -93,11 +93,11 @@ class SQLiteJobs:
         if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'RUNNING' AND lease_expires < ? LIMIT 1", (ts(now),)) is None:
             return 0
         with self._tx() as c:
-            failed = c.execute(
+            cur = c.execute(
                 "UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
                 "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
                 "WHERE status = 'RUNNING' AND lease_expires < ? AND attempts >= ?", (ts(now), ts(now), max_attempts))
-            if failed.rowcount:
+            if cur.rowcount:  # the messages of adds that were never made leave the files too
                 self._forgotten(c)
             cur = c.execute("UPDATE jobs SET status = 'PENDING', lease_owner = NULL, lease_expires = NULL, updated_at = ? "
                             "WHERE status = 'RUNNING' AND lease_expires < ?", (ts(now), ts(now)))
@@ -129,13 +129,22 @@ class SQLiteJobs:
             jargs.append(ts(query.since))
             events.append("e.created_at >= ?")
             eargs.append(ts(query.since))
-        parts = [(f"SELECT 1 AS k, rowid AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)}", jargs)]
+        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
+        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
+        top = offset + limit
+        parts = [(f"SELECT * FROM (SELECT 1 AS k, rowid AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
+                  f"ORDER BY created_at DESC, rowid DESC LIMIT ?) j", [*jargs, top])]
         if changes:
-            parts.append((f"SELECT 0, e.seq, e.created_at FROM events e WHERE {' AND '.join(events)}", eargs))
+            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
+                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT ?) e", [*eargs, top]))
         union = " UNION ALL ".join(sql for sql, _ in parts)
         args = [a for _, part in parts for a in part]
+        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
+        if changes:
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_args = [*jargs, *eargs]
         conn = self._conn()
-        total = _one(conn, f"SELECT count(*) FROM ({union})", args)
+        total = _one(conn, count_sql, count_args)
         keys = _rows(conn, f"SELECT k, n FROM ({union}) ORDER BY at DESC, k, n DESC LIMIT ? OFFSET ?",
                      (*args, limit, offset))
         seqs, rowids = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
