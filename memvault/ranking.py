@@ -7,7 +7,8 @@ the best `anchors` of them by `base` — a bounded set, whatever the size of the
 (the names are the fields of `Tuning`; `t` is the tuning in use, `DEFAULT` unless a benchmark says otherwise)
 
     semantic = cosine to the query, clipped to 0..1
-    keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
+    keyword  = BM25 / best BM25 among the candidates * best semantic among them
+                                                                          (0..1; absent with keyword off)
     base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
 
 and, with context on, two signals that only ever lower the score and the context, each in 0..1:
@@ -309,7 +310,9 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
             around.setdefault(n.anchor, []).append((n.offset, n.id))
             around.setdefault(n.id, []).append((-n.offset, n.anchor))
     top = max((s for _, s in sparse), default=0.0)
-    relevance: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
+    # On the meaning's scale of this query: the best keyword match counts as much as the best meaning match.
+    scale = max(semantic.values(), default=0.0) or 1.0
+    relevance: dict[str, float] = {i: (scale * s / top if top > 0 else 0.0) for i, s in sparse}
     use_kw = bool(relevance)
 
     def base(i: str) -> float:
