@@ -11,6 +11,13 @@ the best `anchors` of them by `base` — a bounded set, whatever the size of the
                                                                           (0..1; absent with keyword off)
     base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
 
+The keyword part is calibrated per query on the meaning's scale: the best keyword match counts as much as the
+best match by meaning (a BM25 score has no scale of its own, a cosine has one that varies from query to query;
+dividing the BM25 by its best only made the best keyword match worth a perfect cosine, so a query nothing
+matched well by meaning was decided by its words). With keyword on, the order is that of the cosine and the BM25
+each divided by its best; the score keeps the cosine's scale, so a threshold still reads how well the query
+matched. No constant; chosen by leave-one-conversation-out on LoCoMo (BENCHMARKS.md).
+
 and, with context on, two signals that only ever lower the score and the context, each in 0..1:
 
     speaker  = 1 if the memory is said by someone the query names, else 0 (a memory "Name: ..." is said by
