@@ -7,8 +7,17 @@ the best `anchors` of them by `base` — a bounded set, whatever the size of the
 (the names are the fields of `Tuning`; `t` is the tuning in use, `DEFAULT` unless a benchmark says otherwise)
 
     semantic = cosine to the query, clipped to 0..1
-    keyword  = BM25 / best BM25 among the candidates                      (0..1; absent with keyword off)
+    keyword  = BM25 / best BM25 among the candidates * best semantic among them (the latter factor only when
+               every keyword candidate's cosine is known)                  (0..1; absent with keyword off)
     base     = t.semantic * semantic + (1 - t.semantic) * keyword         (= semantic with keyword off)
+
+The keyword part is calibrated per query on the meaning's scale: the best keyword match counts as much as the
+best match by meaning (a BM25 score has no scale of its own, a cosine has one that varies from query to query;
+dividing the BM25 by its best only made the best keyword match worth a perfect cosine, so a query nothing
+matched well by meaning was decided by its words). With keyword on, the order is that of the cosine and the BM25
+each divided by its best; the score keeps the cosine's scale, so a threshold still reads how well the query
+matched. It needs every keyword candidate's cosine (memory search gives them through `neighbours`); without them
+the keyword part stays BM25 / best BM25. No constant; chosen by leave-one-conversation-out on LoCoMo (BENCHMARKS.md).
 
 and, with context on, two signals that only ever lower the score and the context, each in 0..1:
 
@@ -309,7 +318,12 @@ def fuse(dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]]
             around.setdefault(n.anchor, []).append((n.offset, n.id))
             around.setdefault(n.id, []).append((-n.offset, n.anchor))
     top = max((s for _, s in sparse), default=0.0)
-    relevance: dict[str, float] = {i: (s / top if top > 0 else 0.0) for i, s in sparse}
+    # On the meaning's scale of this query: the best keyword match counts as much as the best meaning match. Only
+    # when every keyword candidate's cosine is known: one the caller did not give counts as 0 by meaning, and
+    # shrinking its keyword part as well would count its lack of a cosine twice.
+    known = all(i in semantic for i, _ in sparse)
+    scale = (max(semantic.values(), default=0.0) or 1.0) if known else 1.0
+    relevance: dict[str, float] = {i: (scale * s / top if top > 0 else 0.0) for i, s in sparse}
     use_kw = bool(relevance)
 
     def base(i: str) -> float:

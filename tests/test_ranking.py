@@ -99,6 +99,27 @@ def test_breakdown_names_the_parts_that_are_on(engine: Engine, project: str) -> 
     assert all(set(h.breakdown) == {"semantic"} for h in dense)
 
 
+def test_the_best_keyword_match_weighs_as_much_as_the_best_meaning_match(engine: Engine, project: str) -> None:
+    # The two retrievers are calibrated per query: the keyword part of the best keyword match is the best cosine
+    # among the candidates, so a query nothing matches well by meaning does not get full marks from one word.
+    for text in [*FILLER, "A leaking tap in the kitchen", "Walked past the plumber's shop"]:
+        put(engine, project, text)
+    for query in ("kitchen tap plumber", "quarterly river", "sailors"):
+        hits = search(engine, project, query, context=False)
+        best_meaning = max(h.breakdown["semantic"] for h in hits)
+        assert 0 < best_meaning < 1
+        assert max(h.breakdown["keyword"] for h in hits) == pytest.approx(best_meaning, abs=1e-6)
+
+
+def test_the_keyword_part_keeps_its_own_scale_when_a_candidates_cosine_is_unknown() -> None:
+    dense = [("a", 0.5), ("b", 0.4)]
+    known = ranking.fuse(dense, [("b", 2.0), ("a", 1.0)], context=False)
+    assert {s.id: s.breakdown["keyword"] for s in known} == {"a": 0.25, "b": 0.5}
+    # "c" was found by its words only and nobody gave its cosine: it counts 0 by meaning, not less by keyword too
+    unknown = ranking.fuse(dense, [("c", 2.0), ("b", 1.0)], context=False)
+    assert {s.id: s.breakdown["keyword"] for s in unknown} == {"a": 0.0, "b": 0.5, "c": 1.0}
+
+
 @pytest.mark.parametrize("options", [{}, {"keyword": False}, {"context": False}])
 def test_score_and_every_part_are_between_0_and_1(engine: Engine, project: str, options: dict[str, Any]) -> None:
     texts = [*FILLER, "Maria: I walked by the river on 3 June, 2023", "John: the river was high",
