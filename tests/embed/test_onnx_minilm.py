@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from memvault.embed import Embedder, build_embedder
-from memvault.embed.onnx_minilm import MiniLMEmbedder
+from memvault.embed.onnx_minilm import MiniLMEmbedder, plan_batches
 
 TEXTS = [
     "I moved to Lyon",
@@ -95,3 +95,20 @@ def test_threads_can_share_one_embedder(embedder: MiniLMEmbedder) -> None:
         results = list(pool.map(lambda _: embedder.embed(TEXTS), range(8)))
     for vectors in results:
         assert np.all(np.sum(vectors * expected, axis=1) > 0.9999)
+
+
+def test_a_model_call_holds_at_most_max_tokens_padded_tokens_and_every_text_once() -> None:
+    lengths = [3, 250, 12, 12, 40, 1, 256, 7, 90, 30]
+    batches = plan_batches(lengths, batch_size=4, max_tokens=100)
+    assert sorted(i for rows in batches for i in rows) == list(range(len(lengths)))
+    for rows in batches:
+        assert len(rows) <= 4
+        assert len(rows) == 1 or len(rows) * max(lengths[i] for i in rows) <= 100  # a text over the budget goes alone
+    assert [lengths[i] for rows in batches for i in rows] == sorted(lengths)  # shortest first: little padding
+
+
+def test_token_bounded_batches_give_the_vectors_of_texts_embedded_alone() -> None:
+    texts = [*TEXTS, "a long note about my travels " * 40]  # truncated at 256 tokens, over the budget on its own
+    bounded = MiniLMEmbedder(max_tokens=64, cache_size=0).embed(texts)
+    alone = np.vstack([MiniLMEmbedder(batch_size=1, cache_size=0).embed([t]) for t in texts])
+    assert np.all(np.sum(bounded * alone, axis=1) > 1 - 1e-6)
