@@ -296,7 +296,7 @@ def main() -> None:
     parser.add_argument("--recall", action="store_true", help="the vector part in-process, with recall")
     parser.add_argument("--http", action="store_true", help="a real `memvault serve` and searches over HTTP")
     parser.add_argument("--ef", type=int, nargs="*", default=[],
-                        help="ef_search values to try (the SQLite graph's or PostgreSQL's)")
+                        help="PostgreSQL: ef_search values to try; SQLite: EF_SEARCH bases (vector_index.search_breadth)")
     parser.add_argument("--shared-buffers", default="3GB")
     args = parser.parse_args()
     vectors, qv, texts, questions = dataset(args.set, args.queries)
@@ -330,8 +330,9 @@ def main() -> None:
             print(f"<!-- sqlite in-process: index loaded and graph built in {time.perf_counter() - t:.0f} s; graph "
                   f"{graph.memory_usage / 2**20 if graph is not None else 0:.0f} MB -->", flush=True)
             for ef in args.ef or [vector_index.EF_SEARCH]:
-                vector_index.EF_SEARCH = ef
-                vector_part(f"SQLite HNSW {args.set} ef={ef}", store, project, qv, truth)
+                vector_index.EF_SEARCH = ef  # the base of the rule: the breadth at 1M is √10 times it
+                breadth = vector_index.search_breadth(N, K)
+                vector_part(f"SQLite HNSW {args.set} breadth={breadth}", store, project, qv, truth)
             store.close()
         return
     server = pg_server(args.root, args.shared_buffers)
