@@ -96,7 +96,8 @@ class ProjectVectors:
 
     @property
     def building(self) -> bool:
-        return self._build is not None
+        """Whether a graph is being built (one that is done counts as ready: the next search takes it over)."""
+        return self._build is not None and not self._build.done
 
     def upsert(self, key: int, vector: Vectors) -> None:
         pos = self._pos.get(key)
