@@ -20,7 +20,9 @@ The data stays in `--root` between runs (build once, measure many times); delete
 
 Measured:
 - the vector part in-process: `store.vector_search(k=10)` as the engine calls it, p50 / p95 and recall@10
-  against exact numpy search over the same vectors (no filter, user_id = u3 (10%), user_id = rare (1%));
+  against exact numpy search over the same vectors (no filter, user_id = u3 (10%), user_id = rare (1%)); beside
+  it, the share of hits within 0.01 cosine of the exact 10th (a near-tie counts as found) and the median number
+  of other vectors that close to the 10th (how much strict recall measures tie-breaking);
 - `--http`: a real `memvault serve` in its own process (MiniLM for the query embedding): seconds to /healthz
   ready, seconds until the vector index is ready (SQLite builds its graph after the first search), then
   POST /v3/memories/search/ with distinct questions, p50 / p95, filtered by user_id u3 and rare; the server's
