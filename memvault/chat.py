@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from memvault.errors import Unavailable
+from memvault.errors import MODEL_ANSWER_UNUSABLE, Unavailable
 from memvault.remote import Endpoint
 
 # Linear in the answer, whatever it holds: reasoning blocks are cut by plain search (a regex would read
@@ -28,7 +28,7 @@ def complete(endpoint: Endpoint, body: dict[str, object]) -> str:
     except (ValueError, LookupError, TypeError):
         content = None
     if not isinstance(content, str):
-        raise Unavailable(f"{endpoint.service} gave no chat completion message")
+        raise Unavailable(f"{endpoint.service} gave no chat completion message", code=MODEL_ANSWER_UNUSABLE)
     return content
 
 

@@ -10,13 +10,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .config import Settings
 from .engine import Engine
 from .errors import MemvaultError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="memvault: a self-hosted memory layer for AI apps and agents.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -79,45 +82,51 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes answering on the one port, each with its own "
+                                         "model and connections (PostgreSQL, or SQLite on one machine).")] = 1,
 ) -> None:
     """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).
     Logs go to stderr, one JSON object a line ($MEMVAULT_LOG_FORMAT=text for plain lines, $MEMVAULT_LOG_LEVEL).
-    Expired and superseded memories are purged at start and every hour ($MEMVAULT_PURGE_*)."""
+    Expired and superseded memories are purged at start and every hour ($MEMVAULT_PURGE_*).
+
+    With --workers N, this process starts N worker processes (uvicorn's) that share the port, each building its
+    engine from the same settings (`worker_app`), and runs the purge sweep itself, once for all of them."""
     import logging
     import time
 
     import uvicorn
 
     from . import logs
-    from .delivery import DeliveryOptions
-    from .http import create_app
     from .metrics import metrics_enabled
     from .sweep import Sweeper
-    from .workers import JobWorkerOptions
 
     settings = settings_for(data_dir, database_url, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
     log = logging.getLogger("memvault.server")
+    # With workers, this engine only migrates, makes the default project and sweeps: its model (loaded at the first
+    # embedding) is never loaded, but its parts are built, so a setting that names no part ends `serve` here, once.
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
     metrics = metrics_enabled(settings.host, settings.metrics)
     log.info("memvault: data in %s; listening on http://%s:%s", data_location(settings), settings.host, settings.port,
              extra=logs.fields(event="start", data=data_location(settings), host=settings.host, port=settings.port,
-                               metrics=metrics, pid=os.getpid()))
+                               metrics=metrics, pid=os.getpid(), workers=workers))
     started = time.monotonic()
     sweeper = Sweeper.from_settings(engine, settings)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler it found: this one
     # turns it into a normal exit, so the sweep stops between two batches and the store closes (and compacts).
+    # (With workers, uvicorn's supervisor takes SIGTERM and SIGINT over: it stops the workers, each gracefully.)
     signal.signal(signal.SIGTERM, _exit)
     try:
         if sweeper is not None:
             sweeper.start()
-        deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
-                                     lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
-        jobs = JobWorkerOptions(settings.job_workers, settings.job_poll_seconds)
-        uvicorn.run(create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, deliveries=deliveries,
-                               job_workers=jobs),
-                    host=settings.host, port=settings.port, log_level="warning", log_config=None, access_log=False)
+        if workers == 1:
+            uvicorn.run(server_app(engine, settings, metrics), host=settings.host, port=settings.port,
+                        log_level="warning", log_config=None, access_log=False)
+        else:
+            os.environ.update(worker_environment(settings))  # the workers (spawned) read their settings from it
+            uvicorn.run("memvault.cli:worker_app", factory=True, workers=workers, host=settings.host,
+                        port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
         if sweeper is not None:
             sweeper.stop()
@@ -127,6 +136,55 @@ def serve(
 
 def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def server_app(engine: Engine, settings: Settings, metrics: bool, *, close_engine: bool = False) -> FastAPI:
+    """The app `serve` runs over `engine`: webhook deliveries and the async-add workers in its lifespan."""
+    from .delivery import DeliveryOptions
+    from .http import create_app
+    from .workers import JobWorkerOptions
+
+    deliveries = DeliveryOptions(timeout=settings.webhook_timeout_seconds, poll=settings.webhook_poll_seconds,
+                                 lease=max(settings.webhook_lease_seconds, 2 * settings.webhook_timeout_seconds))
+    jobs = JobWorkerOptions(settings.job_workers, settings.job_poll_seconds)
+    return create_app(engine, max_body_bytes=settings.max_body_bytes, metrics=metrics, deliveries=deliveries,
+                      job_workers=jobs, close_engine=close_engine)
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """What `serve --workers` exports before starting its workers: the settings its options gave (the rest already
+    came from the environment the workers inherit), so that every worker builds the same engine."""
+    found = {"MEMVAULT_DATA_DIR": str(settings.data_dir.resolve()), "MEMVAULT_HOST": settings.host,
+             "MEMVAULT_PORT": str(settings.port)}
+    if settings.database_url:
+        found["MEMVAULT_DATABASE_URL"] = settings.database_url
+    return found
+
+
+def worker_app() -> FastAPI:
+    """One worker process of `serve --workers N` (uvicorn calls it in each): the settings from the environment
+    `serve` prepared (`worker_environment`), its own engine (model, connections; on SQLite its own vector index,
+    kept current from the file's change log), webhook deliveries and async-add workers, which share the database's
+    leases with the other workers. The engine closes when the worker stops. The purge sweep is not here: `serve`
+    runs it once for all the workers."""
+    import logging
+
+    from uvicorn.config import STARTUP_FAILURE
+
+    from . import logs
+    from .metrics import metrics_enabled
+
+    settings = Settings()
+    logs.configure(settings.log_format, settings.log_level)
+    log = logging.getLogger("memvault.server")
+    try:
+        engine = open_engine(settings)
+    except Exception as exc:  # uvicorn's supervisor stops on this exit code, instead of starting the worker again
+        if not isinstance(exc, typer.Exit):  # (open_engine's refusal has printed its message)
+            log.exception("memvault: worker %s could not start", os.getpid())
+        raise SystemExit(STARTUP_FAILURE) from None
+    log.info("memvault: worker %s ready", os.getpid(), extra=logs.fields(event="worker", pid=os.getpid()))
+    return server_app(engine, settings, metrics_enabled(settings.host, settings.metrics), close_engine=True)
 
 
 @keys_app.command("create")

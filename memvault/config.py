@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    events_retention_days: float = 90  # change-log events older than this are trimmed (once an hour by `serve`)
+    # The feed's retention: change-log events older than this are trimmed (once an hour by `serve`), and so are async
+    # adds that ended (SUCCEEDED or FAILED) this long ago (by `serve`'s sweep, every MEMVAULT_PURGE_INTERVAL_SECONDS).
+    events_retention_days: float = 90
     webhook_deny_private: bool = False  # refuse webhook URLs that resolve to loopback, private or link-local addresses
     webhook_timeout_seconds: float = 5.0  # one delivery's HTTP timeout
     webhook_poll_seconds: float = 0.1  # how often `serve` looks for new events to deliver

@@ -62,3 +62,4 @@ BUCKET_NOT_FOUND = "bucket_not_found"
 ENTITY_NOT_FOUND = "entity_not_found"
 EMPTY_BATCH = "empty_batch"
 CONVERSATION_NOT_FOUND = "conversation_not_found"
+MODEL_ANSWER_UNUSABLE = "model_answer_unusable"  # a model answered, but not with what was asked (an Unavailable)

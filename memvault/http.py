@@ -8,11 +8,12 @@ Every request passes `memvault.access.AccessLog` (its id, its access-log line, i
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -30,6 +31,7 @@ from .faces import Face, Faces
 from .origin import Origin, acting
 from .workers import JobWorkerOptions, running_jobs
 
+WORKER_HEADER = "X-Memvault-Worker"
 STATUS: dict[type[MemvaultError], int] = {
     TooLarge: 413,
     InvalidInput: 400,
@@ -185,11 +187,13 @@ class Door:
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
                max_body_bytes: int = 4 * 1024 * 1024, metrics: bool = False,
-               deliveries: DeliveryOptions | None = None, job_workers: JobWorkerOptions | None = None) -> FastAPI:
+               deliveries: DeliveryOptions | None = None, job_workers: JobWorkerOptions | None = None,
+               close_engine: bool = False) -> FastAPI:
     """The server over `engine`, speaking `dialects` (default: `default_dialects()`) beside MCP at /mcp.
     `metrics` adds `GET /metrics` (no key asked: `memvault serve` turns it on for loopback binds only, see
     `memvault.metrics.metrics_enabled`). With `deliveries`, webhook deliveries run in the background while the app
-    runs (`memvault.delivery`); with `job_workers`, threads run the queue of async adds (`memvault.workers`)."""
+    runs (`memvault.delivery`); with `job_workers`, threads run the queue of async adds (`memvault.workers`).
+    `close_engine`: the app owns the engine and closes it when it stops, after those (a worker of `serve --workers`)."""
     from .mcp import http_transport
     from .metrics import Metrics
     from .ui import Dashboard
@@ -209,6 +213,8 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
         finally:
             if meter is not None:
                 engine.watchers.remove(meter)
+            if close_engine:
+                engine.close()
 
     app = FastAPI(title="memvault", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A self-hosted memory layer: the Mem0 platform API and the MemoryPlugin API over one engine.")
@@ -237,8 +243,10 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
                               {REQUEST_ID_HEADER: note.id} if note is not None else None)
 
     @app.get("/healthz", tags=["health"], summary="Health check")
-    def healthz() -> dict[str, str]:
-        """Up. `vector_index` is "building" while a large project's vector graph is built after a start. No key."""
+    def healthz(response: Response) -> dict[str, str]:
+        """Up. `vector_index` is "building" while a large project's vector graph is built after a start. No key.
+        The `X-Memvault-Worker` header is the id of the process that answered (one of them with `serve --workers`)."""
+        response.headers[WORKER_HEADER] = str(os.getpid())
         return {"status": "ok", "vector_index": engine.vector_index_state()}
 
     for dialect in (*dialects, dashboard):

@@ -101,6 +101,7 @@ def feed_out(e: ChangeEvent, batch: list[ChangeEvent] | None = None) -> dict[str
     log event is written with its change: it SUCCEEDED, at once."""
     return {
         "id": e.id,
+        "kind": "change",  # an async add's entry is "async_add" (memvault/engine/events.py `job_view`)
         "event_type": e.type,
         "status": "SUCCEEDED",
         "results": [change_out(x) for x in (batch if batch is not None else [e])],

@@ -1,8 +1,10 @@
-"""The purge sweep of `memvault serve`: `Engine.purge` at start, then every interval, in a daemon thread.
+"""The sweep of `memvault serve`, at start and then every interval, in a daemon thread: the purge of expired and
+superseded memories (`Engine.purge`, when the settings ask for one) and the trim of finished async adds older than
+the feed's retention (`Engine.trim_jobs`, always).
 
-The rules are the engine's (memvault/engine/purge.py); this only keeps time. A sweep that fails (the database is
-away) is logged and tried again at the next interval; `stop` ends the thread between two batches of a purge and
-waits for it, so the engine can close right after.
+The rules are the engine's (memvault/engine/purge.py, memvault/engine/events.py); this only keeps time. A sweep that
+fails (the database is away) is logged and tried again at the next interval; `stop` ends the thread between two
+batches of a purge and waits for it, so the engine can close right after.
 """
 
 from __future__ import annotations
@@ -28,10 +30,8 @@ class Sweeper:
         self._thread = threading.Thread(target=self._run, name="memvault-purge", daemon=True)
 
     @classmethod
-    def from_settings(cls, engine: Engine, settings: Settings) -> Sweeper | None:
-        """The sweep the settings ask for; None when they purge nothing."""
-        if settings.purge_expired_after_days is None and settings.purge_superseded_after_days is None:
-            return None
+    def from_settings(cls, engine: Engine, settings: Settings) -> Sweeper:
+        """The sweep the settings ask for (finished jobs are trimmed even when nothing is purged)."""
         return cls(engine, settings.purge_expired_after_days, settings.purge_superseded_after_days,
                    settings.purge_interval_seconds)
 
@@ -44,7 +44,20 @@ class Sweeper:
             self._thread.join()
 
     def sweep(self) -> None:
-        """One purge, logged (counts only: never a text)."""
+        """One purge (when asked for) and one trim of finished jobs, logged (counts only: never a text)."""
+        if self.expired_after_days is not None or self.superseded_after_days is not None:
+            self._purge()
+        if self._stop.is_set():
+            return
+        try:
+            trimmed = self.engine.trim_jobs()
+        except Exception:  # the next interval tries again; the server keeps serving
+            log.exception("trim of finished jobs failed")
+            return
+        if trimmed:
+            log.info("trimmed %d finished async adds", trimmed, extra=logs.fields(event="trim_jobs", trimmed=trimmed))
+
+    def _purge(self) -> None:
         try:
             report = self.engine.purge(self.expired_after_days, self.superseded_after_days,
                                        keep_going=lambda: not self._stop.is_set())

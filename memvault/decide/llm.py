@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from memvault.chat import complete, read_json
 from memvault.decide.base import EVENTS, Decision, Event, Known
-from memvault.errors import InvalidInput, Unavailable
+from memvault.errors import MODEL_ANSWER_UNUSABLE, InvalidInput, Unavailable
 from memvault.remote import Endpoint
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ class LLMDecider:
         try:
             return parse_decisions(content, facts, known)
         except ValueError as exc:
-            raise Unavailable(f"{self._endpoint.service} gave no list of decisions: {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave no list of decisions: {exc}",
+                              code=MODEL_ANSWER_UNUSABLE) from None
 
     def request_body(self, facts: Sequence[str], known: Sequence[Sequence[Known]],
                      instructions: str | None = None) -> dict[str, object]:

@@ -48,19 +48,24 @@ def list_events(
     status: str | None = None, event_type: Annotated[list[str] | None, Query()] = None,
     memory_id: str | None = None, since: str | None = None,
 ) -> dict[str, Any]:
-    """The project's change log, newest first, paged (`page`, `page_size`) and filtered by `status`, `event_type`
-    (repeated or comma-separated), `memory_id` and `since` (an ISO date). An add or update shows the memory's text
-    until the memory is deleted; a delete shows none."""
+    """The project's feed, newest first, paged (`page`, `page_size`) and filtered by `status` (PENDING, RUNNING,
+    SUCCEEDED, FAILED), `event_type` (repeated or comma-separated), `memory_id` and `since` (an ISO date). Two kinds
+    of entries, one shape: the change log (`kind` "change": one per change to one memory, SUCCEEDED; an add or update
+    shows the memory's text until the memory is deleted, a delete none) and the async adds (`kind` "async_add",
+    `event_type` memory_add, `memory_id` null: one per request, with its status, results and error, as
+    `GET /v1/event/{id}/` shows it). A status other than SUCCEEDED lists async adds only; `memory_id` lists changes
+    only. An unknown status or event type is a 400 naming the valid ones."""
     types = [t.strip() for given in event_type or () for t in given.split(",") if t.strip()] or None
-    found, total = engine.events(project, status=status, event_types=types, memory_id=memory_id,
-                                 since=F.parse_datetime(since, "since") if since is not None else None,
-                                 limit=page_size, offset=(page - 1) * page_size)
+    found, total = engine.feed(project, status=status, event_types=types, memory_id=memory_id,
+                               since=F.parse_datetime(since, "since") if since is not None else None,
+                               limit=page_size, offset=(page - 1) * page_size)
 
     def link(to: int) -> str:
         return str(request.url.include_query_params(page=to, page_size=page_size))
 
     return {"count": total, "next": link(page + 1) if page * page_size < total else None,
-            "previous": link(page - 1) if page > 1 else None, "results": [feed_out(e) for e in found]}
+            "previous": link(page - 1) if page > 1 else None,
+            "results": [job_out(e) if isinstance(e, dict) else feed_out(e) for e in found]}
 
 
 @router.get("/api/v1/webhooks/projects/{project_id}/", summary="List webhooks")

@@ -1,6 +1,12 @@
 """The change log read back (the event feed), its retention, and webhooks: what they subscribe to, where they may
 point, and how a failing one is retried and, at last, disabled. The log itself is written by the stores, in the
-transaction of each change (`Store._insert_events`); the HTTP deliveries are made by `memvault.delivery`."""
+transaction of each change (`Store._insert_events`); the HTTP deliveries are made by `memvault.delivery`.
+
+The feed (`feed`, Mem0's `GET /v1/events/`) holds two kinds of entries, newest first: the change log's events (kind
+"change": one per change to one memory, SUCCEEDED when written) and the async adds (kind "async_add": one per
+request, event type memory_add, PENDING, RUNNING, then SUCCEEDED or FAILED; see memvault/engine/jobs.py). A status
+other than SUCCEEDED selects async adds only; a memory id selects changes only (an async add may touch several
+memories, or none yet). Both are kept for the same retention."""
 
 from __future__ import annotations
 
@@ -15,17 +21,45 @@ from urllib.parse import urlsplit
 
 from .. import validate as V
 from ..errors import InvalidInput, NotFound
-from ..models import EVENT_TYPES, ChangeEvent, DeliveryState, EventQuery, Webhook, utcnow
+from ..models import EVENT_TYPES, JOB_STATUSES, ChangeEvent, DeliveryState, EventQuery, Job, Webhook, utcnow
+from ..origin import Origin
 from .core import EngineCore, check_uuid
 from .memories import MAX_OFFSET
 
 EVENT_NOT_FOUND = "event_not_found"
 WEBHOOK_NOT_FOUND = "webhook_not_found"
-STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED")
+STATUSES = JOB_STATUSES
+JOB_EVENT_TYPE = "memory_add"  # an async add's type in the feed
 MAX_URL_CHARS = 2000
 MAX_WEBHOOK_NAME_CHARS = 200
 _TRIM_PAGE = 1000
 _MAX_WEBHOOK_ID = 2**63 - 1
+
+
+def job_view(job: Job, texts: dict[str, str]) -> dict[str, Any]:
+    """An async add as the feed and `GET /v1/event/{id}/` show it: `{id, kind, event_type, status, results, error,
+    latency, memory_id (None: it may touch several), actor, request_id, created_at, updated_at}`, each result with
+    its memory's text from `texts` (None once the memory is gone). `latency`: milliseconds from submission to the
+    result (None before). `actor` and `request_id` (who submitted it) while it waits or runs: the job keeps nothing
+    of its request once it ended, and the change events of the memories it made carry them."""
+    finished = job.status in ("SUCCEEDED", "FAILED")
+    origin = (job.request or {}).get("origin")
+    who = Origin(**origin) if isinstance(origin, dict) else None
+    return {
+        "id": job.id,
+        "kind": "async_add",
+        "event_type": JOB_EVENT_TYPE,
+        "status": job.status,
+        "results": [{"id": r["id"], "event": r["event"], "data": {"memory": texts.get(r["id"])}}
+                    for r in job.results or []],
+        "error": job.error,
+        "latency": round((job.updated_at - job.created_at).total_seconds() * 1000, 1) if finished else None,
+        "memory_id": None,
+        "actor": who.actor if who is not None else None,
+        "request_id": who.request_id if who is not None else None,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    }
 
 
 @dataclass(frozen=True)
@@ -103,21 +137,46 @@ class Events(EngineCore):
     def events(self, project_id: str, *, status: Any = None, event_types: Sequence[Any] | None = None,
                memory_id: Any = None, since: datetime | None = None, limit: int = 100,
                offset: int = 0) -> tuple[list[ChangeEvent], int]:
-        """The project's feed, newest first, and how many events match in all. Every change-log event SUCCEEDED
-        (it is written with its change): other statuses match none of them."""
+        """The project's change log, newest first, and how many events match in all. Every change-log event
+        SUCCEEDED (it is written with its change): other statuses match none of them."""
+        wanted, query = self._feed_query(status, event_types, memory_id, since, limit, offset)
+        if wanted not in (None, "SUCCEEDED"):
+            return [], 0
+        return self.store.events(project_id, query, limit, offset)
+
+    def feed(self, project_id: str, *, status: Any = None, event_types: Sequence[Any] | None = None,
+             memory_id: Any = None, since: datetime | None = None, limit: int = 100,
+             offset: int = 0) -> tuple[list[ChangeEvent | dict[str, Any]], int]:
+        """The project's feed (see the module docstring), newest first: change-log events as they are, async adds as
+        `job_view` shows them; and how many entries match in all. InvalidInput naming the valid values for an
+        unknown status or event type."""
+        wanted, query = self._feed_query(status, event_types, memory_id, since, limit, offset)
+        changes = wanted in (None, "SUCCEEDED")
+        if query.memory_id is not None or (query.types and JOB_EVENT_TYPE not in query.types):
+            if not changes:
+                return [], 0
+            events, total = self.store.events(project_id, query, limit, offset)
+            return list[ChangeEvent | dict[str, Any]](events), total
+        found, total = self.store.feed(project_id, query, limit, offset, changes=changes,
+                                       job_statuses=(wanted,) if wanted is not None else STATUSES)
+        ids = [r["id"] for j in found if isinstance(j, Job) for r in j.results or []]
+        texts = {m.id: m.text for m in self.store.get(project_id, ids)} if ids else {}
+        return [job_view(x, texts) if isinstance(x, Job) else x for x in found], total
+
+    def _feed_query(self, status: Any, event_types: Sequence[Any] | None, memory_id: Any, since: datetime | None,
+                    limit: int, offset: int) -> tuple[str | None, EventQuery]:
+        """The status asked (upper case; None: any) and the rest of a feed's filters, each checked."""
         if not 1 <= limit <= self.limits.max_page_size:
             raise InvalidInput(f"page size must be between 1 and {self.limits.max_page_size}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInput(f"offset (or page) must be between 0 and {MAX_OFFSET}")
-        if status is not None:
-            if not isinstance(status, str) or status.upper() not in STATUSES:
-                raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
-            if status.upper() != "SUCCEEDED":
-                return [], 0
+        if status is not None and (not isinstance(status, str) or status.upper() not in STATUSES):
+            shown = V.shown(V.text(status, "status")) if isinstance(status, str) else "?"
+            raise InvalidInput(f"unknown status {shown}: the valid ones are {', '.join(STATUSES)}")
         query = EventQuery(types=self.event_types(event_types) if event_types else (),
                            memory_id=check_uuid(memory_id) if memory_id is not None else None,
                            since=V.date(since, "since"))
-        return self.store.events(project_id, query, limit, offset)
+        return status.upper() if status is not None else None, query
 
     @staticmethod
     def event_types(values: Any) -> tuple[str, ...]:
@@ -129,6 +188,17 @@ class Events(EngineCore):
             shown = V.shown(unknown[0]) if isinstance(unknown[0], str) and V.text(unknown[0], "an event type") else "?"
             raise InvalidInput(f"unknown event type {shown}: the valid ones are {', '.join(EVENT_TYPES)}")
         return tuple(dict.fromkeys(values))
+
+    def trim_jobs(self, now: datetime | None = None) -> int:
+        """Delete the async adds that ended (SUCCEEDED or FAILED) before the retention (MEMVAULT_EVENTS_RETENTION_DAYS,
+        the feed's), a page at a time; waiting and running ones stay."""
+        before = (now or utcnow()) - self.events_retention
+        done = 0
+        while True:
+            trimmed = self.store.trim_jobs(before, _TRIM_PAGE)
+            done += trimmed
+            if trimmed < _TRIM_PAGE:
+                return done
 
     def trim_events(self, now: datetime | None = None) -> int:
         """Delete the events older than the retention (MEMVAULT_EVENTS_RETENTION_DAYS), a page at a time."""

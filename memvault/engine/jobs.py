@@ -6,7 +6,10 @@ the oldest waiting job, runs the add and records its result in the transaction t
 only while the lease is still the worker's (`JobStore.finish_job`). So a job runs at most once to a result: a worker
 killed mid-job wrote nothing, and the job runs again once its lease ran out; a worker that outlived its lease finds
 the job taken and writes nothing. The job keeps the request (the user's messages) only until it has run, and its
-results name memory ids and event kinds only: a later delete of those memories leaves no text in the job table.
+results name memory ids and event kinds only: a later delete of those memories leaves no text in the job table. A
+FAILED job's `error` is one fixed sentence per kind of failure (`failure`), never the failing part's own message,
+which may quote the model's answer or the user's words; the log names the error's code and class only. Finished
+jobs are trimmed after the feed's retention (`Engine.trim_jobs`, run by the sweeper).
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from .. import logs
 from .. import validate as V
-from ..errors import MemvaultError, NotFound
+from ..errors import MODEL_ANSWER_UNUSABLE, InvalidInput, MemvaultError, NotFound, Unavailable
 from ..extract.base import Message
 from ..models import Job, Owners, utcnow
 from ..origin import Origin, acting, current
 from .core import check_uuid
-from .events import EVENT_NOT_FOUND
+from .events import EVENT_NOT_FOUND, job_view
 from .memories import CheckedAdd, Memories
 
 log = logging.getLogger("memvault.jobs")
@@ -33,6 +37,28 @@ AsyncMode = Literal["auto", "always", "never"]
 ASYNC_MODES: tuple[AsyncMode, ...] = ("auto", "always", "never")
 DEFAULT_LEASE_SECONDS = 30.0
 MAX_ATTEMPTS = 3  # a job whose worker died this many times ends FAILED
+
+# What a FAILED job says, by kind of failure: fixed words, so no model answer or user text is ever stored with it.
+FAILED_MODEL_ANSWER = ("the language model's answer could not be used (it held no list of facts or decisions); "
+                       "nothing was added")
+FAILED_UNAVAILABLE = ("a service the add needs (the language model, the embedding service or the database) could "
+                      "not be reached, did not answer in time or answered with an error; nothing was added")
+FAILED_GONE = "the bucket or project the add was for no longer exists; nothing was added"
+FAILED_REFUSED = ("the add was refused when it ran (a limit or a project setting changed since it was submitted); "
+                  "nothing was added")
+FAILED_OTHER = "the add could not be made; nothing was added"
+FAILED_INTERNAL = "an internal error stopped the add (the server's log has the details); nothing was added"
+
+
+def failure(exc: BaseException) -> str:
+    """The `error` a job that raised `exc` records (see the FAILED_* sentences)."""
+    if isinstance(exc, Unavailable):
+        return FAILED_MODEL_ANSWER if exc.code == MODEL_ANSWER_UNUSABLE else FAILED_UNAVAILABLE
+    if isinstance(exc, NotFound):
+        return FAILED_GONE
+    if isinstance(exc, InvalidInput):
+        return FAILED_REFUSED
+    return FAILED_OTHER if isinstance(exc, MemvaultError) else FAILED_INTERNAL
 
 
 class Jobs(Memories):
@@ -84,11 +110,13 @@ class Jobs(Memories):
         keeper.start()
         try:
             self._run_job(job, worker_id)
-        except MemvaultError as exc:
-            self._fail_job(job, worker_id, exc.message)
+        except MemvaultError as exc:  # its message may quote the model or the user: the log and the job do not
+            log.warning("async add %s failed (%s, %s)", job.id, exc.code, type(exc).__name__,
+                        extra=logs.fields(event="job_failed", job_id=job.id, code=exc.code))
+            self._fail_job(job, worker_id, failure(exc))
         except Exception as exc:  # a bug or a part that broke: the job says so, the worker goes on
             log.exception("async add %s failed", job.id)
-            self._fail_job(job, worker_id, f"internal error ({type(exc).__name__})")
+            self._fail_job(job, worker_id, failure(exc))
         finally:
             done.set()
             keeper.join()
@@ -134,25 +162,12 @@ class Jobs(Memories):
         self.store.finish_job(job.project_id, job.id, worker_id, utcnow(), error=reason)
 
     def job(self, project_id: str, job_id: Any) -> dict[str, Any]:
-        """An async add as Mem0's event API shows it: `{id, event_type, status, results, error, latency, created_at,
-        updated_at}`; each result with the memory's text while the memory exists. `latency`: milliseconds from
-        submission to the result (None before). InvalidInput for an id that is no UUID, NotFound for an unknown id or
+        """An async add as Mem0's event API shows it (`memvault.engine.events.job_view`): each result with the
+        memory's text while the memory exists. InvalidInput for an id that is no UUID, NotFound for an unknown id or
         another project's."""
         found = self.store.get_job(project_id, check_uuid(job_id, "event_id"))
         if found is None:
             raise NotFound("Event not found", code=EVENT_NOT_FOUND)
         ids = [r["id"] for r in found.results or []]
         texts = {m.id: m.text for m in self.store.get(project_id, ids)} if ids else {}
-        finished = found.status in ("SUCCEEDED", "FAILED")
-        return {
-            "id": found.id,
-            "event_type": "memory_add",
-            "status": found.status,
-            "results": [{"id": r["id"], "event": r["event"], "data": {"memory": texts.get(r["id"])}}
-                        for r in found.results or []],
-            "error": found.error,
-            "latency": round((found.updated_at - found.created_at).total_seconds() * 1000, 1) if finished else None,
-            "created_at": found.created_at,
-            "updated_at": found.updated_at,
-        }
-
+        return job_view(found, texts)

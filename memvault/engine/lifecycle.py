@@ -19,7 +19,7 @@ from typing import Any
 from .. import filters as F
 from ..decide import EVENTS, Decider, Known, build_decider
 from ..decide.base import Event
-from ..errors import MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
+from ..errors import MEMORY_NOT_FOUND, MODEL_ANSWER_UNUSABLE, Conflict, InvalidInput, NotFound, Unavailable
 from ..models import ENTITY_FIELDS, Memory, Owners, utcnow
 from ..store.base import Supersession
 from .core import EngineCore, check_uuid, memory_not_found, text_hash
@@ -102,7 +102,7 @@ class Lifecycle(EngineCore):
             decisions = self.decider.decide([facts[i] for i in asked], known, instructions=instructions)
             if len(decisions) != len(asked):
                 raise Unavailable(f"the {self.decider.name} decider gave {len(decisions)} decisions for "
-                                  f"{len(asked)} facts")
+                                  f"{len(asked)} facts", code=MODEL_ANSWER_UNUSABLE)
             claimed: set[str] = set()
             for i, memories, decision in zip(asked, shown, decisions, strict=True):
                 plans[i] = self._ruled(facts[i], memories, decision, claimed, owners)

@@ -21,7 +21,7 @@ are not the project's.
 from __future__ import annotations
 
 from memvault.chat import complete, read_json
-from memvault.errors import InvalidInput, Unavailable
+from memvault.errors import MODEL_ANSWER_UNUSABLE, InvalidInput, Unavailable
 from memvault.extract.base import Fact, Guidance, Message
 from memvault.remote import Endpoint
 
@@ -78,7 +78,8 @@ class LLMExtractor:
         try:
             return parse_facts(content)
         except ValueError as exc:
-            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}",
+                              code=MODEL_ANSWER_UNUSABLE) from None
 
     def extract_guided(self, messages: list[Message], guidance: Guidance) -> list[Fact]:
         """The facts, each with the categories the model tagged it with, following the project's instructions."""
@@ -89,7 +90,8 @@ class LLMExtractor:
         try:
             return parse_tagged_facts(content)
         except ValueError as exc:
-            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}") from None
+            raise Unavailable(f"{self._endpoint.service} gave no list of facts: {exc}",
+                              code=MODEL_ANSWER_UNUSABLE) from None
 
     def request_body(self, conversation: str, system: str = SYSTEM_PROMPT) -> dict[str, object]:
         """The JSON body of the chat completion request for a rendered conversation."""

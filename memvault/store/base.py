@@ -446,6 +446,18 @@ class JobStore(Protocol):
 
     def get_job(self, project_id: str, job_id: str) -> Job | None: ...
 
+    def trim_jobs(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest SUCCEEDED or FAILED jobs that ended before `before` (every project);
+        returns how many. Waiting and running jobs stay."""
+        ...
+
+    def feed(self, project_id: str, query: EventQuery, limit: int, offset: int = 0, *,
+             job_statuses: Sequence[str] = (), changes: bool = True) -> tuple[list[ChangeEvent | Job], int]:
+        """The project's feed: its log events that match `query` (none when `changes` is False) and its jobs whose
+        status is in `job_statuses` created at or after `query.since` (jobs ignore its types and memory id), newest
+        first by creation time (log events in seq order among themselves), and how many match in all."""
+        ...
+
 
 class Store(ProjectStore, KeyStore, BucketStore, MemoryStore, SearchStore, RecordStore, ChatStore, EventStore,
             WebhookStore, JobStore, Protocol):

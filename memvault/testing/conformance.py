@@ -898,6 +898,52 @@ def test_a_job_interrupted_too_often_ends_failed(store: Store, pid: str) -> None
     assert failed is not None and failed.status == "FAILED" and failed.request is None and failed.error
     assert store.claim_job("w", now, now + timedelta(seconds=60)) is None
 
+
+def test_the_feed_merges_jobs_and_log_events_newest_first_within_the_project(store: Store, pid: str,
+                                                                               other: str) -> None:
+    from memvault.models import JOB_STATUSES, ChangeEvent, EventQuery, Job
+
+    now = utcnow()
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    store.enqueue_job(old, pid, {"n": 1}, now - timedelta(hours=2))
+    m, event = new_memory(store, pid, "between the two jobs")
+    store.insert([m], vec(1)[None, :], [event])
+    store.enqueue_job(new, pid, {"n": 2}, now + timedelta(hours=1))
+    store.enqueue_job(str(uuid.uuid4()), other, {"n": 3}, now)
+
+    def ids(found: list[Any]) -> list[str]:
+        return [x.id if isinstance(x, Job) else x.memory_id for x in found]
+
+    found, total = store.feed(pid, EventQuery(), 10, job_statuses=JOB_STATUSES)
+    assert (ids(found), total) == ([new, m.id, old], 3)
+    assert [x.text if isinstance(x, ChangeEvent) else x.status for x in found] == \
+        ["PENDING", "between the two jobs", "PENDING"]
+    assert ids(store.feed(pid, EventQuery(), 1, 1, job_statuses=JOB_STATUSES)[0]) == [m.id]
+    assert store.feed(pid, EventQuery(), 10, job_statuses=JOB_STATUSES, changes=False)[1] == 2
+    assert ids(store.feed(pid, EventQuery(), 10, job_statuses=("FAILED",))[0]) == [m.id]
+    assert ids(store.feed(pid, EventQuery(since=now - timedelta(hours=1)), 10, job_statuses=JOB_STATUSES)[0]) == \
+        [new, m.id]
+    assert store.feed(other, EventQuery(), 10, job_statuses=JOB_STATUSES)[1] == 1  # its own job only
+
+
+def test_trim_jobs_deletes_the_oldest_finished_jobs_only(store: Store, pid: str, other: str) -> None:
+    now = utcnow()
+    ended = [str(uuid.uuid4()) for _ in range(3)]
+    for i, job_id in enumerate(ended):
+        store.enqueue_job(job_id, pid if i else other, {"n": i}, now - timedelta(days=2))
+        store.claim_job("w", now - timedelta(days=2), now)
+        store.finish_job(pid if i else other, job_id, "w", now - timedelta(days=2), results=[],
+                         error="failed" if i == 2 else None)
+    running, waiting = str(uuid.uuid4()), str(uuid.uuid4())
+    store.enqueue_job(running, pid, {}, now - timedelta(days=2))
+    store.claim_job("w", now - timedelta(days=2), now + timedelta(hours=1))
+    store.enqueue_job(waiting, pid, {}, now - timedelta(days=2))
+    assert store.trim_jobs(now - timedelta(days=3), 10) == 0
+    assert store.trim_jobs(now - timedelta(days=1), 2) == 2  # a page at a time
+    assert store.trim_jobs(now - timedelta(days=1), 2) == 1
+    assert [store.get_job(p, j) for p, j in ((other, ended[0]), (pid, ended[1]), (pid, ended[2]))] == [None] * 3
+    assert [j.status for j in (store.get_job(pid, running), store.get_job(pid, waiting)) if j] == ["RUNNING", "PENDING"]
+
 # the change log and webhooks ----------------------------------------------------------------------------------------
 def test_every_history_event_writes_one_log_event_with_its_origin_and_a_delete_takes_the_texts(
         store: Store, pid: str, other: str) -> None:

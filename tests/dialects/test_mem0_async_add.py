@@ -13,6 +13,7 @@ import pytest
 
 from memvault.embed.hashing import HashingEmbedder
 from memvault.engine import Engine
+from memvault.engine.jobs import FAILED_UNAVAILABLE
 from memvault.extract.llm import LLMExtractor
 from memvault.store.base import Store
 from memvault.testing.mem0_sdk import connect
@@ -115,7 +116,7 @@ def test_a_failing_llm_ends_the_event_failed_with_the_reason(llm_server: Server,
     try:
         answer = client.add("I really like green tea", user_id="alice")
         done = wait_for_end(llm_server, key, answer["event_id"])
-        assert done["status"] == "FAILED" and done["results"] == [] and "503" in done["error"]
+        assert done["status"] == "FAILED" and done["results"] == [] and done["error"] == FAILED_UNAVAILABLE
         assert client.get_all(filters={"user_id": "alice"})["results"] == []
     finally:
         client.client.close()

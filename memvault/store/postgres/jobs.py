@@ -1,7 +1,8 @@
 """The queue of async adds in the PostgreSQL store (the `JobStore` part of the protocol), as a mixin of
 PostgresStore. Every server on the database shares it: a claim takes the oldest PENDING job with
 `FOR UPDATE SKIP LOCKED` (two claims never take one job, and neither waits for the other), and a finish locks the
-job's row and checks the lease before it writes anything."""
+job's row and checks the lease before it writes anything. A finished job's request is blanked; `compact` vacuums the
+table, so the old row versions leave the files."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ...embed.base import Vectors
-from ...models import HistoryEvent, Job, Memory
+from ...models import ChangeEvent, EventQuery, HistoryEvent, Job, Memory
+from .. import changelog as L
 from ..base import AddWrite, MemoryChange, Supersession
+from ..sql import SQLFlavor
 
 T = TypeVar("T")
 _JOB_COLUMNS = ("id, project_id, status, request, results, error, attempts, created_at, updated_at, lease_owner, "
@@ -34,6 +37,7 @@ def _rows(c: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> list[t
 class PostgresJobs:
     """JobStore over the store's pool (see PostgresStore)."""
 
+    _flavor: SQLFlavor
     if TYPE_CHECKING:  # provided by PostgresStore
         def _read(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
         def _write(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
@@ -103,3 +107,58 @@ class PostgresJobs:
         rows = self._read(lambda c: _rows(c, f"SELECT {_JOB_COLUMNS} FROM jobs WHERE project_id = %s AND id = %s",
                                           (project_id, job_id)))
         return _job(rows[0]) if rows else None
+
+    def trim_jobs(self, before: datetime, limit: int) -> int:
+        return len(self._write(lambda c: _rows(
+            c, "DELETE FROM jobs WHERE (project_id, id) IN (SELECT project_id, id FROM jobs WHERE status IN "
+            "('SUCCEEDED', 'FAILED') AND updated_at < %s ORDER BY seq LIMIT %s) RETURNING id", (before, limit))))
+
+    def feed(self, project_id: str, query: EventQuery, limit: int, offset: int = 0, *,
+             job_statuses: Sequence[str] = (), changes: bool = True) -> tuple[list[ChangeEvent | Job], int]:
+        jobs, jargs = ["project_id = %s", "status = ANY(%s)"], list[Any]([project_id, list(job_statuses)])
+        events, eargs = ["e.project_id = %s"], list[Any]([project_id])
+        if query.types:
+            events.append("e.type = ANY(%s)")
+            eargs.append(list(query.types))
+        if query.memory_id is not None:
+            events.append("e.memory_id = %s")
+            eargs.append(query.memory_id)
+        if query.since is not None:
+            jobs.append("created_at >= %s")
+            jargs.append(query.since)
+            events.append("e.created_at >= %s")
+            eargs.append(query.since)
+        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
+        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
+        top = offset + limit
+        parts = [(f"SELECT * FROM (SELECT 1 AS k, seq AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
+                  f"ORDER BY created_at DESC, seq DESC LIMIT %s) j", [*jargs, top])]
+        if changes:
+            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
+                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT %s) e", [*eargs, top]))
+        union = " UNION ALL ".join(sql for sql, _ in parts)
+        args = [a for _, part in parts for a in part]
+        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
+        if changes:
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_args = [*jargs, *eargs]
+
+        def fn(c: psycopg.Connection) -> tuple[list[ChangeEvent | Job], int]:
+            with c.transaction():
+                [(total,)] = _rows(c, count_sql, count_args)
+                keys = _rows(c, f"SELECT k, n FROM ({union}) u ORDER BY at DESC, k, n DESC LIMIT %s OFFSET %s",
+                             (*args, limit, offset))
+                found: dict[tuple[int, int], ChangeEvent | Job] = {}
+                seqs, job_seqs = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
+                if seqs:
+                    for r in _rows(c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.seq = ANY(%s)",
+                                   (project_id, seqs)):
+                        found[(0, int(r[0]))] = L.change_event(self._flavor, r)
+                if job_seqs:
+                    for r in _rows(c, f"SELECT seq, {_JOB_COLUMNS} FROM jobs WHERE project_id = %s AND seq = ANY(%s)",
+                                   (project_id, job_seqs)):
+                        found[(1, int(r[0]))] = _job(r[1:])
+            # a row trimmed between the page and its read is left out
+            return [found[(k, n)] for k, n in keys if (k, n) in found], int(total)
+
+        return self._read(fn)

@@ -1,6 +1,8 @@
 """The queue of async adds in the SQLite store (the `JobStore` part of the protocol), as a mixin of SQLiteStore.
 Every write is one BEGIN IMMEDIATE transaction, which SQLite serializes across threads and processes: two claims
-never take one job, and a finish sees the lease as it is."""
+never take one job, and a finish sees the lease as it is. A finished job's request is blanked; a failed one's old bytes
+also leave the files at a compaction, as a delete's do (a successful one's text lives on in its memories, whose
+delete does the same)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ...embed.base import Vectors
-from ...models import HistoryEvent, Job, Memory
+from ...models import ChangeEvent, EventQuery, HistoryEvent, Job, Memory
+from .. import changelog as L
 from ..base import AddWrite, MemoryChange, Supersession
-from .connection import _row, _rows, sqlite3
+from ..sql import SQLFlavor
+from .connection import _one, _row, _rows, sqlite3
 from .where import from_ts, ts
 
 _JOB_COLUMNS = ("id, project_id, status, request, results, error, attempts, created_at, updated_at, lease_owner, "
                 "lease_expires")
+_FINISHED = "('SUCCEEDED', 'FAILED')"
 
 
 def _job(row: Sequence[Any]) -> Job:
@@ -29,8 +34,10 @@ def _job(row: Sequence[Any]) -> Job:
 class SQLiteJobs:
     """JobStore over the store's connection and transactions (see SQLiteStore)."""
 
+    _flavor: SQLFlavor
     if TYPE_CHECKING:  # provided by SQLiteStore
         def _conn(self) -> sqlite3.Connection: ...
+        def _forgotten(self, c: sqlite3.Connection) -> None: ...
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _insert_in(self, c: sqlite3.Connection, memories: Sequence[Memory], vectors: Vectors,
                        events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
@@ -72,6 +79,8 @@ class SQLiteJobs:
                       "lease_expires = NULL, updated_at = ? WHERE project_id = ? AND id = ?",
                       ("FAILED" if error is not None else "SUCCEEDED", json.dumps(results or []), error, ts(at),
                        project_id, job_id))
+            if error is not None:  # the messages of an add that was never made leave the files too
+                self._forgotten(c)
         return True
 
     def renew_job(self, project_id: str, job_id: str, worker_id: str, lease_until: datetime) -> bool:
@@ -84,9 +93,12 @@ class SQLiteJobs:
         if _row(self._conn(), "SELECT 1 FROM jobs WHERE status = 'RUNNING' AND lease_expires < ? LIMIT 1", (ts(now),)) is None:
             return 0
         with self._tx() as c:
-            c.execute("UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
-                      "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
-                      "WHERE status = 'RUNNING' AND lease_expires < ? AND attempts >= ?", (ts(now), ts(now), max_attempts))
+            cur = c.execute(
+                "UPDATE jobs SET status = 'FAILED', request = NULL, results = '[]', lease_owner = NULL, "
+                "lease_expires = NULL, updated_at = ?, error = 'the job was interrupted ' || attempts || ' times' "
+                "WHERE status = 'RUNNING' AND lease_expires < ? AND attempts >= ?", (ts(now), ts(now), max_attempts))
+            if cur.rowcount:  # the messages of adds that were never made leave the files too
+                self._forgotten(c)
             cur = c.execute("UPDATE jobs SET status = 'PENDING', lease_owner = NULL, lease_expires = NULL, updated_at = ? "
                             "WHERE status = 'RUNNING' AND lease_expires < ?", (ts(now), ts(now)))
             return int(cur.rowcount)
@@ -94,3 +106,56 @@ class SQLiteJobs:
     def get_job(self, project_id: str, job_id: str) -> Job | None:
         rows = _rows(self._conn(), f"SELECT {_JOB_COLUMNS} FROM jobs WHERE project_id = ? AND id = ?", (project_id, job_id))
         return _job(rows[0]) if rows else None
+
+    def trim_jobs(self, before: datetime, limit: int) -> int:
+        with self._tx() as c:
+            cur = c.execute(f"DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE status IN {_FINISHED} "
+                            "AND updated_at < ? ORDER BY rowid LIMIT ?)", (ts(before), limit))
+            return int(cur.rowcount)
+
+    def feed(self, project_id: str, query: EventQuery, limit: int, offset: int = 0, *,
+             job_statuses: Sequence[str] = (), changes: bool = True) -> tuple[list[ChangeEvent | Job], int]:
+        jobs, jargs = ["project_id = ?", "status IN (SELECT value FROM json_each(?))"], \
+            list[Any]([project_id, json.dumps(list(job_statuses))])
+        events, eargs = ["e.project_id = ?"], list[Any]([project_id])
+        if query.types:
+            events.append("e.type IN (SELECT value FROM json_each(?))")
+            eargs.append(json.dumps(list(query.types)))
+        if query.memory_id is not None:
+            events.append("e.memory_id = ?")
+            eargs.append(query.memory_id)
+        if query.since is not None:
+            jobs.append("created_at >= ?")
+            jargs.append(ts(query.since))
+            events.append("e.created_at >= ?")
+            eargs.append(ts(query.since))
+        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
+        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
+        top = offset + limit
+        parts = [(f"SELECT * FROM (SELECT 1 AS k, rowid AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
+                  f"ORDER BY created_at DESC, rowid DESC LIMIT ?) j", [*jargs, top])]
+        if changes:
+            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
+                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT ?) e", [*eargs, top]))
+        union = " UNION ALL ".join(sql for sql, _ in parts)
+        args = [a for _, part in parts for a in part]
+        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
+        if changes:
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_args = [*jargs, *eargs]
+        conn = self._conn()
+        total = _one(conn, count_sql, count_args)
+        keys = _rows(conn, f"SELECT k, n FROM ({union}) ORDER BY at DESC, k, n DESC LIMIT ? OFFSET ?",
+                     (*args, limit, offset))
+        seqs, rowids = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
+        found: dict[tuple[int, int], ChangeEvent | Job] = {}
+        if seqs:
+            for r in _rows(conn, f"{L.EVENT_SELECT} WHERE e.project_id = ? AND e.seq IN (SELECT value FROM json_each(?))",
+                           (project_id, json.dumps(seqs))):
+                found[(0, int(r[0]))] = L.change_event(self._flavor, r)
+        if rowids:
+            for r in _rows(conn, f"SELECT rowid, {_JOB_COLUMNS} FROM jobs WHERE project_id = ? AND rowid IN "
+                           "(SELECT value FROM json_each(?))", (project_id, json.dumps(rowids))):
+                found[(1, int(r[0]))] = _job(r[1:])
+        # a row trimmed between the page and its read is left out
+        return [found[(k, n)] for k, n in keys if (k, n) in found], int(total)
