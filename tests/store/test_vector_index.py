@@ -206,6 +206,19 @@ def test_the_store_says_building_while_a_graph_is_built_and_ready_after(tmp_path
     store.close()
 
 
+def test_a_finished_graph_counts_as_ready_before_any_search_takes_it_over() -> None:
+    """/healthz reads this: a server nobody searches must not say "building" forever once its graph is done."""
+    index, vectors = filled(3_000, graph_min=1_000)
+    index.nearest(vectors[0], 10)
+    deadline = time.monotonic() + 30
+    while graph_threads():
+        assert time.monotonic() < deadline, "the graph was never built"
+        time.sleep(0.01)
+    assert not index.building and not index.graph_ready  # done, not yet taken over
+    assert index.nearest(vectors[9], 1)[0][0] == 9 and index.graph_ready
+    index.close()
+
+
 def test_searches_beside_writes_and_builds_never_return_a_deleted_memory(tmp_path: Path) -> None:
     """Two threads search while a third adds and deletes, with graphs built (and rebuilt) in the background."""
     store = SQLiteStore(tmp_path / "memvault.db", graph_min=300)

@@ -74,6 +74,18 @@ from .where import compile_where
 T = TypeVar("T")
 
 _HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are searched exactly
+EF_SEARCH_BASE = 100  # HNSW candidate list of a search in an index of up to EF_SEARCH_ROWS vectors
+EF_SEARCH_ROWS = 100_000
+_EF_SEARCH_MAX = 1_000  # pgvector's limit
+
+
+def ef_search_for(rows: float, k: int) -> int:
+    """The HNSW candidate list of a search for k in an index of about `rows` vectors: EF_SEARCH_BASE up to
+    EF_SEARCH_ROWS vectors, then growing with the square root of the size (at 1,000,000: 316), never below k
+    nor above pgvector's 1,000. A graph walk must visit more nodes to find the same share of the true nearest
+    as the graph grows (bench/bench_million.py, BENCHMARKS.md "A million memories")."""
+    grown = EF_SEARCH_BASE * math.sqrt(max(rows, 0.0) / EF_SEARCH_ROWS)
+    return int(min(_EF_SEARCH_MAX, max(EF_SEARCH_BASE, k, round(grown))))
 _RETRIES = 5
 
 
@@ -133,10 +145,11 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     `migrate`: apply pending schema migrations at start-up. An empty database is always set up; a database
     behind this version is refused unless `migrate` (run `memvault migrate`); a newer one is always refused.
     `ef_search`: HNSW candidate list size per search (at least k); higher finds more of the true nearest
-    neighbours and costs more (see bench/bench_stores.py). `exact_below`: a filtered search that admits at most
-    this many rows, and few of the project's, scores them all exactly instead of walking the HNSW graph (which
-    must visit many non-matching nodes per match under a selective filter). `timeout`: seconds to wait for a connection
-    before answering Unavailable.
+    neighbours and costs more (see bench/bench_million.py). None (the default): `ef_search_for` the size of the
+    table, as the planner last counted it (pg_class.reltuples, read in the search's own transaction).
+    `exact_below`: a filtered search that admits at most this many rows, and few of the project's, scores them
+    all exactly instead of walking the HNSW graph (which must visit many non-matching nodes per match under a
+    selective filter). `timeout`: seconds to wait for a connection before answering Unavailable.
     """
 
     _chat_flavor = POSTGRES  # what the chat-history part (chats.py) writes and reads with
@@ -145,7 +158,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     _flavor = POSTGRES  # what the change log (events.py) writes and reads with
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
-                 timeout: float = 3.0, ef_search: int = 100, exact_below: int = 20_000) -> None:
+                 timeout: float = 3.0, ef_search: int | None = None, exact_below: int = 20_000) -> None:
         self.url = url
         self.ef_search = ef_search
         self.exact_below = exact_below
@@ -604,8 +617,11 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
                 if where is not None and self._admits_few(c, project_id, sql, params):
                     rows = _rows(c, exact_sql, (q, project_id, *params, q, k))
                     return sorted(((r[0], _similarity(r[1])) for r in rows), key=lambda h: -h[1])
-                c.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-                c.execute(f"SET LOCAL hnsw.ef_search = {int(min(max(self.ef_search, k), 1000))}")
+                size = _row(c, "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), reltuples "
+                               "FROM pg_class WHERE oid = 'memories'::regclass")
+                ef = self.ef_search if self.ef_search is not None else ef_search_for(float(size[1]) if size else 0, k)
+                ef = int(min(max(ef, k), _EF_SEARCH_MAX))
+                c.execute(f"SET LOCAL hnsw.ef_search = {ef}")
                 rows = _rows(c, base + f"ORDER BY {distance} LIMIT %s", (q, project_id, *params, q, k))
                 if len(rows) < k:
                     # Fewer than k from the approximate index: score every row the filter admits. `+ 0` keeps the
