@@ -2,8 +2,9 @@
 
 1. Adds and deletes with and without the log, interleaved call by call on two stores of the same type: `engine.add`
    of 100 messages per call (infer off, the `hashing` embedder, so the model does not hide the write path), then
-   `engine.delete_many` of those 100 ids. "Without the log" is the same store with its `_log` step (the log rows
-   and the forget of a deleted memory's log texts) left out: what the store wrote before the change log.
+   `engine.delete_many` of those 100 ids. "Without the log" is the same store with its `_log` step left out (on
+   SQLite: finding the seqs its history events took and writing the log rows keyed by them; on PostgreSQL: the
+   project's log lock and the log rows): what the store wrote before the change log, history included.
 2. The same over HTTP, as a client sees it: two real servers, `POST /v1/memories/` of 100 messages then
    `DELETE /v1/batch/` of their ids.
 3. Delivery latency: a real server with its delivery thread, one webhook to a real receiver on loopback; each add

@@ -52,6 +52,7 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..changelog import time_ordered_id
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -571,7 +572,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
             (project_id, gone),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
+            HistoryEvent(time_ordered_id(), i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
                          agent_id=owners[i][2], app_id=owners[i][3], run_id=owners[i][4], reason=reason)
             for i in gone
         ])

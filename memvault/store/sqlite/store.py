@@ -38,6 +38,7 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..changelog import time_ordered_id
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -586,7 +587,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
+            HistoryEvent(time_ordered_id(), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
                          reason=reason)
             for r in rows
         ])
