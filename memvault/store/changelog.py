@@ -55,8 +55,6 @@ WEBHOOK_COLUMNS = ("id, project_id, name, url, event_types, secret, is_active, c
                    "attempts, failing_since, next_attempt_at, last_error, disabled_at")
 _LOG_INSERT = ("id", "project_id", "type", "memory_id", "user_id", "agent_id", "app_id", "run_id", "actor", "key_id",
                "key_name", "request_id", "detail", "batch_id", "created_at")
-_ORIGIN_INSERT = ("seq", "project_id", "type", "actor", "key_id", "key_name", "request_id", "detail", "batch_id",
-                  "created_at")
 MAX_BATCH_SHOWN = 1000  # events of one write an event's lookup answers (a delete by filter may make many more)
 
 
@@ -78,23 +76,18 @@ def log_values(flavor: SQLFlavor, events: Sequence[HistoryEvent]) -> list[tuple[
     return rows
 
 
-def origin_insert(flavor: SQLFlavor) -> str:
-    """Insert one log row keyed by its history event's seq (parameters: `origin_values`)."""
-    return (f"INSERT INTO change_log({', '.join(_ORIGIN_INSERT)}) "
-            f"VALUES ({', '.join([flavor.param] * len(_ORIGIN_INSERT))})")
-
-
-def origin_values(flavor: SQLFlavor, events: Sequence[HistoryEvent], first_seq: int) -> list[tuple[Any, ...]]:
-    """`log_values` for log rows keyed by history seq: the history events were written in this order with the
-    consecutive seqs from `first_seq` on; each row holds what the history row does not."""
-    origin, at = current(), flavor.write_time(utcnow())
-    batch = events[0].id if len(events) > 1 else None
+def origin_values(flavor: SQLFlavor, events: Sequence[HistoryEvent]) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """`log_values` for log rows keyed by history seq, which hold only what the history row does not: the values
+    the events of one write share (actor, key id, key name, request id, batch, write time) and, per event, its
+    project, type and detail."""
+    origin = current()
+    shared = (origin.actor, origin.key_id, origin.key_name, origin.request_id,
+              events[0].id if len(events) > 1 else None, flavor.write_time(utcnow()))
     rows = []
-    for seq, e in enumerate(events, first_seq):
+    for e in events:
         detail = event_detail_of(e)
-        rows.append((seq, e.project_id, event_type_of(e), origin.actor, origin.key_id, origin.key_name,
-                     origin.request_id, flavor.write_json(detail) if detail is not None else None, batch, at))
-    return rows
+        rows.append((e.project_id, event_type_of(e), flavor.write_json(detail) if detail is not None else None))
+    return shared, rows
 
 
 def time_ordered_id() -> str:

