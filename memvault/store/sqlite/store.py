@@ -38,7 +38,7 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
-from ..changelog import time_ordered_id
+from ..changelog import time_ordered_ids
 from ..sql import _HISTORY_INSERT as HISTORY_INSERT
 from ..sql import (
     FORGET_HISTORY,
@@ -595,9 +595,9 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
-            HistoryEvent(time_ordered_id(), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
+            HistoryEvent(event_id, r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
                          reason=reason)
-            for r in rows
+            for event_id, r in zip(time_ordered_ids(len(rows)), rows, strict=True)
         ])
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
