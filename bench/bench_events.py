@@ -13,6 +13,10 @@
    loop. At the default poll and at 0.05 s.
 
     python bench/bench_events.py [--calls 60] [--deliveries 100] [--stores sqlite,postgres] [--parts write,http,latency]
+                                 [--calibrate]
+
+`--calibrate`: the same measures with the log on both sides (an A/A run): how far apart two identical stores come
+out in one run on this machine, the resolution of the ratios above.
 
 Needs the `test` extra (embedded PostgreSQL 18 + pgvector 0.8).
 """
@@ -169,15 +173,18 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=100)
     parser.add_argument("--stores", default="sqlite,postgres", help="which stores (comma-separated)")
     parser.add_argument("--parts", default="write,http,latency", help="which measures (comma-separated)")
+    parser.add_argument("--calibrate", action="store_true", help="the log on both sides (A/A): the noise of a ratio")
     args = parser.parse_args()
     stores, parts = args.stores.split(","), args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedPostgres(Path(tmp) / "pg") as pg:
         made = iter(range(1000))
 
         def sqlite(with_log: bool) -> Store:
+            with_log = with_log or args.calibrate
             return (SQLiteStore if with_log else SQLiteWithoutLog)(Path(tmp) / f"{with_log}_{next(made)}.db")
 
         def postgres(with_log: bool) -> Store:
+            with_log = with_log or args.calibrate
             url = pg.create_database(f"bench_{'log' if with_log else 'nolog'}_{next(made)}")
             return (PostgresStore if with_log else PostgresWithoutLog)(url, migrate=True)
 

@@ -113,8 +113,10 @@ def split(args: argparse.Namespace) -> None:
         pages: list[collections.Counter[str]] = []
         for round_ in range(args.rounds + 1):  # the first round warms the caches
             chunk = ids[len(ids) // 2 + round_ * args.ids:len(ids) // 2 + (round_ + 1) * args.ids]
-            time.sleep(0.2)
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not args.back_to_back:
+                time.sleep(0.2)
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            frames = sum(1 for _ in wal_pages(f"{db}-wal", page_size))
             owner = dict(conn.execute("SELECT pageno, name FROM dbstat").fetchall())
             spent: collections.Counter[str] = collections.Counter()
             store.spent = spent
@@ -123,13 +125,15 @@ def split(args: argparse.Namespace) -> None:
             total = (time.perf_counter() - started) * 1000
             store.spent = None
             assert sum(o.deleted for o in outcomes) == len(chunk)
-            written = collections.Counter(owner.get(p, "(new pages)") for p in set(wal_pages(f"{db}-wal", page_size)))
+            written = collections.Counter(owner.get(p, "(new pages)")
+                                          for p in set(list(wal_pages(f"{db}-wal", page_size))[frames:]))
             if round_:
                 for name, ms in spent.items():
                     parts[name].append(ms)
                 parts["whole engine.delete_many"].append(total)
                 pages.append(written)
-            store.compact()  # as the server does 2 s after a delete: the next round starts from a compacted file
+            if not args.back_to_back:
+                store.compact()  # as the server does 2 s after a delete: the next round starts from a compacted file
         engine.close()
     print(f"in-process delete of {args.ids} ids at {args.background} memories, SQLiteStore, {args.rounds} rounds, "
           f"{os.cpu_count()} CPUs; medians in ms")
@@ -164,6 +168,8 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=1000)
     parser.add_argument("--background", type=int, default=0, help="other memories kept in the project")
     parser.add_argument("--split", action="store_true", help="in-process: where a delete's time and pages go")
+    parser.add_argument("--back-to-back", action="store_true",
+                        help="with --split: no compaction or checkpoint between deletes (as bench_http.py's five)")
     args = parser.parse_args()
     if args.split:
         split(args)
