@@ -2,8 +2,9 @@
 
 1. Adds and deletes with and without the log, interleaved call by call on two stores of the same type: `engine.add`
    of 100 messages per call (infer off, the `hashing` embedder, so the model does not hide the write path), then
-   `engine.delete_many` of those 100 ids. "Without the log" is the same store with its `_log` step (the log rows
-   and the forget of a deleted memory's log texts) left out: what the store wrote before the change log.
+   `engine.delete_many` of those 100 ids. "Without the log" is the same store with its `_log` step left out (on
+   SQLite: finding the seqs its history events took and writing the log rows keyed by them; on PostgreSQL: the
+   project's log lock and the log rows): what the store wrote before the change log, history included.
 2. The same over HTTP, as a client sees it: two real servers, `POST /v1/memories/` of 100 messages then
    `DELETE /v1/batch/` of their ids.
 3. Delivery latency: a real server with its delivery thread, one webhook to a real receiver on loopback; each add
@@ -11,7 +12,11 @@
    commit is a little earlier); each add waits a random part of a poll first, so adds do not fall in step with the
    loop. At the default poll and at 0.05 s.
 
-    python bench/bench_events.py [--calls 60] [--deliveries 100]
+    python bench/bench_events.py [--calls 60] [--deliveries 100] [--stores sqlite,postgres] [--parts write,http,latency]
+                                 [--calibrate]
+
+`--calibrate`: the same measures with the log on both sides (an A/A run): how far apart two identical stores come
+out in one run on this machine, the resolution of the ratios above.
 
 Needs the `test` extra (embedded PostgreSQL 18 + pgvector 0.8).
 """
@@ -166,26 +171,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--deliveries", type=int, default=100)
+    parser.add_argument("--stores", default="sqlite,postgres", help="which stores (comma-separated)")
+    parser.add_argument("--parts", default="write,http,latency", help="which measures (comma-separated)")
+    parser.add_argument("--calibrate", action="store_true", help="the log on both sides (A/A): the noise of a ratio")
     args = parser.parse_args()
+    stores, parts = args.stores.split(","), args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmp, EmbeddedPostgres(Path(tmp) / "pg") as pg:
         made = iter(range(1000))
 
         def sqlite(with_log: bool) -> Store:
+            with_log = with_log or args.calibrate
             return (SQLiteStore if with_log else SQLiteWithoutLog)(Path(tmp) / f"{with_log}_{next(made)}.db")
 
         def postgres(with_log: bool) -> Store:
+            with_log = with_log or args.calibrate
             url = pg.create_database(f"bench_{'log' if with_log else 'nolog'}_{next(made)}")
             return (PostgresStore if with_log else PostgresWithoutLog)(url, migrate=True)
 
-        write_path("SQLite", sqlite, args.calls)
-        write_path("PostgreSQL", postgres, args.calls)
-        over_http("SQLite", sqlite, args.calls)
-        over_http("PostgreSQL", postgres, args.calls)
-        print()
-        for poll in (DeliveryOptions().poll, 0.05):
-            latency("SQLite", SQLiteStore(Path(tmp) / f"latency{poll}.db"), args.deliveries, poll)
-            latency("PostgreSQL", PostgresStore(pg.create_database(f"latency_{int(poll * 100)}"), migrate=True),
-                    args.deliveries, poll)
+        makers = {"sqlite": ("SQLite", sqlite), "postgres": ("PostgreSQL", postgres)}
+        if "write" in parts:
+            for store in stores:
+                write_path(*makers[store], args.calls)
+        if "http" in parts:
+            for store in stores:
+                over_http(*makers[store], args.calls)
+        if "latency" in parts:
+            print()
+            for poll in (DeliveryOptions().poll, 0.05):
+                if "sqlite" in stores:
+                    latency("SQLite", SQLiteStore(Path(tmp) / f"latency{poll}.db"), args.deliveries, poll)
+                if "postgres" in stores:
+                    latency("PostgreSQL", PostgresStore(pg.create_database(f"latency_{int(poll * 100)}"),
+                                                        migrate=True), args.deliveries, poll)
 
 
 if __name__ == "__main__":

@@ -7,28 +7,143 @@ parsed answer). `--background N` keeps N other memories in the same project, to 
 fuller table and keyword index.
 
     python bench/bulk_delete.py [--rounds 20] [--ids 1000] [--background 0]
+
+`--split`: in-process instead, where the time of a delete goes. The project is filled with `--background`
+memories of one user (as bench_http.py loads them), and each round deletes `--ids` of them (the next ones in
+load order, as bench_http.py does) through `engine.delete_many`; every statement of the store's transaction is
+timed (the keyword index, the rows, the history texts, the history events, the change log, the commit...), and
+the pages the commit wrote to the write-ahead log are counted by the b-tree they belong to (SQLite's dbstat).
+
+    python bench/bulk_delete.py --split [--rounds 6] [--background 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import socket
 import statistics
+import struct
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 
 from memvault.embed.hashing import HashingEmbedder
-from memvault.engine import Engine
+from memvault.engine import Engine, Owners
 from memvault.extract.base import Message
 from memvault.extract.offline import OfflineExtractor
 from memvault.http import create_app
 from memvault.store.sqlite import SQLiteStore
+from memvault.store.sqlite.connection import sqlite3
+
+PARTS = (  # the statements of a delete's transaction, by what they write (first match wins)
+    ("finding the rows", "SELECT seq, id, user_id"), ("receipt", "INSERT INTO records"),
+    ("receipt", "DELETE FROM records"), ("keyword index", "DELETE FROM memories_fts"), ("rows", "DELETE FROM memories"),
+    ("history texts", "UPDATE history"), ("history events", "INSERT INTO history"),
+    ("change log", "SELECT last_insert_rowid"), ("change log", "SELECT seq, id FROM history WHERE seq IN"),
+    ("change log", "INSERT INTO change_log"), ("change log", "INSERT INTO events"),
+    ("vector log", "INSERT INTO vector_log"), ("commit", "COMMIT"),
+)
+
+
+class Timed:
+    """A connection that adds the time of each statement to `spent`, by part (see PARTS)."""
+
+    def __init__(self, conn: sqlite3.Connection, spent: collections.Counter[str]) -> None:
+        self._c, self._spent = conn, spent
+
+    def _timed(self, method: str, sql: str, *args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return getattr(self._c, method)(sql, *args)
+        finally:
+            part = next((name for name, head in PARTS if sql.lstrip().startswith(head)), "other")
+            if part == "commit" and part in self._spent:
+                part = "receipt"  # the engine records it in a transaction of its own, after the delete's
+            self._spent[part] += (time.perf_counter() - start) * 1000
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._timed("execute", sql, params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        return self._timed("executemany", sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._c, name)
+
+
+class SplitStore(SQLiteStore):
+    """The store, its statements timed while `spent` is set (the bench's own reads are not)."""
+
+    spent: collections.Counter[str] | None = None
+
+    def _conn(self) -> Any:
+        conn = super()._conn()
+        return Timed(conn, self.spent) if self.spent is not None else conn
+
+
+def wal_pages(path: str, page_size: int) -> Iterator[int]:
+    """The page numbers of the frames in a write-ahead log file."""
+    data = Path(path).read_bytes() if Path(path).exists() else b""
+    for offset in range(32, len(data) - 24 - page_size + 1, 24 + page_size):
+        yield struct.unpack(">I", data[offset:offset + 4])[0]
+
+
+def split(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "memvault.db"
+        store = SplitStore(db)
+        engine = Engine(store, HashingEmbedder(), OfflineExtractor())
+        project = engine.project("bench").id
+        ids: list[str] = []
+        for start in range(0, args.background, 1000):
+            messages = [Message("user", f"memory number {start + i} about topic {(start + i) % 97}")
+                        for i in range(min(1000, args.background - start))]
+            ids += [r.memory.id for r in engine.add(project, messages, Owners(user_id="bench-user"), infer=False)]
+        conn = store._conn()
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        parts: dict[str, list[float]] = collections.defaultdict(list)
+        pages: list[collections.Counter[str]] = []
+        for round_ in range(args.rounds + 1):  # the first round warms the caches
+            chunk = ids[len(ids) // 2 + round_ * args.ids:len(ids) // 2 + (round_ + 1) * args.ids]
+            if not args.back_to_back:
+                time.sleep(0.2)
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            frames = sum(1 for _ in wal_pages(f"{db}-wal", page_size))
+            owner = dict(conn.execute("SELECT pageno, name FROM dbstat").fetchall())
+            spent: collections.Counter[str] = collections.Counter()
+            store.spent = spent
+            started = time.perf_counter()
+            outcomes = engine.delete_many(project, chunk)
+            total = (time.perf_counter() - started) * 1000
+            store.spent = None
+            assert sum(o.deleted for o in outcomes) == len(chunk)
+            written = collections.Counter(owner.get(p, "(new pages)")
+                                          for p in set(list(wal_pages(f"{db}-wal", page_size))[frames:]))
+            if round_:
+                for name, ms in spent.items():
+                    parts[name].append(ms)
+                parts["whole engine.delete_many"].append(total)
+                pages.append(written)
+            if not args.back_to_back:
+                store.compact()  # as the server does 2 s after a delete: the next round starts from a compacted file
+        engine.close()
+    print(f"in-process delete of {args.ids} ids at {args.background} memories, SQLiteStore, {args.rounds} rounds, "
+          f"{os.cpu_count()} CPUs; medians in ms")
+    for name, values in sorted(parts.items(), key=lambda kv: -statistics.median(kv[1])):
+        print(f"  {name:26s} {statistics.median(values):7.1f}")
+    summed: collections.Counter[str] = collections.Counter()
+    for counter in pages:
+        summed.update(counter)
+    print(f"  pages written to the WAL (mean per delete, {page_size} bytes each): {summed.total() // len(pages)}")
+    print("   " + ", ".join(f"{name} {count // len(pages)}" for name, count in summed.most_common() if count >= len(pages)))
 
 
 def free_port() -> int:
@@ -52,7 +167,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--ids", type=int, default=1000)
     parser.add_argument("--background", type=int, default=0, help="other memories kept in the project")
+    parser.add_argument("--split", action="store_true", help="in-process: where a delete's time and pages go")
+    parser.add_argument("--back-to-back", action="store_true",
+                        help="with --split: no compaction or checkpoint between deletes (as bench_http.py's five)")
     args = parser.parse_args()
+    if args.split:
+        split(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(SQLiteStore(Path(tmp) / "memvault.db"), HashingEmbedder(), OfflineExtractor())

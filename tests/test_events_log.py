@@ -4,6 +4,7 @@ project sees only its own; old events are trimmed."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -149,3 +150,14 @@ def test_a_purge_writes_memory_purge_events_with_their_reason_and_no_text(engine
     assert purged[-1].detail == {"reason": "expired"} and all(e.text is None for e in purged)
     assert "blue pot" not in repr(log(engine, project))
     assert [e.type for e in log(engine, project) if e.memory_id == kept] == ["memory_add"]
+
+
+def test_a_deletes_events_take_time_ordered_ids(engine: Engine, project: str) -> None:
+    """A delete writes one history event per memory; their ids are UUIDs of version 7 (time first), so the history's
+    unique index on ids grows at its end instead of taking a random page per deleted memory."""
+    ids = [engine.add_text(project, f"note {i}", Owners(user_id="alice")).id for i in range(3)]
+    before = time.time()
+    engine.delete_many(project, ids)
+    deletes = [e for e in log(engine, project) if e.type == "memory_delete"]
+    assert len({e.id for e in deletes}) == 3 and all(uuid.UUID(e.id).version == 7 for e in deletes)
+    assert all(abs((uuid.UUID(e.id).int >> 80) - before * 1000) < 60_000 for e in deletes)  # the time of the delete

@@ -258,3 +258,76 @@ def test_a_statement_too_large_for_sqlite_is_invalid_input_and_the_store_goes_on
         assert [m.text for m in store.list(pid, None, 10).items] == ["still here"]
     finally:
         store.close()
+
+
+def test_a_change_log_from_before_0014_reads_the_same_after_it_and_webhooks_resume_where_they_were(
+        tmp_path: Path) -> None:
+    """0014 keys each log row by its history event's seq and drops the log's index by memory. A file written by the
+    version before (log rows with their own seq, some history from before the log, an event already trimmed, two
+    projects, a webhook partway through) reads the same events, in the same order, and its webhook's cursor moves
+    so that the events after it are the same ones."""
+    from memvault.models import EventQuery, Webhook
+    from memvault.store import changelog
+    from memvault.store.sqlite import schema
+    from memvault.store.sqlite.connection import connect
+    from memvault.store.sqlite.store import SQLITE
+
+    path = tmp_path / "m.db"
+    conn = connect(str(path))
+    schema.migrations.run(schema._Database(conn), schema.scripts()[:13], migrate=True)  # the schema before 0014
+    p1, p2 = str(uuid.uuid4()), str(uuid.uuid4())
+    now = utcnow()
+
+    def write(project: str, kind: str, text: str | None, logged: bool = True) -> HistoryEvent:
+        event = HistoryEvent(str(uuid.uuid4()), f"m-{project[:4]}-{text}", project, kind, None, text, None, now,
+                             user_id="alice" if project == p1 else "bob")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(SQLITE.event_insert(), SQLITE.event_values([event]))
+        if logged:  # as the store before 0014 wrote its log rows
+            conn.executemany(changelog.log_insert(SQLITE), changelog.log_values(SQLITE, [event]))
+        conn.execute("COMMIT")
+        return event
+
+    write(p1, "ADD", "before the log", logged=False)
+    write(p2, "ADD", "before the log too", logged=False)
+    written = [write(p, "ADD", f"fact {i}") for i, p in enumerate([p1, p2, p1, p1, p2, p1, p2])]
+    old = {r[1]: int(r[0]) for r in conn.execute("SELECT seq, id FROM events")}
+    conn.execute("DELETE FROM events WHERE id = ?", (written[0].id,))  # trimmed by the retention sweep
+    cursor = old[written[3].id]  # p1's webhook has handled its events up to the fourth write
+    conn.execute("INSERT INTO webhooks(project_id, name, url, event_types, secret, cursor, created_at, updated_at) "
+                 "VALUES (?, 'w', 'http://x', '[]', 's', ?, ?, ?)", (p1, cursor, now.isoformat(), now.isoformat()))
+    before = [(e[1], e[3], e[4], e[6], e[7], e[11]) for e in conn.execute(
+        f"{changelog.EVENT_SELECT} WHERE e.project_id = ? ORDER BY e.seq DESC", (p1,))]
+    assert [b[0] for b in before] == [written[5].id, written[3].id, written[2].id]
+    conn.close()
+
+    store = SQLiteStore(path, migrate=True)
+    try:
+        indexes = [r[1] for r in store._conn().execute("PRAGMA index_list('change_log')")]
+        assert indexes == ["change_log_project"]  # the log's only index: by project in log order
+        events, total = store.events(p1, EventQuery(), 100)
+        assert total == 3 and [(e.id, e.type, e.memory_id, e.text, e.user_id, e.actor) for e in events] == before
+        history_seq = {r[1]: r[0] for r in store._conn().execute("SELECT seq, id FROM history")}
+        assert all(e.seq == history_seq[e.id] for e in events)  # each log row sits on its history event's seq
+        assert [e.id for e in store.events(p1, EventQuery(memory_id=written[2].memory_id), 100)[0]] == [written[2].id]
+        assert [e.id for e in store.event_batch(p1, written[3].id)] == [written[3].id]
+        (hook,) = store.list_webhooks(p1)
+        assert isinstance(hook, Webhook)
+        assert [e.id for e in store.events_after(p1, hook.cursor, 100)] == [written[5].id]
+        assert [e.id for e in store.events_after(p2, 0, 100)] == [written[1].id, written[4].id, written[6].id]
+        p3 = store.ensure_project("made after the migration").id
+        new = store.add_webhook(p3, "later", "http://y", [], "s", utcnow())  # delivers from now on
+        ids = fill(store, p3, ["after the migration"])
+        (late,) = store.events_after(p3, new.cursor, 100)
+        assert late.memory_id == ids[0] and late.text == "after the migration" and late.seq > history_seq[written[6].id]
+        after = (store.events(p1, EventQuery(), 100), hook.cursor)
+    finally:
+        store.close()
+    with closing(sqlite3.connect(str(path))) as raw:  # the scripts from 0012 on run again on a file already past them
+        raw.execute("PRAGMA user_version = 11")
+        raw.commit()
+    store = SQLiteStore(path, migrate=True)
+    try:
+        assert (store.events(p1, EventQuery(), 100), store.list_webhooks(p1)[0].cursor) == after
+    finally:
+        store.close()

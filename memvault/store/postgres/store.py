@@ -52,6 +52,7 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..changelog import time_ordered_ids
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -584,9 +585,9 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
             (project_id, gone),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
+            HistoryEvent(event_id, i, project_id, "DELETE", None, None, None, at, user_id=owners[i][1],
                          agent_id=owners[i][2], app_id=owners[i][3], run_id=owners[i][4], reason=reason)
-            for i in gone
+            for event_id, i in zip(time_ordered_ids(len(gone)), gone, strict=True)
         ])
         return gone
 

@@ -38,6 +38,8 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..changelog import time_ordered_ids
+from ..sql import _HISTORY_INSERT as HISTORY_INSERT
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -105,6 +107,8 @@ SQLITE = SQLFlavor(param="?", vector_param="?", write_json=json.dumps, write_eve
 _memory = SQLITE.memory
 _BUCKETS = SQLITE.bucket_select()
 _INSERT, _INSERT_NEW = SQLITE.memory_insert(None), SQLITE.memory_insert("id, project_id")
+_HISTORY_BULK = (f"INSERT INTO history({', '.join(HISTORY_INSERT)}) "  # rows in the order given: consecutive seqs
+                 f"SELECT {', '.join(f'value ->> {i}' for i in range(len(HISTORY_INSERT)))} FROM json_each(?)")
 
 
 def scope_size_query(project_id: str, sql: str, params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -491,7 +495,12 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         """The one place a change to a memory is recorded: its history events and, with them, the change log."""
         if not events:
             return
-        c.executemany(SQLITE.event_insert(), SQLITE.event_values(events))
+        values = SQLITE.event_values(events)
+        if any(e.old_text is not None or e.new_text is not None or e.input is not None or e.metadata is not None
+               for e in events):
+            c.executemany(SQLITE.event_insert(), values)
+        else:  # a delete's events (no text): one statement, as the rows are many (6 ms -> 1 ms per 1,000 rows)
+            c.execute(_HISTORY_BULK, (json.dumps(values, ensure_ascii=False),))
         self._log(c, events)
 
     def get(self, project_id: str, ids: Sequence[str]) -> list[Memory]:
@@ -586,9 +595,9 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             (project_id, json.dumps(gone)),
         )
         self._insert_events(c, [
-            HistoryEvent(str(uuid.uuid4()), r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
+            HistoryEvent(event_id, r[1], project_id, "DELETE", None, None, None, at, r[2], r[3], r[4], r[5],
                          reason=reason)
-            for r in rows
+            for event_id, r in zip(time_ordered_ids(len(rows)), rows, strict=True)
         ])
         c.executemany(
             "INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'del')", [(project_id, r[0]) for r in rows]
