@@ -49,7 +49,9 @@ class SQLiteEvents:
         c.execute(_LOG_INSERT, (first, *shared, json.dumps(rows, ensure_ascii=False)))
 
     # reads ----------------------------------------------------------------------------------------------------------
-    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+    @staticmethod
+    def _log_where(project_id: str, query: EventQuery) -> tuple[str, list[Any]]:
+        """The WHERE of a project's log rows (`change_log e`) that `query` asks for, and its arguments."""
         where, args = ["e.project_id = ?"], list[Any]([project_id])
         if query.types:
             where.append("e.type IN (SELECT value FROM json_each(?))")
@@ -60,7 +62,10 @@ class SQLiteEvents:
         if query.since is not None:
             where.append("e.created_at >= ?")
             args.append(ts(query.since))
-        sql = " AND ".join(where)
+        return " AND ".join(where), args
+
+    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+        sql, args = self._log_where(project_id, query)
         conn = self._conn()
         total = _one(conn, f"SELECT count(*) FROM change_log e WHERE {sql}", args)
         rows = _rows(conn, f"{_SELECT} WHERE {sql} ORDER BY e.seq DESC LIMIT ? OFFSET ?", (*args, limit, offset))

@@ -38,6 +38,8 @@ class SQLiteJobs:
     if TYPE_CHECKING:  # provided by SQLiteStore
         def _conn(self) -> sqlite3.Connection: ...
         def _forgotten(self, c: sqlite3.Connection) -> None: ...
+        @staticmethod
+        def _log_where(project_id: str, query: EventQuery) -> tuple[str, list[Any]]: ...
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _insert_in(self, c: sqlite3.Connection, memories: Sequence[Memory], vectors: Vectors,
                        events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
@@ -117,31 +119,23 @@ class SQLiteJobs:
              job_statuses: Sequence[str] = (), changes: bool = True) -> tuple[list[ChangeEvent | Job], int]:
         jobs, jargs = ["project_id = ?", "status IN (SELECT value FROM json_each(?))"], \
             list[Any]([project_id, json.dumps(list(job_statuses))])
-        events, eargs = ["e.project_id = ?"], list[Any]([project_id])
-        if query.types:
-            events.append("e.type IN (SELECT value FROM json_each(?))")
-            eargs.append(json.dumps(list(query.types)))
-        if query.memory_id is not None:
-            events.append("e.memory_id = ?")
-            eargs.append(query.memory_id)
+        events, eargs = self._log_where(project_id, query)
         if query.since is not None:
             jobs.append("created_at >= ?")
             jargs.append(ts(query.since))
-            events.append("e.created_at >= ?")
-            eargs.append(ts(query.since))
         # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
         # and the page is taken from their merge: a first page costs a page, whatever the log's length.
         top = offset + limit
         parts = [(f"SELECT * FROM (SELECT 1 AS k, rowid AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
                   f"ORDER BY created_at DESC, rowid DESC LIMIT ?) j", [*jargs, top])]
         if changes:
-            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
-                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT ?) e", [*eargs, top]))
+            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM change_log e WHERE "
+                          f"{events} ORDER BY e.seq DESC LIMIT ?) e", [*eargs, top]))
         union = " UNION ALL ".join(sql for sql, _ in parts)
         args = [a for _, part in parts for a in part]
         count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
         if changes:
-            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM change_log e WHERE {events})"
             count_args = [*jargs, *eargs]
         conn = self._conn()
         total = _one(conn, count_sql, count_args)
@@ -150,7 +144,7 @@ class SQLiteJobs:
         seqs, rowids = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
         found: dict[tuple[int, int], ChangeEvent | Job] = {}
         if seqs:
-            for r in _rows(conn, f"{L.EVENT_SELECT} WHERE e.project_id = ? AND e.seq IN (SELECT value FROM json_each(?))",
+            for r in _rows(conn, f"{L.EVENT_SELECT_BY_SEQ} WHERE e.project_id = ? AND e.seq IN (SELECT value FROM json_each(?))",
                            (project_id, json.dumps(seqs))):
                 found[(0, int(r[0]))] = L.change_event(self._flavor, r)
         if rowids:
