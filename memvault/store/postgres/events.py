@@ -7,17 +7,24 @@ its commit: within a project, seq order is commit order (writers of other projec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
-from ...models import ChangeEvent, DeliveryState, EventQuery, HistoryEvent, Webhook
+from ...models import ChangeEvent, DeliveryState, EventQuery, HistoryEvent, Webhook, event_detail_of, event_type_of
 from .. import changelog as L
 from ..sql import SQLFlavor
 
 T = TypeVar("T")
+_LOG_MANY = (
+    "INSERT INTO events(actor, key_id, key_name, request_id, batch_id, created_at, id, project_id, type, memory_id, "
+    "user_id, agent_id, app_id, run_id, detail) SELECT %s, %s, %s, %s, %s, %s, e.id, e.project_id, e.type, e.memory_id, "
+    "e.user_id, e.agent_id, e.app_id, e.run_id, e.detail::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
+    "AS e(id, project_id, type, memory_id, user_id, agent_id, app_id, run_id, detail, n) ORDER BY e.n")
 LOG_LOCK = 0x6D76  # "mv": the advisory lock class of the change log (its key: the project id's hash)
 
 
@@ -42,8 +49,16 @@ class PostgresEvents:
     def _log(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
         for project_id in sorted({e.project_id for e in events}):  # in one order everywhere: no deadlock between them
             c.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (LOG_LOCK, project_id))
-        with c.cursor() as cur:
-            cur.executemany(L.log_insert(self._flavor), L.log_values(self._flavor, events))
+        if len(events) == 1:
+            c.execute(L.log_insert(self._flavor), L.log_values(self._flavor, events)[0])
+            return
+        # Many rows (a bulk delete's) in one statement, in their order (statement by statement they cost a delete of
+        # 100 memories ~1.5 ms, an eighth of it): each event's own values as arrays, the write's shared ones once.
+        shared, _ = L.origin_values(self._flavor, events)
+        columns = list(zip(*((e.id, e.project_id, event_type_of(e), e.memory_id, e.user_id, e.agent_id, e.app_id,
+                              e.run_id, json.dumps(d) if (d := event_detail_of(e)) is not None else None)
+                             for e in events), strict=True))
+        c.execute(_LOG_MANY, (*shared, *(list(col) for col in columns)))
 
     # reads ----------------------------------------------------------------------------------------------------------
     def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
