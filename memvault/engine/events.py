@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,23 +192,11 @@ class Events(EngineCore):
     def trim_jobs(self, now: datetime | None = None) -> int:
         """Delete the async adds that ended (SUCCEEDED or FAILED) before the retention (MEMVAULT_EVENTS_RETENTION_DAYS,
         the feed's), a page at a time; waiting and running ones stay."""
-        before = (now or utcnow()) - self.events_retention
-        done = 0
-        while True:
-            trimmed = self.store.trim_jobs(before, _TRIM_PAGE)
-            done += trimmed
-            if trimmed < _TRIM_PAGE:
-                return done
+        return _paged(self.store.trim_jobs, (now or utcnow()) - self.events_retention)
 
     def trim_events(self, now: datetime | None = None) -> int:
         """Delete the events older than the retention (MEMVAULT_EVENTS_RETENTION_DAYS), a page at a time."""
-        before = (now or utcnow()) - self.events_retention
-        done = 0
-        while True:
-            trimmed = self.store.trim_events(before, _TRIM_PAGE)
-            done += trimmed
-            if trimmed < _TRIM_PAGE:
-                return done
+        return _paged(self.store.trim_events, (now or utcnow()) - self.events_retention)
 
     # webhooks --------------------------------------------------------------------------------------------------------
     def create_webhook(self, project_id: str, url: Any, name: Any, event_types: Any) -> Webhook:
@@ -300,3 +288,13 @@ class Events(EngineCore):
         state = self.webhook_retry.after_failure(webhook, error, now)
         self.store.save_delivery(webhook.project_id, webhook.id, owner, state, now)
         return state
+
+
+def _paged(trim: Callable[[datetime, int], int], before: datetime) -> int:
+    """Call a store's `trim(before, page)` until a page comes back short; how many rows it deleted in all."""
+    done = 0
+    while True:
+        trimmed = trim(before, _TRIM_PAGE)
+        done += trimmed
+        if trimmed < _TRIM_PAGE:
+            return done

@@ -61,7 +61,9 @@ class PostgresEvents:
         c.execute(_LOG_MANY, (*shared, *(list(col) for col in columns)))
 
     # reads ----------------------------------------------------------------------------------------------------------
-    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+    @staticmethod
+    def _log_where(project_id: str, query: EventQuery) -> tuple[str, list[Any]]:
+        """The WHERE of a project's log rows (`events e`) that `query` asks for, and its arguments."""
         where, args = ["e.project_id = %s"], list[Any]([project_id])
         if query.types:
             where.append("e.type = ANY(%s)")
@@ -72,7 +74,10 @@ class PostgresEvents:
         if query.since is not None:
             where.append("e.created_at >= %s")
             args.append(query.since)
-        sql = " AND ".join(where)
+        return " AND ".join(where), args
+
+    def events(self, project_id: str, query: EventQuery, limit: int, offset: int = 0) -> tuple[list[ChangeEvent], int]:
+        sql, args = self._log_where(project_id, query)
 
         def fn(c: psycopg.Connection) -> tuple[list[tuple[Any, ...]], int]:
             with c.transaction():

@@ -42,6 +42,8 @@ class PostgresJobs:
         def _read(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
         def _write(self, fn: Callable[[psycopg.Connection], T]) -> T: ...
         def _ensure_dims(self, dims: set[int]) -> None: ...
+        @staticmethod
+        def _log_where(project_id: str, query: EventQuery) -> tuple[str, list[Any]]: ...
         def _insert_in(self, c: psycopg.Connection, memories: Sequence[Memory], vectors: Vectors,
                        events: Sequence[HistoryEvent], *, skip_taken: bool, supersede: Sequence[Supersession] = (),
                        changes: Sequence[MemoryChange] = ()) -> list[str]: ...
@@ -116,18 +118,10 @@ class PostgresJobs:
     def feed(self, project_id: str, query: EventQuery, limit: int, offset: int = 0, *,
              job_statuses: Sequence[str] = (), changes: bool = True) -> tuple[list[ChangeEvent | Job], int]:
         jobs, jargs = ["project_id = %s", "status = ANY(%s)"], list[Any]([project_id, list(job_statuses)])
-        events, eargs = ["e.project_id = %s"], list[Any]([project_id])
-        if query.types:
-            events.append("e.type = ANY(%s)")
-            eargs.append(list(query.types))
-        if query.memory_id is not None:
-            events.append("e.memory_id = %s")
-            eargs.append(query.memory_id)
+        events, eargs = self._log_where(project_id, query)
         if query.since is not None:
             jobs.append("created_at >= %s")
             jargs.append(query.since)
-            events.append("e.created_at >= %s")
-            eargs.append(query.since)
         # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
         # and the page is taken from their merge: a first page costs a page, whatever the log's length.
         top = offset + limit
@@ -135,12 +129,12 @@ class PostgresJobs:
                   f"ORDER BY created_at DESC, seq DESC LIMIT %s) j", [*jargs, top])]
         if changes:
             parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
-                          f"{' AND '.join(events)} ORDER BY e.seq DESC LIMIT %s) e", [*eargs, top]))
+                          f"{events} ORDER BY e.seq DESC LIMIT %s) e", [*eargs, top]))
         union = " UNION ALL ".join(sql for sql, _ in parts)
         args = [a for _, part in parts for a in part]
         count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
         if changes:
-            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {' AND '.join(events)})"
+            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {events})"
             count_args = [*jargs, *eargs]
 
         def fn(c: psycopg.Connection) -> tuple[list[ChangeEvent | Job], int]:
