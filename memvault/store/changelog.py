@@ -89,6 +89,26 @@ def origin_values(flavor: SQLFlavor, events: Sequence[HistoryEvent]) -> tuple[tu
     return shared, rows
 
 
+def feed_queries(p: str, jobs: str, jargs: Sequence[Any], job_key: str, log: str, events: str, eargs: Sequence[Any], *,
+                 changes: bool, limit: int, offset: int) -> tuple[str, list[Any], str, list[Any]]:
+    """The two queries of a feed page that merges a project's async adds (`jobs` WHERE, keyed by `job_key`) with its
+    log (`log e` WHERE `events`, keyed by seq), newest first: the count, and the page's keys as (k, n) rows (k 0 for a
+    log event, 1 for a job). Each side gives at most the rows up to the page's end (the log in seq order, its
+    index's), so a first page costs a page whatever the log's length. `p` is the flavor's placeholder."""
+    top = offset + limit
+    parts = [(f"SELECT * FROM (SELECT 1 AS k, {job_key} AS n, created_at AS at FROM jobs WHERE {jobs} "
+              f"ORDER BY created_at DESC, {job_key} DESC LIMIT {p}) j", [*jargs, top])]
+    count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {jobs}", list(jargs)
+    if changes:
+        parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM {log} e WHERE {events} "
+                      f"ORDER BY e.seq DESC LIMIT {p}) e", [*eargs, top]))
+        count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM {log} e WHERE {events})"
+        count_args += eargs
+    union = " UNION ALL ".join(sql for sql, _ in parts)
+    keys_sql = f"SELECT k, n FROM ({union}) u ORDER BY at DESC, k, n DESC LIMIT {p} OFFSET {p}"
+    return count_sql, count_args, keys_sql, [*(a for _, part in parts for a in part), limit, offset]
+
+
 def time_ordered_ids(n: int) -> list[str]:
     """`n` new event ids (UUIDs of version 7: the time in milliseconds first, then random bits). A delete writes one
     history event per memory; with ids in time order their unique index grows at its end instead of touching a

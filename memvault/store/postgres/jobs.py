@@ -122,26 +122,13 @@ class PostgresJobs:
         if query.since is not None:
             jobs.append("created_at >= %s")
             jargs.append(query.since)
-        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
-        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
-        top = offset + limit
-        parts = [(f"SELECT * FROM (SELECT 1 AS k, seq AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
-                  f"ORDER BY created_at DESC, seq DESC LIMIT %s) j", [*jargs, top])]
-        if changes:
-            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM events e WHERE "
-                          f"{events} ORDER BY e.seq DESC LIMIT %s) e", [*eargs, top]))
-        union = " UNION ALL ".join(sql for sql, _ in parts)
-        args = [a for _, part in parts for a in part]
-        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
-        if changes:
-            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM events e WHERE {events})"
-            count_args = [*jargs, *eargs]
+        count_sql, count_args, keys_sql, args = L.feed_queries(
+            "%s", " AND ".join(jobs), jargs, "seq", "events", events, eargs, changes=changes, limit=limit, offset=offset)
 
         def fn(c: psycopg.Connection) -> tuple[list[ChangeEvent | Job], int]:
             with c.transaction():
                 [(total,)] = _rows(c, count_sql, count_args)
-                keys = _rows(c, f"SELECT k, n FROM ({union}) u ORDER BY at DESC, k, n DESC LIMIT %s OFFSET %s",
-                             (*args, limit, offset))
+                keys = _rows(c, keys_sql, args)
                 found: dict[tuple[int, int], ChangeEvent | Job] = {}
                 seqs, job_seqs = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
                 if seqs:

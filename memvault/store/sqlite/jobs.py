@@ -123,24 +123,12 @@ class SQLiteJobs:
         if query.since is not None:
             jobs.append("created_at >= ?")
             jargs.append(ts(query.since))
-        # Each side gives at most the rows up to the page's end, newest first (the log in seq order, its index's),
-        # and the page is taken from their merge: a first page costs a page, whatever the log's length.
-        top = offset + limit
-        parts = [(f"SELECT * FROM (SELECT 1 AS k, rowid AS n, created_at AS at FROM jobs WHERE {' AND '.join(jobs)} "
-                  f"ORDER BY created_at DESC, rowid DESC LIMIT ?) j", [*jargs, top])]
-        if changes:
-            parts.append((f"SELECT * FROM (SELECT 0 AS k, e.seq AS n, e.created_at AS at FROM change_log e WHERE "
-                          f"{events} ORDER BY e.seq DESC LIMIT ?) e", [*eargs, top]))
-        union = " UNION ALL ".join(sql for sql, _ in parts)
-        args = [a for _, part in parts for a in part]
-        count_sql, count_args = f"SELECT count(*) FROM jobs WHERE {' AND '.join(jobs)}", jargs
-        if changes:
-            count_sql = f"SELECT ({count_sql}) + (SELECT count(*) FROM change_log e WHERE {events})"
-            count_args = [*jargs, *eargs]
+        count_sql, count_args, keys_sql, args = L.feed_queries(
+            "?", " AND ".join(jobs), jargs, "rowid", "change_log", events, eargs, changes=changes, limit=limit,
+            offset=offset)
         conn = self._conn()
         total = _one(conn, count_sql, count_args)
-        keys = _rows(conn, f"SELECT k, n FROM ({union}) ORDER BY at DESC, k, n DESC LIMIT ? OFFSET ?",
-                     (*args, limit, offset))
+        keys = _rows(conn, keys_sql, args)
         seqs, rowids = [n for k, n in keys if k == 0], [n for k, n in keys if k == 1]
         found: dict[tuple[int, int], ChangeEvent | Job] = {}
         if seqs:
