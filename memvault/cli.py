@@ -96,10 +96,11 @@ def serve(
 
     import uvicorn
 
-    from . import logs
+    from . import heap, logs
     from .metrics import metrics_enabled
     from .sweep import Sweeper
 
+    heap.for_server()
     settings = settings_for(data_dir, database_url, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
     log = logging.getLogger("memvault.server")
@@ -171,9 +172,10 @@ def worker_app() -> FastAPI:
 
     from uvicorn.config import STARTUP_FAILURE
 
-    from . import logs
+    from . import heap, logs
     from .metrics import metrics_enabled
 
+    heap.for_server()
     settings = Settings()
     logs.configure(settings.log_format, settings.log_level)
     log = logging.getLogger("memvault.server")

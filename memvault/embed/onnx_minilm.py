@@ -16,8 +16,6 @@ the shape of a search query, go through a small LRU cache.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import importlib.resources
 import importlib.util
 import os
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from memvault import heap
 from memvault.embed.base import Vectors
 from memvault.errors import Unavailable
 
@@ -169,7 +168,7 @@ class _Loaded:
         # the arena keeps the blocks of all the shapes it has seen (~50 MB more after 3,000 texts, same speed).
         options.enable_mem_pattern = False
         session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-        _release_free_heap()
+        heap.release_free()  # the ~60 MB of intermediates the load freed (weights turned to float)
         return cls(tokenizer, session)
 
     def run(self, token_ids: list[list[int]]) -> Vectors:
@@ -202,17 +201,6 @@ def plan_batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[l
     if rows:
         batches.append(rows)
     return batches
-
-
-def _release_free_heap() -> None:
-    """Give the C heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing).
-
-    Building the session turns the int8 weights into float ones (Cast, Mul, constant folding): ~60 MB of
-    intermediates are freed when it is done, but glibc keeps them in the heap of the loading thread."""
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
-    if trim is not None:
-        trim(0)
 
 
 def _packaged_model() -> Path:

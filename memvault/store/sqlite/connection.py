@@ -55,7 +55,7 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten in the file, not just unlinked
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection: index pages stay hot
+    conn.execute("PRAGMA cache_size=-8192")  # 8 MiB of pages per connection, one per thread (the OS caches the file)
     # No checkpoint inside a commit (it tripled the commit of a 1,000-id delete at 100k memories):
     # a background checkpoint follows every write within store.CHECKPOINT_DELAY instead.
     conn.execute("PRAGMA wal_autocheckpoint=0")
