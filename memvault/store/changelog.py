@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..models import (
@@ -139,6 +139,19 @@ def webhook(flavor: SQLFlavor, row: Sequence[Any]) -> Webhook:
         updated_at=flavor.read_time(row[9]), attempts=int(row[10]), failing_since=when(row[11]),
         next_attempt_at=when(row[12]), last_error=row[13], disabled_at=when(row[14]),
     )
+
+
+def batch_around(event_id: str, by_id: Callable[[str], ChangeEvent | None],
+                 from_seq: Callable[[int], Sequence[ChangeEvent]]) -> list[ChangeEvent]:
+    """The events of the write that made `event_id` (just it when it was alone; none when it is unknown), with a
+    store's lookup of one event by id and of its project's events from a seq on (in log order, `MAX_BATCH_SHOWN`)."""
+    event = by_id(event_id)
+    if event is None or event.batch_id is None:
+        return [event] if event else []
+    leader = event if event.batch_id == event.id else by_id(event.batch_id)
+    if leader is None:  # trimmed
+        return [event]
+    return batch_of(from_seq(leader.seq), leader.id)
 
 
 def batch_of(rows: Sequence[ChangeEvent], leader: str) -> list[ChangeEvent]:

@@ -97,15 +97,12 @@ class PostgresEvents:
                            (project_id, project_id, eid, eid))
                 return L.change_event(self._flavor, row) if row else None
 
-            event = by_id(event_id)
-            if event is None or event.batch_id is None:
-                return [event] if event else []
-            leader = event if event.batch_id == event.id else by_id(event.batch_id)
-            if leader is None:  # trimmed
-                return [event]
-            rows = _rows(c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.seq >= %s ORDER BY e.seq LIMIT %s",
-                         (project_id, leader.seq, L.MAX_BATCH_SHOWN))
-            return L.batch_of([L.change_event(self._flavor, r) for r in rows], leader.id)
+            def from_seq(seq: int) -> list[ChangeEvent]:
+                rows = _rows(c, f"{L.EVENT_SELECT} WHERE e.project_id = %s AND e.seq >= %s ORDER BY e.seq LIMIT %s",
+                             (project_id, seq, L.MAX_BATCH_SHOWN))
+                return [L.change_event(self._flavor, r) for r in rows]
+
+            return L.batch_around(event_id, by_id, from_seq)
 
         return self._read(fn)
 

@@ -79,15 +79,12 @@ class SQLiteEvents:
                        "(SELECT seq FROM history WHERE id = ? AND project_id = ?)", (project_id, eid, project_id))
             return L.change_event(self._flavor, row) if row else None
 
-        event = by_id(event_id)
-        if event is None or event.batch_id is None:
-            return [event] if event else []
-        leader = event if event.batch_id == event.id else by_id(event.batch_id)
-        if leader is None:  # trimmed
-            return [event]
-        rows = _rows(conn, f"{_SELECT} WHERE e.project_id = ? AND e.seq >= ? ORDER BY e.seq LIMIT ?",
-                     (project_id, leader.seq, L.MAX_BATCH_SHOWN))
-        return L.batch_of([L.change_event(self._flavor, r) for r in rows], leader.id)
+        def from_seq(seq: int) -> list[ChangeEvent]:
+            rows = _rows(conn, f"{_SELECT} WHERE e.project_id = ? AND e.seq >= ? ORDER BY e.seq LIMIT ?",
+                         (project_id, seq, L.MAX_BATCH_SHOWN))
+            return [L.change_event(self._flavor, r) for r in rows]
+
+        return L.batch_around(event_id, by_id, from_seq)
 
     def events_after(self, project_id: str, after: int, limit: int) -> list[ChangeEvent]:
         rows = _rows(self._conn(), f"{_SELECT} WHERE e.project_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
