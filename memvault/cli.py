@@ -82,7 +82,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes answering on the one port, each with its own "
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes answering on the one port, each with its own "
                                          "model and connections (PostgreSQL, or SQLite on one machine).")] = 1,
 ) -> None:
     """Run the HTTP server (Mem0 and MemoryPlugin APIs, MCP at /mcp, /docs, and /metrics on loopback).

@@ -305,3 +305,10 @@ def test_the_real_command_pipes_an_export_into_an_import(tmp_path: Path) -> None
     found = subprocess.run([*memvault, "search", "tea", "--json", "--data-dir", str(dst)], env=env, check=True,
                            capture_output=True, text=True)
     assert [h["memory"] for h in json.loads(found.stdout)["results"]] == ["Alice drinks green tea"]
+
+
+@pytest.mark.parametrize("workers", ["0", "65", "-1"])
+def test_serve_refuses_a_worker_count_out_of_range_before_starting(data: Path, workers: str) -> None:
+    result = run(data, "serve", "--workers", workers, code=2)
+    assert "--workers" in result.output
+    assert not (data / "memvault.db").exists()  # refused before anything was opened
