@@ -15,6 +15,16 @@ timed (the keyword index, the rows, the history texts, the history events, the c
 the pages the commit wrote to the write-ahead log are counted by the b-tree they belong to (SQLite's dbstat).
 
     python bench/bulk_delete.py --split [--rounds 6] [--background 100000]
+
+`--ab base=/old/tree,new=.`: two builds side by side over HTTP, in one run, as bench_http.py measures the delete:
+each tree loads its own file of `--background` memories (bench_http.py's corpus and cached MiniLM vectors, through
+that tree's `bench_http.load`, so each with the ids its own engine makes) and serves it from a real `memvault serve`
+(the hashing embedder: a delete embeds nothing, and two MiniLM servers would only crowd the machine); then rounds of
+`DELETE /v1/batch/` of `--ids` ids, the trees in alternating order, `--gap` seconds apart (3 s: each delete after
+the compaction of the one before). `--order load` takes the next ids of the second half in load order, `--order
+random` ids at random among all (seeded; the same positions on both sides).
+
+    python bench/bulk_delete.py --ab base=/tmp/base,new=. [--rounds 10] [--background 100000] [--order random]
 """
 
 from __future__ import annotations
@@ -146,6 +156,79 @@ def split(args: argparse.Namespace) -> None:
     print("   " + ", ".join(f"{name} {count // len(pages)}" for name, count in summed.most_common() if count >= len(pages)))
 
 
+LOAD = ("import json, sys; sys.path.insert(0, sys.argv[1] + '/bench'); from pathlib import Path; import bench_http; "
+        "texts = bench_http.corpus(int(sys.argv[3])); key, ids = bench_http.load(Path(sys.argv[2]) / 'memvault.db', "
+        "texts, bench_http.embeddings(texts)); print(json.dumps({'key': key, 'ids': ids}))")
+
+
+def ab(args: argparse.Namespace) -> None:
+    import json
+    import random
+    import subprocess
+    import sys
+
+    trees = dict(spec.split("=", 1) for spec in args.ab.split(","))
+    with tempfile.TemporaryDirectory(prefix="memvault-ab-") as tmp:
+        sides: dict[str, tuple[httpx.Client, list[list[str]], subprocess.Popen[bytes]]] = {}
+        try:
+            for name, tree in trees.items():
+                tree = str(Path(tree).resolve())
+                data = Path(tmp) / name
+                data.mkdir()
+                # cwd and PYTHONPATH: the tree's memvault, not this one's (sys.path starts with the working directory)
+                env = {**os.environ, "PYTHONPATH": tree, "MEMVAULT_EMBEDDER": "hashing", "MEM0_TELEMETRY": "False"}
+                out = subprocess.run([sys.executable, "-c", LOAD, tree, str(data), str(args.background)], env=env,
+                                     cwd=tree, check=True, capture_output=True, text=True).stdout
+                loaded = json.loads(out.strip().splitlines()[-1])
+                ids = loaded["ids"]
+                chosen = (random.Random(4321).sample(range(len(ids)), args.rounds * args.ids) if args.order == "random"
+                          else range(len(ids) // 2, len(ids) // 2 + args.rounds * args.ids))
+                picked = [ids[i] for i in chosen]
+                port = free_port()
+                proc = subprocess.Popen([sys.executable, "-m", "memvault.cli", "serve", "--data-dir", str(data),
+                                         "--port", str(port)], env=env, cwd=tree)
+                http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                    headers={"Authorization": f"Token {loaded['key']}"})
+                sides[name] = (http, [picked[r * args.ids:(r + 1) * args.ids] for r in range(args.rounds)], proc)
+                deadline = time.monotonic() + 120
+                while True:
+                    try:
+                        if http.get("/healthz").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"{name}: server did not start")
+                    time.sleep(0.2)
+                print(f"{name}: {len(ids)} memories loaded from {tree}, serving", flush=True)
+            timings: dict[str, list[float]] = {name: [] for name in sides}
+            names = list(sides)
+            started_at = time.strftime("%H:%M:%S", time.gmtime())
+            for round_ in range(args.rounds):
+                for name in names if round_ % 2 == 0 else names[::-1]:
+                    http, chunks, _ = sides[name]
+                    time.sleep(args.gap)
+                    start = time.perf_counter()
+                    answer = http.request("DELETE", "/v1/batch/",
+                                          json={"memories": [{"memory_id": i} for i in chunks[round_]]})
+                    timings[name].append((time.perf_counter() - start) * 1000)
+                    assert answer.status_code == 200 and str(args.ids) in answer.json()["message"], answer.text
+        finally:
+            for http, _, proc in sides.values():
+                http.close()
+                proc.terminate()
+                proc.wait(timeout=30)
+    print(f"DELETE /v1/batch/ of {args.ids} ids at {args.background} memories, {args.order} order, {args.rounds} "
+          f"rounds each, interleaved, {args.gap} s apart, from {started_at} UTC; load average now "
+          f"{os.getloadavg()[0]:.1f}")
+    first = names[0]
+    for name in names:
+        ms = timings[name]
+        ratio = statistics.median(ms) / statistics.median(timings[first]) * 100
+        print(f"  {name:8s} p50 {statistics.median(ms):7.1f} ms  min {min(ms):7.1f}  max {max(ms):7.1f}  "
+              f"({ratio:.1f} % of {first})  [{', '.join(f'{t:.0f}' for t in ms)}]")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,7 +253,13 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="in-process: where a delete's time and pages go")
     parser.add_argument("--back-to-back", action="store_true",
                         help="with --split: no compaction or checkpoint between deletes (as bench_http.py's five)")
+    parser.add_argument("--ab", help="name=tree,name=tree: two builds side by side over HTTP (see above)")
+    parser.add_argument("--order", choices=("load", "random"), default="load", help="with --ab: which ids")
+    parser.add_argument("--gap", type=float, default=3.0, help="with --ab: seconds before each delete")
     args = parser.parse_args()
+    if args.ab:
+        ab(args)
+        return
     if args.split:
         split(args)
         return

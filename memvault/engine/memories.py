@@ -15,6 +15,7 @@ from .. import filters as F
 from .. import validate as V
 from ..errors import EMPTY_BATCH, ENTITY_NOT_FOUND, Conflict, InvalidInput, NotFound
 from ..extract.base import Message
+from ..ids import time_ordered_ids
 from ..models import (
     ENTITY_TYPES,
     AddResult,
@@ -180,9 +181,10 @@ class Memories(Categories, Lifecycle, Receipts):
                 if m.role != "system":
                     sources[self._text(m.content, "message content")] = [{"role": m.role, "content": m.content}]
         target = add.bucket
+        made = iter(time_ordered_ids(2 * len(plans)))  # the new memories' ids and their ADD events' (memvault/ids.py)
         new_of: dict[int, Memory] = {
             i: Memory(
-                id=ids(i) if ids is not None else str(uuid.uuid4()),
+                id=ids(i) if ids is not None else next(made),
                 project_id=project_id,
                 text=p.text,
                 hash=text_hash(p.text),
@@ -205,7 +207,7 @@ class Memories(Categories, Lifecycle, Receipts):
         if memories:  # categories complete them: the caller's, else the extractor's or the nearest by meaning
             self._categorize(project_id, memories, np.stack([vector_of[m.text] for m in memories]), named)
         events = [
-            HistoryEvent(str(uuid.uuid4()), m.id, project_id, "ADD", None, m.text, sources.get(m.text), now,
+            HistoryEvent(next(made), m.id, project_id, "ADD", None, m.text, sources.get(m.text), now,
                          m.user_id, m.agent_id, m.app_id, m.run_id, m.metadata or None)
             for m in memories
         ]

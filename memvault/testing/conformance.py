@@ -410,6 +410,18 @@ def test_existing_hashes_respects_scope(store: Store, pid: str) -> None:
     assert store.existing_hashes(pid, ["same"], F.eq("user_id", "v")) == set()
 
 
+def test_existing_hashes_match_the_whole_hash_in_the_callers_project_only(store: Store, pid: str, other: str) -> None:
+    """A store may index a short prefix of the hash (SQLite: its first 8 characters): hashes that share it, or the
+    same hash in another project, are not a match."""
+    put(store, pid, "0123abcd-kept", vec(0), user_id="u")  # put() stores the text as its hash
+    put(store, pid, "0123abcd-also", vec(1), user_id="u")
+    put(store, other, "0123abcd-elsewhere", vec(2), user_id="u")
+    asked = ["0123abcd-kept", "0123abcd-never", "0123abcd-elsewhere", "0123abcd"]
+    assert store.existing_hashes(pid, asked, F.eq("user_id", "u")) == {"0123abcd-kept"}
+    assert store.existing_hashes(other, asked, None) == {"0123abcd-elsewhere"}
+    assert store.existing_hashes(pid, ["0123", "0123abcd-alsox"], None) == set()
+
+
 def test_bucket_names_are_unique_ignoring_case(store: Store, pid: str) -> None:
     store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
     with pytest.raises(Conflict):

@@ -6,6 +6,8 @@ parsing and error mapping are part of what is tested.
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -391,3 +393,16 @@ def test_the_readme_quick_start_on_the_default_offline_stack(tmp_path: Path) -> 
         finally:
             client.client.close()
     engine.close()
+
+
+def test_ids_the_engine_makes_are_time_ordered_uuids_the_sdk_reads_gets_and_batch_deletes(client: MemoryClient) -> None:
+    """Memory ids are UUIDs of version 7 (memvault/ids.py): time first, so a later add's ids sort after an earlier
+    one's; to the SDK they are ids like any other."""
+    first = add_plain(client, ["Takes the night train", "Reads on the train"], user_id="alice")
+    time.sleep(0.002)  # the next millisecond at least
+    later = add_plain(client, ["Drinks green tea"], user_id="alice")
+    assert all(uuid.UUID(i).version == 7 and str(uuid.UUID(i)) == i for i in [*first, *later])
+    assert max(first) < min(later)
+    assert client.get(later[0])["memory"] == "Drinks green tea"
+    assert client.batch_delete([{"memory_id": i} for i in first])["message"] == "Successfully deleted 2 memories"
+    assert [m["id"] for m in client.get_all(filters={"user_id": "alice"})["results"]] == later

@@ -36,6 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, InvalidInput, NotFound, Unavailable
 from ...filters import Node
+from ...ids import time_ordered_ids
 from ...models import (
     DEFAULT_BUCKET,
     ApiKey,
@@ -52,7 +53,6 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
-from ..changelog import time_ordered_ids
 from ..sql import (
     FORGET_HISTORY,
     FROM,

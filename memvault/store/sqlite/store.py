@@ -22,6 +22,7 @@ import numpy as np
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
 from ...filters import Node
+from ...ids import time_ordered_ids
 from ...models import (
     DEFAULT_BUCKET,
     ApiKey,
@@ -38,7 +39,6 @@ from ...models import (
 from ...validate import name_key
 from .. import keyword
 from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
-from ..changelog import time_ordered_ids
 from ..sql import _HISTORY_INSERT as HISTORY_INSERT
 from ..sql import (
     FORGET_HISTORY,
@@ -515,12 +515,16 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
+        """The index holds the hash's first 8 characters only (migration 0015): it finds the candidates, the row's
+        full hash and project decide."""
         sql, params = compile_where(where)
+        given = json.dumps(list(dict.fromkeys(hashes)))
         rows = _rows(
             self._conn(),
-            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND m.hash IN (SELECT value FROM json_each(?)) "
-            f"AND {sql}",
-            (project_id, json.dumps(list(hashes)), *params),
+            "SELECT DISTINCT m.hash FROM memories m INDEXED BY memories_hash "
+            "WHERE substr(m.hash, 1, 8) IN (SELECT substr(value, 1, 8) FROM json_each(?)) "
+            f"AND m.hash IN (SELECT value FROM json_each(?)) AND m.project_id = ? AND {sql}",
+            (given, given, project_id, *params),
         )
         return {r[0] for r in rows}
 
