@@ -344,14 +344,12 @@ class Memories(Categories, Lifecycle, Receipts):
             except InvalidInput:
                 if all_or_nothing:
                     raise
-        if all_or_nothing:
-            existing = {m.id for m in self.store.get(project_id, list(valid.values()))}
-            if len(existing) != len(set(valid.values())):
-                raise memory_not_found()
         if dry_run:
             gone = {m.id for m in self.store.get(project_id, list(valid.values()))}
-        else:
-            deleted = self.store.delete(project_id, list(valid.values()), utcnow())
+            if all_or_nothing and len(gone) != len(set(valid.values())):
+                raise memory_not_found()
+        else:  # all or nothing: checked by the store in the deleting transaction (no read of every memory before)
+            deleted = self.store.delete(project_id, list(valid.values()), utcnow(), all_or_nothing=all_or_nothing)
             self._receipt(project_id, deleted)
             gone = set(deleted)
             self.watchers.memories_deleted(len(gone))

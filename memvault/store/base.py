@@ -208,8 +208,9 @@ class MemoryStore(Protocol):
         NotFound when a memory (or a patch's bucket) is not in the project when the transaction runs: then
         nothing changes."""
         ...
-    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
-        """Delete the given memories; returns the ids that existed and are now gone."""
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime, *, all_or_nothing: bool = False) -> list[str]:
+        """Delete the given memories; returns the ids that existed and are now gone. With `all_or_nothing`, when one
+        of them is not in the project (checked in the deleting transaction) nothing is deleted: NotFound."""
         ...
 
     def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:

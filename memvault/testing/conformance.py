@@ -343,6 +343,18 @@ def test_delete_forgets_everywhere_but_keeps_the_event_trail(store: Store, pid: 
     assert store.get(pid, [keep.id])[0].text == "unrelated"
 
 
+def test_an_all_or_nothing_delete_with_one_id_not_in_the_project_deletes_nothing(store: Store, pid: str,
+                                                                                 other: str) -> None:
+    mine = [put(store, pid, f"fact {i}", vec(i), user_id="u").id for i in range(3)]
+    theirs = put(store, other, "their fact", vec(3), user_id="u").id
+    for stray in (str(uuid.uuid4()), theirs):
+        with pytest.raises(NotFound):
+            store.delete(pid, [*mine, stray], utcnow(), all_or_nothing=True)
+        assert [m.id for m in store.get(pid, mine)] == mine and [e.event for e in store.history(pid, mine[0])] == ["ADD"]
+    assert store.get(other, [theirs])[0].text == "their fact"
+    assert sorted(store.delete(pid, [mine[0], mine[0], *mine[1:]], utcnow(), all_or_nothing=True)) == sorted(mine)
+    assert store.get(pid, mine) == []
+
 def test_delete_where_is_scoped_and_returns_ids(store: Store, pid: str, other: str) -> None:
     a = put(store, pid, "a", vec(0), user_id="u")
     put(store, pid, "b", vec(1), user_id="v")

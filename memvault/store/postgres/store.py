@@ -539,8 +539,8 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         self._insert_events(c, [ch.event(before[ch.id], after[ch.id]) for ch in changes])
         return [after[i] for i in ids]
 
-    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
-        return self._write(lambda c: self._delete_ids(c, project_id, ids, at))
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime, *, all_or_nothing: bool = False) -> list[str]:
+        return self._write(lambda c: self._delete_ids(c, project_id, ids, at, all_or_nothing=all_or_nothing))
 
     def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
@@ -564,7 +564,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         return [(r[0], r[1]) for r in rows]
 
     def _delete_ids(self, c: psycopg.Connection, project_id: str, ids: Sequence[str], at: datetime,
-                    reason: PurgeReason | None = None) -> list[str]:
+                    reason: PurgeReason | None = None, *, all_or_nothing: bool = False) -> list[str]:
         """Delete the row (text, vector and keyword entry together) and blank its history texts, in the caller's
         transaction. Rows are locked in id order first, so concurrent deletes of overlapping sets cannot deadlock."""
         wanted = list(dict.fromkeys(ids))
@@ -575,6 +575,8 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
             "ORDER BY id FOR UPDATE",
             (project_id, wanted),
         )
+        if all_or_nothing and len(rows) < len(wanted):
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)  # the transaction rolls back: nothing deleted
         if not rows:
             return []
         owners = {r[0]: r for r in rows}

@@ -560,9 +560,9 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         self._insert_events(c, [ch.event(before[ch.id][2], after[ch.id]) for ch in changes])
         return [after[i] for i in ids]
 
-    def delete(self, project_id: str, ids: Sequence[str], at: datetime) -> list[str]:
+    def delete(self, project_id: str, ids: Sequence[str], at: datetime, *, all_or_nothing: bool = False) -> list[str]:
         with self._tx() as c:
-            return self._delete_ids(c, project_id, ids, at)
+            return self._delete_ids(c, project_id, ids, at, all_or_nothing=all_or_nothing)
 
     def delete_where(self, project_id: str, where: Node, at: datetime, reason: PurgeReason | None = None) -> list[str]:
         sql, params = compile_where(where)
@@ -580,14 +580,17 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         return [(r[0], r[1]) for r in rows]
 
     def _delete_ids(self, c: sqlite3.Connection, project_id: str, ids: Sequence[str], at: datetime,
-                    reason: PurgeReason | None = None) -> list[str]:
+                    reason: PurgeReason | None = None, *, all_or_nothing: bool = False) -> list[str]:
         if not ids:
             return []
+        wanted = list(dict.fromkeys(ids))
         rows = _rows(
             c, "SELECT seq, id, user_id, agent_id, app_id, run_id FROM memories "
             "WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
-            (project_id, json.dumps(list(dict.fromkeys(ids)))),
+            (project_id, json.dumps(wanted)),
         )
+        if all_or_nothing and len(rows) < len(wanted):
+            raise NotFound("Memory not found", code=MEMORY_NOT_FOUND)  # the transaction rolls back: nothing deleted
         if not rows:
             return []
         seqs = json.dumps([r[0] for r in rows])
