@@ -10,7 +10,8 @@ fuller table and keyword index.
 
 `--split`: in-process instead, where the time of a delete goes. The project is filled with `--background`
 memories of one user (as bench_http.py loads them), and each round deletes `--ids` of them (the next ones in
-load order, as bench_http.py does) through `engine.delete_many`; every statement of the store's transaction is
+load order, as bench_http.py does; `--order random`: ids at random among all)
+through `engine.delete_many`; every statement of the store's transaction is
 timed (the keyword index, the rows, the history texts, the history events, the change log, the commit...), and
 the pages the commit wrote to the write-ahead log are counted by the b-tree they belong to (SQLite's dbstat).
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import random
 import socket
 import statistics
 import struct
@@ -117,12 +119,14 @@ def split(args: argparse.Namespace) -> None:
             messages = [Message("user", f"memory number {start + i} about topic {(start + i) % 97}")
                         for i in range(min(1000, args.background - start))]
             ids += [r.memory.id for r in engine.add(project, messages, Owners(user_id="bench-user"), infer=False)]
+        shuffled = random.Random(4321).sample(ids, min(len(ids), (args.rounds + 1) * args.ids))
         conn = store._conn()
         page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         parts: dict[str, list[float]] = collections.defaultdict(list)
         pages: list[collections.Counter[str]] = []
         for round_ in range(args.rounds + 1):  # the first round warms the caches
-            chunk = ids[len(ids) // 2 + round_ * args.ids:len(ids) // 2 + (round_ + 1) * args.ids]
+            chunk = (shuffled[round_ * args.ids:(round_ + 1) * args.ids] if args.order == "random"
+                     else ids[len(ids) // 2 + round_ * args.ids:len(ids) // 2 + (round_ + 1) * args.ids])
             if not args.back_to_back:
                 time.sleep(0.2)
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -163,7 +167,6 @@ LOAD = ("import json, sys; sys.path.insert(0, sys.argv[1] + '/bench'); from path
 
 def ab(args: argparse.Namespace) -> None:
     import json
-    import random
     import subprocess
     import sys
 
@@ -254,7 +257,8 @@ def main() -> None:
     parser.add_argument("--back-to-back", action="store_true",
                         help="with --split: no compaction or checkpoint between deletes (as bench_http.py's five)")
     parser.add_argument("--ab", help="name=tree,name=tree: two builds side by side over HTTP (see above)")
-    parser.add_argument("--order", choices=("load", "random"), default="load", help="with --ab: which ids")
+    parser.add_argument("--order", choices=("load", "random"), default="load",
+                        help="with --ab or --split: the next ids in load order, or ids at random")
     parser.add_argument("--gap", type=float, default=3.0, help="with --ab: seconds before each delete")
     args = parser.parse_args()
     if args.ab:

@@ -423,8 +423,7 @@ def test_existing_hashes_respects_scope(store: Store, pid: str) -> None:
 
 
 def test_existing_hashes_match_the_whole_hash_in_the_callers_project_only(store: Store, pid: str, other: str) -> None:
-    """A store may index a short prefix of the hash (SQLite: its first 8 characters): hashes that share it, or the
-    same hash in another project, are not a match."""
+    """Only the whole hash matches (a store may index a prefix of it), and only in the caller's project."""
     put(store, pid, "0123abcd-kept", vec(0), user_id="u")  # put() stores the text as its hash
     put(store, pid, "0123abcd-also", vec(1), user_id="u")
     put(store, other, "0123abcd-elsewhere", vec(2), user_id="u")

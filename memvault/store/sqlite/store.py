@@ -515,16 +515,12 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
     def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
-        """The index holds the hash's first 8 characters only (migration 0015): it finds the candidates, the row's
-        full hash and project decide."""
         sql, params = compile_where(where)
-        given = json.dumps(list(dict.fromkeys(hashes)))
         rows = _rows(
             self._conn(),
-            "SELECT DISTINCT m.hash FROM memories m INDEXED BY memories_hash "
-            "WHERE substr(m.hash, 1, 8) IN (SELECT substr(value, 1, 8) FROM json_each(?)) "
-            f"AND m.hash IN (SELECT value FROM json_each(?)) AND m.project_id = ? AND {sql}",
-            (given, given, project_id, *params),
+            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND m.hash IN (SELECT value FROM json_each(?)) "
+            f"AND {sql}",
+            (project_id, json.dumps(list(hashes)), *params),
         )
         return {r[0] for r in rows}
 
