@@ -11,7 +11,8 @@ adds: one `memvault serve` per tree (SQLite in a temp dir), warmed, then rounds 
 memory per call (infer=false), the trees in alternating order; for each round the adds per second, the server's
 CPU per add (with its busiest threads: the model's two, the event loop, the request workers) and this process's
 (the clients'); the embedder's own ceiling (bench_concurrent_add.ceiling) before and after.
-rss: per round and tree, a fresh server, 10,000 memories over HTTP (100 per call), 50 searches, its RSS.
+rss: per round and tree, a fresh server, one search (the model loads), 10,000 memories over HTTP (100 per call), 50
+searches, its RSS after each phase.
 """
 
 from __future__ import annotations
@@ -102,17 +103,22 @@ def rss(specs: list[str], rounds: int) -> None:
             url, key, proc = serve(spec, tmp / f"{name}-{r}")
             try:
                 texts = facts(10_000, 20 + r)
+                phases = [psutil.Process(proc.pid).memory_info().rss / 2**20]  # started
                 with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=120) as http:
+                    http.post("/v3/memories/search/", json={"query": "tea", "filters": {"user_id": "u"}}).raise_for_status()
+                    phases.append(psutil.Process(proc.pid).memory_info().rss / 2**20)  # the model loaded
                     start = time.perf_counter()
                     for i in range(0, len(texts), 100):
                         http.post("/v3/memories/add/", json={"messages": [{"role": "user", "content": t}
                                                                           for t in texts[i:i + 100]],
                                                              "user_id": "u", "infer": False}).raise_for_status()
                     rate = len(texts) / (time.perf_counter() - start)
+                    phases.append(psutil.Process(proc.pid).memory_info().rss / 2**20)  # 10,000 added
                     for q in facts(50, 99):
                         http.post("/v3/memories/search/", json={"query": q, "filters": {"user_id": "u"}}).raise_for_status()
                 print(f"round {r} {name}: RSS {psutil.Process(proc.pid).memory_info().rss / 2**20:.0f} MB after "
-                      f"10,000 memories and 50 searches (added at {rate:.0f}/s)", flush=True)
+                      f"10,000 memories and 50 searches (added at {rate:.0f}/s); started {phases[0]:.0f}, model loaded "
+                      f"{phases[1]:.0f}, 10,000 added {phases[2]:.0f} MB", flush=True)
             finally:
                 proc.terminate()
                 proc.wait(30)

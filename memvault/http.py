@@ -9,10 +9,12 @@ Every request passes `memvault.access.AccessLog` (its id, its access-log line, i
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup, TaskStatus
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -48,6 +50,56 @@ class McpFace(Face):
     name = "mcp"
     prefixes = ("/mcp",)
     scheme = "Bearer"
+
+
+class LazyMcp:
+    """The ASGI app at /mcp, built on its first request: the MCP SDK (and what it imports, ~21 MB of a server's RSS)
+    is imported then, off the event loop, and its session manager runs from then on in the app's lifespan
+    (`running`), which stops it with the app. A server nobody speaks MCP to never loads it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._app: ASGIApp | None = None
+        self._tasks: TaskGroup | None = None
+        self._lock = anyio.Lock()
+        self._stop = anyio.Event()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self._stop = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            try:
+                yield
+            finally:
+                self._tasks, self._app = None, None  # a session manager runs once: the next lifespan builds another
+                self._stop.set()  # the session manager, if it started, stops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            async with self._lock:
+                if self._app is None:
+                    self._app = await self._start()
+        await self._app(scope, receive, send)
+
+    async def _start(self) -> ASGIApp:
+        if self._tasks is None:
+            raise RuntimeError("MCP over HTTP runs only while the app's lifespan runs")
+        app, lifespan = await anyio.to_thread.run_sync(_mcp_transport, self.engine)
+
+        async def serve(*, task_status: TaskStatus[None]) -> None:
+            async with lifespan():
+                task_status.started()
+                await self._stop.wait()
+
+        await self._tasks.start(serve)
+        return app
+
+
+def _mcp_transport(engine: Engine) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+    from .mcp import http_transport
+
+    return http_transport(engine)
 
 
 def default_dialects() -> tuple[Face, ...]:
@@ -194,21 +246,20 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
     `memvault.metrics.metrics_enabled`). With `deliveries`, webhook deliveries run in the background while the app
     runs (`memvault.delivery`); with `job_workers`, threads run the queue of async adds (`memvault.workers`).
     `close_engine`: the app owns the engine and closes it when it stops, after those (a worker of `serve --workers`)."""
-    from .mcp import http_transport
     from .metrics import Metrics
     from .ui import Dashboard
 
     dialects = default_dialects() if dialects is None else tuple(dialects)
     meter = Metrics(engine) if metrics else None
 
-    mcp_app, mcp_lifespan = http_transport(engine)  # MCP needs its session manager running: the app's lifespan
+    mcp = LazyMcp(engine)  # MCP needs its session manager running, once started: the app's lifespan
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if meter is not None:
             engine.watchers.add(meter)  # counts what the engine does while this app runs
         try:
-            async with mcp_lifespan(), delivering(engine, deliveries), running_jobs(engine, job_workers):
+            async with mcp.running(), delivering(engine, deliveries), running_jobs(engine, job_workers):
                 yield
         finally:
             if meter is not None:
@@ -252,7 +303,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
     for dialect in (*dialects, dashboard):
         if (router := dialect.router()) is not None:
             app.include_router(router)
-    app.router.routes.append(Route("/mcp", mcp_app, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
+    app.router.routes.append(Route("/mcp", mcp, include_in_schema=False))  # streamable-HTTP MCP, Bearer key
     public = {"/healthz", app.openapi_url, *add_docs(app), *dashboard.public}
     if meter is not None:
         app.include_router(meter.router())
