@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,73 @@ def test_searches_beside_writes_and_builds_never_return_a_deleted_memory(tmp_pat
         assert store.vector_search(pid, v, None, 1)[0][0] == m.id
     store.close()
     assert not graph_threads()
+
+
+def owned_project(tmp_path: Path, n: int, owner: Callable[[int], str], vectors: np.ndarray,
+                  graph_min: int = 100) -> tuple[SQLiteStore, str, list[Memory]]:
+    """A store over the graph threshold (built at once) whose memory i belongs to user owner(i)."""
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=graph_min, graph_background=False)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    now = utcnow()
+    memories = [Memory(str(uuid.uuid4()), pid, f"m{i}", f"m{i}", bucket.id, now, now, user_id=owner(i))
+                for i in range(n)]
+    store.insert(memories, vectors, [])
+    return store, pid, memories
+
+
+def unbounded_reads(statements: list[str]) -> list[str]:
+    """Statements that read memories neither by a list of keys nor up to a LIMIT: a read of every row a filter
+    admits."""
+    return [s for s in statements if "FROM memories" in s and "json_each" not in s and "LIMIT" not in s]
+
+
+def test_a_filter_admitting_many_rows_far_from_the_query_widens_the_graph_instead_of_reading_them_all(
+        tmp_path: Path) -> None:
+    """A third of the memories are "far"'s, all on the side of the space opposite the query: the graph's first
+    candidates hold none of them. The store must not conclude the filter is selective and score every row it admits:
+    it counts them (up to a cap), finds many, and asks the graph for more candidates."""
+    rng = np.random.default_rng(7)
+    vectors = unit(rng, 3_000)
+    toward = vectors[0]
+    far = set(np.argsort(vectors @ toward)[:1_000].tolist())  # the third least like the query
+    store, pid, memories = owned_project(tmp_path, 3_000, lambda i: "far" if i in far else "near", vectors)
+    store.vector_search(pid, toward, None, 1)  # the index is loaded and the graph built before we watch
+    statements: list[str] = []
+    store._conn().set_trace_callback(statements.append)
+    hits = store.vector_search(pid, toward, F.eq("user_id", "far"), 10)
+    store._conn().set_trace_callback(None)
+    best = sorted(far, key=lambda i: -float(vectors[i] @ toward))[:10]
+    assert [h[0] for h in hits] == [memories[i].id for i in best]
+    assert statements and not unbounded_reads(statements)
+    store.close()
+
+
+def test_filtered_graph_search_finds_what_exact_search_finds_at_every_selectivity(tmp_path: Path) -> None:
+    """Recall@10 against exact search, over the graph, for filters admitting a half, a tenth and a hundredth of the
+    memories, each user's memories grouped in clusters (ten near copies of a point, as people's memories are
+    about a few things). Only the hundredth is scored exactly; the others go through the graph."""
+    rng = np.random.default_rng(8)
+    centres = unit(rng, 400)
+    vectors = np.repeat(centres, 10, axis=0) + 0.15 * rng.normal(size=(4_000, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    users = rng.choice(["half", "tenth", "hundredth", "other"], p=[0.5, 0.1, 0.01, 0.39], size=400)
+    store, pid, memories = owned_project(tmp_path, 4_000, lambda i: str(users[i // 10]), vectors, graph_min=1_000)
+    queries = unit(rng, 40)
+    store.vector_search(pid, queries[0], None, 1)
+    for user in ("half", "tenth", "hundredth"):
+        own = np.flatnonzero(users[np.arange(4_000) // 10] == user)
+        recalls = []
+        statements: list[str] = []
+        store._conn().set_trace_callback(statements.append)
+        for q in queries:
+            hits = store.vector_search(pid, q, F.eq("user_id", user), 10)
+            truth = {memories[i].id for i in own[np.argsort(-(vectors[own] @ q), kind="stable")[:10]]}
+            assert len(hits) == 10 and {h[0] for h in hits} <= {memories[i].id for i in own}
+            assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+            recalls.append(len({h[0] for h in hits} & truth) / 10)
+        store._conn().set_trace_callback(None)
+        assert np.mean(recalls) >= 0.95, (user, np.mean(recalls))
+        assert bool(unbounded_reads(statements)) == (user == "hundredth"), user
+    store.close()

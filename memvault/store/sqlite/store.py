@@ -68,6 +68,11 @@ CHECKPOINT_DELAY = 1.0  # seconds from a write to the checkpoint that copies it 
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 _COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cleared by the compaction after it
 _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
+# A filtered vector search: a filter admitting at most EXACT_BELOW rows (and at most 5% of the project) has them
+# scored exactly; any other makes the graph look VECTOR_WIDEN times wider per round, up to WIDEST candidates.
+EXACT_BELOW = 20_000
+VECTOR_WIDEN = 4
+WIDEST = 16_384
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
 
@@ -624,6 +629,11 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
 
     # search ------------------------------------------------------------------
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
+        """The k nearest the filter admits. The graph's (or the scan's) first candidates are checked against the
+        filter; when they hold fewer than k, a count of the admitted rows, stopped at EXACT_BELOW (or 5% of the
+        project), decides: a selective filter's rows are scored exactly, any other makes the graph look wider
+        (VECTOR_WIDEN times per round) until k pass. A filter admitting many rows far from the query thus costs a
+        few wider graph walks, not an exact scan of every row it admits."""
         if k <= 0:
             return []
         sql, params = compile_where(where)
@@ -633,56 +643,59 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             index = self._indexes.get((project_id, len(vector)))
             if index is None or index.size == 0:
                 return []
-            n, graph = index.size, index.graph_ready
-        # Most filters admit most of the nearest: check the filter on a few more than k first. A graph is asked
-        # for those few (a larger ask costs it more); a scan ranks everything anyway, so it is asked once.
-        few, many = min(n, max(2 * k, 64)), min(n, max(8 * k, 256))
-        for want in (few, many) if graph else (many,):
+            n = index.size
+        verdict: dict[int, str | None] = {}  # key -> id if the filter admits it, None if not (checked once)
+        want, counted = min(n, max(2 * k, 64)), False
+        while True:
             with self._index_lock:
                 index = self._indexes.get((project_id, len(vector)))
                 if index is None:
                     return []
                 keys, scores = index.nearest(vector, want)
-            hits, rate = self._admitted(conn, project_id, keys, scores, sql, params, k, few)
-            if len(hits) >= k or len(keys) >= n:
+            unchecked = [int(key) for key in keys if int(key) not in verdict]
+            if unchecked:
+                found = self._allowed(conn, project_id, unchecked, sql, params)
+                verdict.update((key, found.get(key)) for key in unchecked)
+            hits = [(mid, float(score)) for key, score in zip(keys, scores, strict=True)
+                    if (mid := verdict[int(key)]) is not None]
+            if len(hits) >= k or len(keys) >= n or want >= n:
                 return hits[:k]
-            if rate * many < k:
-                break  # at the rate the filter admits, even the larger ask would not hold k
-        # The filter is selective: score exactly the rows it admits.
-        allowed = dict(_rows(conn, f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}",
-                             (project_id, *params)))
-        if not allowed:
+            if not counted:
+                counted = True
+                cap = min(EXACT_BELOW, n // 20)
+                admits = int(_one(conn, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND "
+                                        f"{sql} LIMIT ?)", (project_id, *params, cap + 1)))
+                if admits <= cap:
+                    break  # selective: its few rows are scored exactly
+            if want >= WIDEST:
+                break  # the widest walk still found too few: the rows it admits lie far from the query
+            want = min(n, want * VECTOR_WIDEN, WIDEST)
+        return self._exact_among_admitted(conn, project_id, vector, sql, params, k)
+
+    def _exact_among_admitted(self, conn: sqlite3.Connection, project_id: str, vector: Vectors, sql: str,
+                              params: list[Any], k: int) -> list[tuple[str, float]]:
+        """Every row the filter admits scored exactly; only the row numbers are read (a user filter's index holds
+        them), the ids of the k best after."""
+        seqs = [int(r[0]) for r in _rows(conn, f"SELECT m.seq FROM memories m WHERE m.project_id = ? AND {sql}",
+                                         (project_id, *params))]
+        if not seqs:
             return []
-        admitted = np.fromiter(allowed.keys(), dtype=np.int64, count=len(allowed))
         with self._index_lock:
             index = self._indexes.get((project_id, len(vector)))
             if index is None:
                 return []
-            keys, scores = index.among(admitted, vector, k)
-        return [(allowed[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)]
-
-    def _admitted(self, conn: sqlite3.Connection, project_id: str, keys: Any, scores: Any, sql: str,
-                  params: list[Any], k: int, first: int) -> tuple[list[tuple[str, float]], float]:
-        """The (id, score) among `keys` that the filter admits, in order, checking the first `first` before the
-        rest (enough, most of the time); and the share of the keys checked that it admitted."""
-        hits: list[tuple[str, float]] = []
-        checked = 0
-        for lo, hi in ((0, first), (first, len(keys))):
-            if lo >= hi or len(hits) >= k:
-                continue
-            found = self._allowed(conn, project_id, keys[lo:hi], sql, params)
-            hits += [(found[int(key)], float(score)) for key, score in zip(keys[lo:hi], scores[lo:hi], strict=True)
-                     if int(key) in found]
-            checked = min(hi, len(keys))
-        return hits, len(hits) / checked if checked else 0.0
+            keys, scores = index.among(np.array(seqs, dtype=np.int64), vector, k)
+        ids = self._allowed(conn, project_id, [int(key) for key in keys], sql, params)
+        return [(ids[int(key)], float(score)) for key, score in zip(keys, scores, strict=True) if int(key) in ids]
 
     @staticmethod
-    def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
+    def _allowed(conn: sqlite3.Connection, project_id: str, keys: Sequence[int], sql: str,
+                 params: list[Any]) -> dict[int, str]:
         return dict(_rows(
             conn,
             f"SELECT m.seq, m.id FROM memories m WHERE +m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
             f"AND {sql}",
-            (project_id, json.dumps([int(x) for x in keys]), *params),
+            (project_id, json.dumps(list(keys)), *params),
         ))
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
