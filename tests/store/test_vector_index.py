@@ -341,3 +341,29 @@ def test_filtered_graph_search_finds_what_exact_search_finds_at_every_selectivit
         assert np.mean(recalls) >= 0.95, (user, np.mean(recalls))
         assert bool(unbounded_reads(statements)) == (user == "hundredth"), user
     store.close()
+
+
+def test_a_large_project_is_held_in_half_the_memory_and_still_ranks_as_exact_search() -> None:
+    """From half_min vectors the matrix is float16 and, with dense keys, a key finds its row through an array: the
+    ranking stays the exact one (cosines within ~1e-3) and every change still shows, a far-off key included."""
+    n = 70_000  # over the key map's threshold
+    vectors = unit(np.random.default_rng(9), n)
+    small = ProjectVectors(DIM, graph_min=10**9, half_min=10**9)
+    half = ProjectVectors(DIM, graph_min=10**9, half_min=1_000)
+    for key, v in enumerate(vectors):
+        small.upsert(key + 1, v)
+        half.upsert(key + 1, v)
+    assert half.nbytes < 0.6 * small.nbytes
+    for q in unit(np.random.default_rng(10), 20):
+        keys, scores = half.nearest(q, 10)
+        truth = exact(small, q, 10)
+        assert len(set(keys.tolist()) & set(truth)) >= 9
+        assert np.allclose(scores, vectors[keys - 1] @ q, atol=2e-3)
+    assert half.nearest(vectors[41], 1)[0][0] == 42
+    half.remove(42)
+    assert 42 not in half.nearest(vectors[41], 10)[0].tolist()
+    half.upsert(10**12, vectors[41])  # a key far above the others: kept all the same
+    assert half.nearest(vectors[41], 1)[0][0] == 10**12
+    half.upsert(7, -vectors[6])  # a changed vector
+    assert half.nearest(-vectors[6], 1)[0][0] == 7 and 7 not in half.nearest(vectors[6], 10)[0].tolist()
+    assert half.similarity(np.array([7, 42, 10**12]), vectors[41]).tolist()[1:] == pytest.approx([0.0, 1.0], abs=2e-3)
