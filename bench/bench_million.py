@@ -333,7 +333,8 @@ def main() -> None:
             graph = index._graph  # noqa: SLF001
             print(f"<!-- sqlite in-process: index loaded and graph built in {time.perf_counter() - t:.0f} s "
                   f"(loaded in {loaded:.0f} s); graph {graph.memory_usage / 2**20 if graph is not None else 0:.0f} MB, "
-                  f"the whole index {index.nbytes / 2**20:.0f} MB; bench process (holding the set) RSS {rss(os.getpid())[0]:.0f} MB "
+                  f"the whole index {index.nbytes / 2**20:.0f} MB; bench process (holding the set) RSS "
+                  f"{rss(os.getpid())[0]:.0f} MB "
                   f"(peak {rss(os.getpid())[1]:.0f}) -->", flush=True)
             for ef in args.ef or [vector_index.EF_SEARCH]:
                 vector_index.EF_SEARCH = ef  # the base of the rule: the breadth at 1M is √10 times it

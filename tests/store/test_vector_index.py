@@ -367,3 +367,42 @@ def test_a_large_project_is_held_in_half_the_memory_and_still_ranks_as_exact_sea
     half.upsert(7, -vectors[6])  # a changed vector
     assert half.nearest(-vectors[6], 1)[0][0] == 7 and 7 not in half.nearest(vectors[6], 10)[0].tolist()
     assert half.similarity(np.array([7, 42, 10**12]), vectors[41]).tolist()[1:] == pytest.approx([0.0, 1.0], abs=2e-3)
+
+
+def test_warm_up_reads_the_vectors_and_builds_the_graph_before_any_search(tmp_path: Path) -> None:
+    """A server calls warm_up at start: the vectors are read and the graph built in the background, /healthz says
+    "building" meanwhile, and a change committed while they load is in the first search."""
+    rng = np.random.default_rng(11)
+    vectors = unit(rng, 3_001)
+    store, pid, memories = owned_project(tmp_path, 3_000, lambda i: "u", vectors[:3_000], graph_min=1_000)
+    store.close()
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=1_000)
+    store.warm_up()
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    now = utcnow()
+    late = Memory(str(uuid.uuid4()), pid, "late", "late", bucket.id, now, now, user_id="u")
+    store.insert([late], vectors[3_000:], [])
+    store.delete(pid, [memories[5].id], utcnow())
+    deadline = time.monotonic() + 60
+    while store.vector_index_state() == "building" or graph_threads():
+        assert time.monotonic() < deadline, "the vectors were never loaded"
+        time.sleep(0.01)
+    [index] = store._indexes.values()  # loaded without a search, and its graph built
+    assert index.size >= 3_000 and not index.building
+    assert store.vector_search(pid, vectors[3_000], None, 1)[0][0] == late.id
+    assert memories[5].id not in [h for h, _ in store.vector_search(pid, vectors[5], None, 10)]
+    assert store.vector_search(pid, vectors[9], None, 1)[0][0] == memories[9].id
+    assert index.graph_ready
+    store.close()
+    assert not [t for t in threading.enumerate() if t.name == "memvault-vector-load"]
+
+
+def test_a_store_closed_while_it_warms_up_leaves_no_thread(tmp_path: Path) -> None:
+    vectors = unit(np.random.default_rng(12), 30_000)
+    store, _, _ = owned_project(tmp_path, 30_000, lambda i: "u", vectors, graph_min=1_000)
+    store.close()
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=1_000)
+    store.warm_up()
+    store.close()
+    assert not [t for t in threading.enumerate() if t.name in ("memvault-vector-load", "memvault-vector-graph")]

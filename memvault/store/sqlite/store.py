@@ -146,6 +146,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         # One index per (project, dimension): vectors made by another embedder are kept, not compared.
         self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._loader: threading.Thread | None = None  # warm_up's reading of the vectors
+        self._stop_loading = threading.Event()
         self._chat_indexes: dict[tuple[str, int], ProjectVectors] = {}  # chat-history chunks (chats.py)
         self._chat_log_seq = -1  # last chat_vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
@@ -260,8 +262,46 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def vector_index_state(self) -> str:
+        loader = self._loader
+        if loader is not None and loader.is_alive():
+            return "building"  # the vectors are being read (warm_up)
         with self._index_lock:
             return "building" if any(index.building for index in self._indexes.values()) else "ready"
+
+    def warm_up(self) -> None:
+        """Read the vectors into memory in a thread of its own, and start the graphs of large projects after, so
+        that the first search does not (a server calls this at start). Searches meanwhile wait for it."""
+        with self._index_lock:
+            if self._log_seq >= 0 or self._loader is not None or self._closed:
+                return
+            self._loader = threading.Thread(target=self._load, name="memvault-vector-load", daemon=True)
+            self._loader.start()
+
+    def _load(self) -> None:
+        """warm_up's thread: the indexes are filled apart (no lock held: /healthz and writes go on), then put in
+        place; the changes committed meanwhile are in the log after `high`, replayed by the next search."""
+        indexes: dict[tuple[str, int], ProjectVectors] = {}
+        try:
+            conn = self._conn()
+            high = int(_one(conn, "SELECT coalesce(max(seq), 0) FROM vector_log"))
+            if not self._read_vectors(conn, indexes, self._stop_loading):
+                return
+            with self._index_lock:
+                if self._log_seq < 0 and not self._closed:
+                    self._indexes, self._log_seq, indexes = indexes, high, {}
+                    for index in self._indexes.values():
+                        index.prepare()
+        except sqlite3.Error:
+            pass  # the first search reads them itself
+        finally:
+            for index in indexes.values():
+                index.close()
+            self._release_thread_conn()
+
+    def _await_load(self) -> None:
+        loader = self._loader
+        if loader is not None and loader is not threading.current_thread():
+            loader.join()
 
     def close(self) -> None:
         with self._compact_lock:
@@ -278,6 +318,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 self._settle(forget, "TRUNCATE")
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
+        self._stop_loading.set()
+        self._await_load()
         with self._index_lock:
             for index in [*self._indexes.values(), *self._chat_indexes.values()]:
                 index.close()
@@ -638,6 +680,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             return []
         sql, params = compile_where(where)
         conn = self._conn()
+        self._await_load()
         with self._index_lock:
             self._sync_index()
             index = self._indexes.get((project_id, len(vector)))
@@ -744,6 +787,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 )
                 args += [project_id, *params, radius]
         rows = _rows(self._conn(), anchors + " UNION ALL ".join(parts), args)
+        self._await_load()
         with self._index_lock:
             self._sync_index()
             index = self._indexes.get((project_id, len(vector)))
@@ -793,22 +837,31 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         for index in self._indexes.values():
             index.close()
         self._indexes = {}
+        self._read_vectors(conn, self._indexes)
+        self._log_seq = high  # a change made while paging is in the log after `high`: the next sync replays it
+
+    def _read_vectors(self, conn: sqlite3.Connection, indexes: dict[tuple[str, int], ProjectVectors],
+                      stop: threading.Event | None = None) -> bool:
+        """Every stored vector into `indexes`; False if `stop` was set meanwhile."""
         after = -1
         while True:  # a page at a time: the vectors are read whole without holding them all at once
+            if stop is not None and stop.is_set():
+                return False
             page = _rows(conn, "SELECT project_id, seq, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?",
                          (after, _REBUILD_PAGE))
             for project_id, seq, blob in page:
                 vec = np.frombuffer(blob, dtype=np.float32)
-                self._project_index(project_id, len(vec)).upsert(int(seq), vec)
+                self._project_index(project_id, len(vec), indexes).upsert(int(seq), vec)
             if len(page) < _REBUILD_PAGE:
-                break
+                return True
             after = page[-1][1]
-        self._log_seq = high  # a change made while paging is in the log after `high`: the next sync replays it
 
-    def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
-        index = self._indexes.get((project_id, dim))
+    def _project_index(self, project_id: str, dim: int,
+                       indexes: dict[tuple[str, int], ProjectVectors] | None = None) -> ProjectVectors:
+        indexes = self._indexes if indexes is None else indexes
+        index = indexes.get((project_id, dim))
         if index is None:
-            index = self._indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
+            index = indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
 
     # feedback and records ------------------------------------------------------
