@@ -325,16 +325,23 @@ def main() -> None:
             project = store.ensure_project("bench").id
             t = time.perf_counter()
             store.vector_search(project, qv[0], None, K)
+            loaded = time.perf_counter() - t
             while store.vector_index_state() == "building":
                 time.sleep(1)
                 store.vector_search(project, qv[0], None, K)
-            graph = next(iter(store._indexes.values()))._graph  # noqa: SLF001  # reported, not used
-            print(f"<!-- sqlite in-process: index loaded and graph built in {time.perf_counter() - t:.0f} s; graph "
-                  f"{graph.memory_usage / 2**20 if graph is not None else 0:.0f} MB -->", flush=True)
+            index = next(iter(store._indexes.values()))  # noqa: SLF001  # reported, not used
+            graph = index._graph  # noqa: SLF001
+            print(f"<!-- sqlite in-process: index loaded and graph built in {time.perf_counter() - t:.0f} s "
+                  f"(loaded in {loaded:.0f} s); graph {graph.memory_usage / 2**20 if graph is not None else 0:.0f} MB, "
+                  f"the whole index {index.nbytes / 2**20:.0f} MB; bench process (holding the set) RSS "
+                  f"{rss(os.getpid())[0]:.0f} MB "
+                  f"(peak {rss(os.getpid())[1]:.0f}) -->", flush=True)
             for ef in args.ef or [vector_index.EF_SEARCH]:
                 vector_index.EF_SEARCH = ef  # the base of the rule: the breadth at 1M is √10 times it
                 breadth = vector_index.search_breadth(N, K)
                 vector_part(f"SQLite HNSW {args.set} breadth={breadth}", store, project, qv, truth)
+            print(f"<!-- process RSS after the searches {rss(os.getpid())[0]:.0f} MB (peak {rss(os.getpid())[1]:.0f}) "
+                  f"-->", flush=True)
             store.close()
         return
     server = pg_server(args.root, args.shared_buffers)

@@ -258,6 +258,7 @@ def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if meter is not None:
             engine.watchers.add(meter)  # counts what the engine does while this app runs
+        engine.warm_up()  # SQLite reads its vectors now, not in the first search
         try:
             async with mcp.running(), delivering(engine, deliveries), running_jobs(engine, job_workers):
                 yield

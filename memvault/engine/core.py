@@ -80,6 +80,10 @@ class EngineCore:
         """"ready", or "building" while the store builds a vector index in the background."""
         return self.store.vector_index_state()
 
+    def warm_up(self) -> None:
+        """Let the store load what searches read (SQLite: its vectors, in the background); a server calls it at start."""
+        self.store.warm_up()
+
     def compact(self, rewrite: bool = False) -> None:
         """Drop from the database files what deletes left behind (see `Store.compact`)."""
         self.store.compact(rewrite)

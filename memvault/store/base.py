@@ -241,6 +241,11 @@ class SearchStore(Protocol):
         meanwhile, by an exact scan). Shown on /healthz, so a deployment or a benchmark can wait for it."""
         ...
 
+    def warm_up(self) -> None:
+        """Start loading, in the background, what searches read (a server calls it at start; searches meanwhile
+        wait or are answered as before). Returns at once."""
+        ...
+
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
         """Ids and cosine similarity (-1..1), best first."""
         ...

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,138 @@ def test_searches_beside_writes_and_builds_never_return_a_deleted_memory(tmp_pat
         assert store.vector_search(pid, v, None, 1)[0][0] == m.id
     store.close()
     assert not graph_threads()
+
+
+def owned_project(tmp_path: Path, n: int, owner: Callable[[int], str], vectors: np.ndarray,
+                  graph_min: int = 100) -> tuple[SQLiteStore, str, list[Memory]]:
+    """A store over the graph threshold (built at once) whose memory i belongs to user owner(i)."""
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=graph_min, graph_background=False)
+    pid = store.ensure_project("p").id
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    now = utcnow()
+    memories = [Memory(str(uuid.uuid4()), pid, f"m{i}", f"m{i}", bucket.id, now, now, user_id=owner(i))
+                for i in range(n)]
+    store.insert(memories, vectors, [])
+    return store, pid, memories
+
+
+def unbounded_reads(statements: list[str]) -> list[str]:
+    """Statements that read memories neither by a list of keys nor up to a LIMIT: a read of every row a filter
+    admits."""
+    return [s for s in statements if "FROM memories" in s and "json_each" not in s and "LIMIT" not in s]
+
+
+def test_a_filter_admitting_many_rows_far_from_the_query_widens_the_graph_instead_of_reading_them_all(
+        tmp_path: Path) -> None:
+    """A third of the memories are "far"'s, all on the side of the space opposite the query: the graph's first
+    candidates hold none of them. The store must not conclude the filter is selective and score every row it admits:
+    it counts them (up to a cap), finds many, and asks the graph for more candidates."""
+    rng = np.random.default_rng(7)
+    vectors = unit(rng, 3_000)
+    toward = vectors[0]
+    far = set(np.argsort(vectors @ toward)[:1_000].tolist())  # the third least like the query
+    store, pid, memories = owned_project(tmp_path, 3_000, lambda i: "far" if i in far else "near", vectors)
+    store.vector_search(pid, toward, None, 1)  # the index is loaded and the graph built before we watch
+    statements: list[str] = []
+    store._conn().set_trace_callback(statements.append)
+    hits = store.vector_search(pid, toward, F.eq("user_id", "far"), 10)
+    store._conn().set_trace_callback(None)
+    best = sorted(far, key=lambda i: -float(vectors[i] @ toward))[:10]
+    assert [h[0] for h in hits] == [memories[i].id for i in best]
+    assert statements and not unbounded_reads(statements)
+    store.close()
+
+
+def test_filtered_graph_search_finds_what_exact_search_finds_at_every_selectivity(tmp_path: Path) -> None:
+    """Recall@10 against exact search, over the graph, for filters admitting a half, a tenth and a hundredth of the
+    memories, each user's memories grouped in clusters (ten near copies of a point, as people's memories are
+    about a few things). Only the hundredth is scored exactly; the others go through the graph."""
+    rng = np.random.default_rng(8)
+    centres = unit(rng, 400)
+    vectors = np.repeat(centres, 10, axis=0) + 0.15 * rng.normal(size=(4_000, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    users = rng.choice(["half", "tenth", "hundredth", "other"], p=[0.5, 0.1, 0.01, 0.39], size=400)
+    store, pid, memories = owned_project(tmp_path, 4_000, lambda i: str(users[i // 10]), vectors, graph_min=1_000)
+    queries = unit(rng, 40)
+    store.vector_search(pid, queries[0], None, 1)
+    for user in ("half", "tenth", "hundredth"):
+        own = np.flatnonzero(users[np.arange(4_000) // 10] == user)
+        recalls = []
+        statements: list[str] = []
+        store._conn().set_trace_callback(statements.append)
+        for q in queries:
+            hits = store.vector_search(pid, q, F.eq("user_id", user), 10)
+            truth = {memories[i].id for i in own[np.argsort(-(vectors[own] @ q), kind="stable")[:10]]}
+            assert len(hits) == 10 and {h[0] for h in hits} <= {memories[i].id for i in own}
+            assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+            recalls.append(len({h[0] for h in hits} & truth) / 10)
+        store._conn().set_trace_callback(None)
+        assert np.mean(recalls) >= 0.95, (user, np.mean(recalls))
+        assert bool(unbounded_reads(statements)) == (user == "hundredth"), user
+    store.close()
+
+
+def test_a_large_project_is_held_in_half_the_memory_and_still_ranks_as_exact_search() -> None:
+    """From half_min vectors the matrix is float16 and, with dense keys, a key finds its row through an array: the
+    ranking stays the exact one (cosines within ~1e-3) and every change still shows, a far-off key included."""
+    n = 70_000  # over the key map's threshold
+    vectors = unit(np.random.default_rng(9), n)
+    small = ProjectVectors(DIM, graph_min=10**9, half_min=10**9)
+    half = ProjectVectors(DIM, graph_min=10**9, half_min=1_000)
+    for key, v in enumerate(vectors):
+        small.upsert(key + 1, v)
+        half.upsert(key + 1, v)
+    assert half.nbytes < 0.6 * small.nbytes
+    for q in unit(np.random.default_rng(10), 20):
+        keys, scores = half.nearest(q, 10)
+        truth = exact(small, q, 10)
+        assert len(set(keys.tolist()) & set(truth)) >= 9
+        assert np.allclose(scores, vectors[keys - 1] @ q, atol=2e-3)
+    assert half.nearest(vectors[41], 1)[0][0] == 42
+    half.remove(42)
+    assert 42 not in half.nearest(vectors[41], 10)[0].tolist()
+    half.upsert(10**12, vectors[41])  # a key far above the others: kept all the same
+    assert half.nearest(vectors[41], 1)[0][0] == 10**12
+    half.upsert(7, -vectors[6])  # a changed vector
+    assert half.nearest(-vectors[6], 1)[0][0] == 7 and 7 not in half.nearest(vectors[6], 10)[0].tolist()
+    assert half.similarity(np.array([7, 42, 10**12]), vectors[41]).tolist()[1:] == pytest.approx([0.0, 1.0], abs=2e-3)
+
+
+def test_warm_up_reads_the_vectors_and_builds_the_graph_before_any_search(tmp_path: Path) -> None:
+    """A server calls warm_up at start: the vectors are read and the graph built in the background, /healthz says
+    "building" meanwhile, and a change committed while they load is in the first search."""
+    rng = np.random.default_rng(11)
+    vectors = unit(rng, 3_001)
+    store, pid, memories = owned_project(tmp_path, 3_000, lambda i: "u", vectors[:3_000], graph_min=1_000)
+    store.close()
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=1_000)
+    store.warm_up()
+    bucket = store.find_bucket(pid, "general")
+    assert bucket is not None
+    now = utcnow()
+    late = Memory(str(uuid.uuid4()), pid, "late", "late", bucket.id, now, now, user_id="u")
+    store.insert([late], vectors[3_000:], [])
+    store.delete(pid, [memories[5].id], utcnow())
+    deadline = time.monotonic() + 60
+    while store.vector_index_state() == "building" or graph_threads():
+        assert time.monotonic() < deadline, "the vectors were never loaded"
+        time.sleep(0.01)
+    [index] = store._indexes.values()  # loaded without a search, and its graph built
+    assert index.size >= 3_000 and not index.building
+    assert store.vector_search(pid, vectors[3_000], None, 1)[0][0] == late.id
+    assert memories[5].id not in [h for h, _ in store.vector_search(pid, vectors[5], None, 10)]
+    assert store.vector_search(pid, vectors[9], None, 1)[0][0] == memories[9].id
+    assert index.graph_ready
+    store.close()
+    assert not [t for t in threading.enumerate() if t.name == "memvault-vector-load"]
+
+
+def test_a_store_closed_while_it_warms_up_leaves_no_thread(tmp_path: Path) -> None:
+    vectors = unit(np.random.default_rng(12), 30_000)
+    store, _, _ = owned_project(tmp_path, 30_000, lambda i: "u", vectors, graph_min=1_000)
+    store.close()
+    store = SQLiteStore(tmp_path / "memvault.db", graph_min=1_000)
+    store.warm_up()
+    store.close()
+    assert not [t for t in threading.enumerate() if t.name in ("memvault-vector-load", "memvault-vector-graph")]

@@ -208,6 +208,9 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     def vector_index_state(self) -> str:
         return "ready"  # pgvector's HNSW indexes are kept by the server as rows change
 
+    def warm_up(self) -> None:
+        pass  # nothing is held in this process
+
     def compact(self, rewrite: bool = False) -> None:
         """VACUUM the tables that hold text: dead row versions of deleted memories leave the data files
         (autovacuum does the same on its own schedule; see docs/SCALING.md)."""

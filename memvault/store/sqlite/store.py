@@ -68,6 +68,11 @@ CHECKPOINT_DELAY = 1.0  # seconds from a write to the checkpoint that copies it 
 _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that rebuilds from scratch
 _COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cleared by the compaction after it
 _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
+# A filtered vector search: a filter admitting at most EXACT_BELOW rows (and at most 5% of the project) has them
+# scored exactly; any other makes the graph look VECTOR_WIDEN times wider per round, up to WIDEST candidates.
+EXACT_BELOW = 20_000
+VECTOR_WIDEN = 4
+WIDEST = 16_384
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
 
@@ -141,6 +146,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         # One index per (project, dimension): vectors made by another embedder are kept, not compared.
         self._indexes: dict[tuple[str, int], ProjectVectors] = {}
         self._log_seq = -1  # last vector_log seq applied; -1: not loaded
+        self._loader: threading.Thread | None = None  # warm_up's reading of the vectors
+        self._stop_loading = threading.Event()
         self._chat_indexes: dict[tuple[str, int], ProjectVectors] = {}  # chat-history chunks (chats.py)
         self._chat_log_seq = -1  # last chat_vector_log seq applied; -1: not loaded
         self._compact_lock = threading.Lock()
@@ -255,8 +262,46 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def vector_index_state(self) -> str:
+        loader = self._loader
+        if loader is not None and loader.is_alive():
+            return "building"  # the vectors are being read (warm_up)
         with self._index_lock:
             return "building" if any(index.building for index in self._indexes.values()) else "ready"
+
+    def warm_up(self) -> None:
+        """Read the vectors into memory in a thread of its own, and start the graphs of large projects after, so
+        that the first search does not (a server calls this at start). Searches meanwhile wait for it."""
+        with self._index_lock:
+            if self._log_seq >= 0 or self._loader is not None or self._closed:
+                return
+            self._loader = threading.Thread(target=self._load, name="memvault-vector-load", daemon=True)
+            self._loader.start()
+
+    def _load(self) -> None:
+        """warm_up's thread: the indexes are filled apart (no lock held: /healthz and writes go on), then put in
+        place; the changes committed meanwhile are in the log after `high`, replayed by the next search."""
+        indexes: dict[tuple[str, int], ProjectVectors] = {}
+        try:
+            conn = self._conn()
+            high = int(_one(conn, "SELECT coalesce(max(seq), 0) FROM vector_log"))
+            if not self._read_vectors(conn, indexes, self._stop_loading):
+                return
+            with self._index_lock:
+                if self._log_seq < 0 and not self._closed:
+                    self._indexes, self._log_seq, indexes = indexes, high, {}
+                    for index in self._indexes.values():
+                        index.prepare()
+        except sqlite3.Error:
+            pass  # the first search reads them itself
+        finally:
+            for index in indexes.values():
+                index.close()
+            self._release_thread_conn()
+
+    def _await_load(self) -> None:
+        loader = self._loader
+        if loader is not None and loader is not threading.current_thread():
+            loader.join()
 
     def close(self) -> None:
         with self._compact_lock:
@@ -273,6 +318,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 self._settle(forget, "TRUNCATE")
             except sqlite3.Error:
                 pass  # another process holds the file: its own close compacts
+        self._stop_loading.set()
+        self._await_load()
         with self._index_lock:
             for index in [*self._indexes.values(), *self._chat_indexes.values()]:
                 index.close()
@@ -627,65 +674,74 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
 
     # search ------------------------------------------------------------------
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
+        """The k nearest the filter admits. The graph's (or the scan's) first candidates are checked against the
+        filter; when they hold fewer than k, a count of the admitted rows, stopped at EXACT_BELOW (or 5% of the
+        project), decides: a selective filter's rows are scored exactly, any other makes the graph look wider
+        (VECTOR_WIDEN times per round) until k pass. A filter admitting many rows far from the query thus costs a
+        few wider graph walks, not an exact scan of every row it admits."""
         if k <= 0:
             return []
         sql, params = compile_where(where)
         conn = self._conn()
+        self._await_load()
         with self._index_lock:
             self._sync_index()
             index = self._indexes.get((project_id, len(vector)))
             if index is None or index.size == 0:
                 return []
-            n, graph = index.size, index.graph_ready
-        # Most filters admit most of the nearest: check the filter on a few more than k first. A graph is asked
-        # for those few (a larger ask costs it more); a scan ranks everything anyway, so it is asked once.
-        few, many = min(n, max(2 * k, 64)), min(n, max(8 * k, 256))
-        for want in (few, many) if graph else (many,):
+            n = index.size
+        verdict: dict[int, str | None] = {}  # key -> id if the filter admits it, None if not (checked once)
+        want, counted = min(n, max(2 * k, 64)), False
+        while True:
             with self._index_lock:
                 index = self._indexes.get((project_id, len(vector)))
                 if index is None:
                     return []
                 keys, scores = index.nearest(vector, want)
-            hits, rate = self._admitted(conn, project_id, keys, scores, sql, params, k, few)
-            if len(hits) >= k or len(keys) >= n:
+            unchecked = [int(key) for key in keys if int(key) not in verdict]
+            if unchecked:
+                found = self._allowed(conn, project_id, unchecked, sql, params)
+                verdict.update((key, found.get(key)) for key in unchecked)
+            hits = [(mid, float(score)) for key, score in zip(keys, scores, strict=True)
+                    if (mid := verdict[int(key)]) is not None]
+            if len(hits) >= k or len(keys) >= n or want >= n:
                 return hits[:k]
-            if rate * many < k:
-                break  # at the rate the filter admits, even the larger ask would not hold k
-        # The filter is selective: score exactly the rows it admits.
-        allowed = dict(_rows(conn, f"SELECT m.seq, m.id FROM memories m WHERE m.project_id = ? AND {sql}",
-                             (project_id, *params)))
-        if not allowed:
+            if not counted:
+                counted = True
+                cap = min(EXACT_BELOW, n // 20)
+                admits = int(_one(conn, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND "
+                                        f"{sql} LIMIT ?)", (project_id, *params, cap + 1)))
+                if admits <= cap:
+                    break  # selective: its few rows are scored exactly
+            if want >= WIDEST:
+                break  # the widest walk still found too few: the rows it admits lie far from the query
+            want = min(n, want * VECTOR_WIDEN, WIDEST)
+        return self._exact_among_admitted(conn, project_id, vector, sql, params, k)
+
+    def _exact_among_admitted(self, conn: sqlite3.Connection, project_id: str, vector: Vectors, sql: str,
+                              params: list[Any], k: int) -> list[tuple[str, float]]:
+        """Every row the filter admits scored exactly; only the row numbers are read (a user filter's index holds
+        them), the ids of the k best after."""
+        seqs = [int(r[0]) for r in _rows(conn, f"SELECT m.seq FROM memories m WHERE m.project_id = ? AND {sql}",
+                                         (project_id, *params))]
+        if not seqs:
             return []
-        admitted = np.fromiter(allowed.keys(), dtype=np.int64, count=len(allowed))
         with self._index_lock:
             index = self._indexes.get((project_id, len(vector)))
             if index is None:
                 return []
-            keys, scores = index.among(admitted, vector, k)
-        return [(allowed[int(key)], float(score)) for key, score in zip(keys, scores, strict=True)]
-
-    def _admitted(self, conn: sqlite3.Connection, project_id: str, keys: Any, scores: Any, sql: str,
-                  params: list[Any], k: int, first: int) -> tuple[list[tuple[str, float]], float]:
-        """The (id, score) among `keys` that the filter admits, in order, checking the first `first` before the
-        rest (enough, most of the time); and the share of the keys checked that it admitted."""
-        hits: list[tuple[str, float]] = []
-        checked = 0
-        for lo, hi in ((0, first), (first, len(keys))):
-            if lo >= hi or len(hits) >= k:
-                continue
-            found = self._allowed(conn, project_id, keys[lo:hi], sql, params)
-            hits += [(found[int(key)], float(score)) for key, score in zip(keys[lo:hi], scores[lo:hi], strict=True)
-                     if int(key) in found]
-            checked = min(hi, len(keys))
-        return hits, len(hits) / checked if checked else 0.0
+            keys, scores = index.among(np.array(seqs, dtype=np.int64), vector, k)
+        ids = self._allowed(conn, project_id, [int(key) for key in keys], sql, params)
+        return [(ids[int(key)], float(score)) for key, score in zip(keys, scores, strict=True) if int(key) in ids]
 
     @staticmethod
-    def _allowed(conn: sqlite3.Connection, project_id: str, keys: Any, sql: str, params: list[Any]) -> dict[int, str]:
+    def _allowed(conn: sqlite3.Connection, project_id: str, keys: Sequence[int], sql: str,
+                 params: list[Any]) -> dict[int, str]:
         return dict(_rows(
             conn,
             f"SELECT m.seq, m.id FROM memories m WHERE +m.project_id = ? AND m.seq IN (SELECT value FROM json_each(?)) "
             f"AND {sql}",
-            (project_id, json.dumps([int(x) for x in keys]), *params),
+            (project_id, json.dumps(list(keys)), *params),
         ))
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
@@ -734,6 +790,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 )
                 args += [project_id, *params, radius]
         rows = _rows(self._conn(), anchors + " UNION ALL ".join(parts), args)
+        self._await_load()
         with self._index_lock:
             self._sync_index()
             index = self._indexes.get((project_id, len(vector)))
@@ -783,22 +840,31 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         for index in self._indexes.values():
             index.close()
         self._indexes = {}
+        self._read_vectors(conn, self._indexes)
+        self._log_seq = high  # a change made while paging is in the log after `high`: the next sync replays it
+
+    def _read_vectors(self, conn: sqlite3.Connection, indexes: dict[tuple[str, int], ProjectVectors],
+                      stop: threading.Event | None = None) -> bool:
+        """Every stored vector into `indexes`; False if `stop` was set meanwhile."""
         after = -1
         while True:  # a page at a time: the vectors are read whole without holding them all at once
+            if stop is not None and stop.is_set():
+                return False
             page = _rows(conn, "SELECT project_id, seq, embedding FROM memories WHERE seq > ? ORDER BY seq LIMIT ?",
                          (after, _REBUILD_PAGE))
             for project_id, seq, blob in page:
                 vec = np.frombuffer(blob, dtype=np.float32)
-                self._project_index(project_id, len(vec)).upsert(int(seq), vec)
+                self._project_index(project_id, len(vec), indexes).upsert(int(seq), vec)
             if len(page) < _REBUILD_PAGE:
-                break
+                return True
             after = page[-1][1]
-        self._log_seq = high  # a change made while paging is in the log after `high`: the next sync replays it
 
-    def _project_index(self, project_id: str, dim: int) -> ProjectVectors:
-        index = self._indexes.get((project_id, dim))
+    def _project_index(self, project_id: str, dim: int,
+                       indexes: dict[tuple[str, int], ProjectVectors] | None = None) -> ProjectVectors:
+        indexes = self._indexes if indexes is None else indexes
+        index = indexes.get((project_id, dim))
         if index is None:
-            index = self._indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
+            index = indexes[(project_id, dim)] = ProjectVectors(dim, *self._graph)
         return index
 
     # feedback and records ------------------------------------------------------
