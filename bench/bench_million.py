@@ -1,6 +1,6 @@
 """A million memories in one project: SQLite with its HNSW graph, and PostgreSQL with pgvector, over HTTP.
 
-    python bench/bench_million.py pg     --root /tmp/scale-pg     --set clustered [--load] [--ef 100 200 400] [--http]
+    python bench/bench_million.py pg     --root /tmp/scale-pg     --set clustered [--load] [--ef 100 200 400] [--http] [--keyword]
     python bench/bench_million.py sqlite --root /tmp/scale-sqlite --set spread    [--load] [--http] [--recall]
 
 Two sets of 1,000,000 384-d vectors (the MiniLM size), each memory with a real-looking text (bench_http.py's
@@ -23,6 +23,8 @@ Measured:
   against exact numpy search over the same vectors (no filter, user_id = u3 (10%), user_id = rare (1%)); beside
   it, the share of hits within 0.01 cosine of the exact 10th (a near-tie counts as found) and the median number
   of other vectors that close to the 10th (how much strict recall measures tie-breaking);
+- `--keyword` (PostgreSQL): `store.keyword_search` in-process with the questions' terms and 50 candidates, as the
+  engine asks, p50 / p95 per filter (the bench's words are each held by 4-8% of the million: near stop words);
 - `--http`: a real `memvault serve` in its own process (MiniLM for the query embedding): seconds to /healthz
   ready, seconds until the vector index is ready (SQLite builds its graph after the first search), then
   POST /v3/memories/search/ with distinct questions, p50 / p95, filtered by user_id u3 and rare; the server's
@@ -52,6 +54,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from memvault import filters as F
+from memvault import ranking
 from memvault.embed import build_embedder
 from memvault.engine import Engine, text_hash
 from memvault.extract.offline import OfflineExtractor
@@ -238,6 +241,22 @@ def vector_part(label: str, store: Store, project: str, queries: np.ndarray, tru
               flush=True)
 
 
+def keyword_part(label: str, store: Store, project: str, questions: list[str]) -> None:
+    """`store.keyword_search` as the engine calls it (the questions' terms, 50 candidates), p50 / p95 per filter."""
+    for name, want in FILTERS:
+        where = F.eq("user_id", want) if want else None
+        asked = [ranking.query_terms(q) for q in questions]
+        for terms in asked[:10]:
+            store.keyword_search(project, terms, where, 50)
+        times, found = [], 0
+        for terms in asked:
+            t = time.perf_counter()
+            found += bool(store.keyword_search(project, terms, where, 50))
+            times.append(1000 * (time.perf_counter() - t))
+        print(f"| {label} keyword search | {name} | {statistics.median(times):.1f} | {pct(times, 95):.1f} | "
+              f"{found} of {len(asked)} with hits |", flush=True)
+
+
 def rss(pid: int) -> tuple[float, float]:
     """(VmRSS, VmHWM) of a process in MB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -297,6 +316,7 @@ def main() -> None:
     parser.add_argument("--load", action="store_true", help="load the million first (once per --root and --set)")
     parser.add_argument("--recall", action="store_true", help="the vector part in-process, with recall")
     parser.add_argument("--http", action="store_true", help="a real `memvault serve` and searches over HTTP")
+    parser.add_argument("--keyword", action="store_true", help="PostgreSQL: the keyword search in-process")
     parser.add_argument("--ef", type=int, nargs="*", default=[],
                         help="PostgreSQL: ef_search values to try; SQLite: EF_SEARCH bases (vector_index.search_breadth)")
     parser.add_argument("--shared-buffers", default="3GB")
@@ -361,6 +381,10 @@ def main() -> None:
         store = PostgresStore(url)
         project = store.ensure_project("bench").id
         vector_part(f"PostgreSQL {args.set} (store defaults)", store, project, qv, truth)
+        store.close()
+    if args.keyword:
+        store = PostgresStore(url)
+        keyword_part(f"PostgreSQL {args.set}", store, store.ensure_project("bench").id, questions)
         store.close()
     if args.http:
         proc, port, up = serve({"MEMVAULT_DATABASE_URL": url}, [])
