@@ -4,8 +4,11 @@
 
 1. ceiling: the bundled MiniLM embedder alone, in this process, on the same facts in batches of 64 (its best
    case: no HTTP, no database); texts per second.
-2. a real `memvault serve` (SQLite in a temp dir, its own process) is started; `--clients` threads each add
-   one memory per call (POST /v3/memories/add/, infer=false), all facts distinct; memories per second.
+2. a real `memvault serve` (SQLite in a temp dir, its own process) is started; `--clients` connections each add
+   one memory per call (POST /v3/memories/add/, infer=false), all facts distinct; memories per second, and the
+   clients' CPU per add. `--client lean` (default): bench/lean_client.py, one asyncio process writing raw HTTP/1.1
+   (~0.1 ms of CPU per add); `--client httpx`: threads of this process (0.9-1.1 ms per add, on the same cores as
+   the server: the client of the figures before 2026-12-01).
 3. the same server, one client, `--batch` memories per call; memories per second.
 4. with `--compare-unbatched`: step 2 again against the same server built without the batching queue.
 5. with `--peer-python` (a virtualenv with mem0ai, torch and sentence-transformers, see bench/peer_mem0.py):
@@ -22,12 +25,15 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from bench_http import free_port, sentence, start_server, wait_until_up
@@ -80,20 +86,56 @@ def make_key(data_dir: Path) -> str:
         engine.close()
 
 
-def concurrent_single_adds(url: str, key: str, texts: list[str], clients: int) -> float:
+@dataclass(frozen=True)
+class Run:
+    rate: float  # adds per second
+    client_cpu_ms: float  # the clients' CPU per add
+
+
+CLIENTS = ("lean", "httpx")
+LEAN = Path(__file__).with_name("lean_client.py")
+
+
+def body(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}], "user_id": USER, "infer": False}
+
+
+def single_adds(url: str, key: str, texts: list[str], clients: int, client: str = "lean") -> Run:
+    """`clients` connections adding one memory per call. `lean`: bench/lean_client.py in its own process (raw
+    HTTP/1.1 from one asyncio loop); `httpx`: threads of this process, one httpx.Client each (the client of the
+    figures before 2026-12-01, kept to compare with them)."""
+    if client == "lean":
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as f:
+            f.writelines(json.dumps(body(t), ensure_ascii=False) + "\n" for t in texts)
+            f.flush()
+            done = subprocess.run([sys.executable, str(LEAN), url, key, f.name, str(clients)], capture_output=True,
+                                  text=True, timeout=3600)
+        if done.returncode != 0:
+            raise SystemExit(f"lean client failed: {done.stderr.strip()[-500:]}")
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        return Run(report["n"] / report["seconds"], report["cpu_s"] * 1000 / report["n"])
+
     def worker(part: list[str]) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Token {key}"}, timeout=60) as http:
             for text in part:
-                r = http.post("/v3/memories/add/", json={"messages": [{"role": "user", "content": text}],
-                                                          "user_id": USER, "infer": False})
+                r = http.post("/v3/memories/add/", json=body(text))
                 r.raise_for_status()
                 assert len(r.json()["results"]) == 1
 
     parts = [texts[i::clients] for i in range(clients)]
-    start = time.perf_counter()
+    cpu0, start = own_cpu(), time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, parts))
-    return len(texts) / (time.perf_counter() - start)
+    return Run(len(texts) / (time.perf_counter() - start), (own_cpu() - cpu0) * 1000 / len(texts))
+
+
+def concurrent_single_adds(url: str, key: str, texts: list[str], clients: int, client: str = "lean") -> float:
+    return single_adds(url, key, texts, clients, client).rate
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def batched_adds(url: str, key: str, texts: list[str], per_call: int) -> float:
@@ -115,6 +157,9 @@ def main() -> None:
     parser.add_argument("--peer-facts", type=int, default=500)
     parser.add_argument("--compare-unbatched", action="store_true",
                         help="also run step 2 against a server without the batching queue")
+    parser.add_argument("--client", choices=CLIENTS, default="lean",
+                        help="lean: bench/lean_client.py in its own process; httpx: threads of this process (as "
+                             "the figures before 2026-12-01)")
     args = parser.parse_args()
 
     single, batched, warm = facts(args.facts, 1), facts(args.facts, 2), facts(200, 3)
@@ -127,9 +172,11 @@ def main() -> None:
         server = start_server(data_dir, port, "minilm")
         url = f"http://127.0.0.1:{port}"
         try:
-            concurrent_single_adds(url, key, warm, args.clients)  # model loaded, connections warm
-            rate = concurrent_single_adds(url, key, single, args.clients)
-            print(f"add, {args.clients} clients, one memory per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
+            concurrent_single_adds(url, key, warm, args.clients, args.client)  # model loaded, connections warm
+            run = single_adds(url, key, single, args.clients, args.client)
+            rate = run.rate
+            print(f"add, {args.clients} clients ({args.client}), one memory per call: {rate:.0f} /s = {rate / top:.0%} "
+                  f"of the ceiling; the clients' CPU {run.client_cpu_ms:.2f} ms per add")
             single_rate = rate
             rate = batched_adds(url, key, batched, args.batch)
             print(f"add, one client, {args.batch} per call: {rate:.0f} /s = {rate / top:.0%} of the ceiling")
@@ -141,13 +188,16 @@ def main() -> None:
             server = start_unbatched(data_dir, port)
             url = f"http://127.0.0.1:{port}"
             try:
-                concurrent_single_adds(url, key, facts(200, 4), args.clients)
-                rate = concurrent_single_adds(url, key, facts(args.facts, 5), args.clients)
+                concurrent_single_adds(url, key, facts(200, 4), args.clients, args.client)
+                rate = concurrent_single_adds(url, key, facts(args.facts, 5), args.clients, args.client)
                 print(f"add, {args.clients} clients, one memory per call, WITHOUT the batching queue: {rate:.0f} /s "
                       f"= {rate / top:.0%} of the ceiling; with it: {single_rate / rate:.2f}x")
             finally:
                 server.terminate()
                 server.wait(30)
+        after = ceiling(facts(args.facts, 6))
+        print(f"embedder ceiling again, after the server's runs: {after:.0f} texts/s; {args.clients} clients' adds = "
+              f"{single_rate / max(top, after):.0%} of the better of the two")
         if args.peer_python:
             peer = run_peer(args.peer_python, single[: args.peer_facts], data_dir)
             print(f"mem0 OSS Memory, in-process, one add per call: {peer:.1f} /s; memvault over HTTP with "
