@@ -20,6 +20,7 @@ from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
 from ..write import Writer
+from .grouping import WriteGroups
 from .watch import Watchers
 
 
@@ -75,6 +76,7 @@ class EngineCore:
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
         self.writer = writer  # writes exports, summaries, profiles and recall syntheses; None: all offline
         self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
+        self.writes = WriteGroups(store)  # adds whose rows are ready together commit together (grouping.py)
 
     def vector_index_state(self) -> str:
         """"ready", or "building" while the store builds a vector index in the background."""

@@ -125,11 +125,10 @@ class Memories(Categories, Lifecycle, Receipts):
         if prepared is None:
             return []
         # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
-        # writes nothing.
+        # writes nothing. Adds ready at the same moment share that transaction, each in a savepoint (grouping.py).
         write = prepared.write
         if write.memories:
-            self.store.insert(write.memories, write.vectors, write.events, supersede=write.supersede,
-                              changes=write.changes)
+            self.writes.insert(write)
             updated = None
         else:
             updated = self.store.update(project_id, write.changes) if write.changes else []

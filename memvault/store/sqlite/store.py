@@ -7,6 +7,7 @@ on the same file are seen without a restart.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import threading
@@ -37,7 +38,7 @@ from ...models import (
 )
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..base import AddWrite, MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..changelog import time_ordered_ids
 from ..sql import _HISTORY_INSERT as HISTORY_INSERT
 from ..sql import (
@@ -428,6 +429,24 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
                supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
         self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
+
+    def insert_group(self, writes: Sequence[AddWrite],
+                     contexts: Sequence[contextvars.Context] | None = None) -> list[Exception | None]:
+        errors: list[Exception | None] = []
+        with self._tx() as c:
+            for n, w in enumerate(writes):
+                c.execute("SAVEPOINT add_write")
+                try:
+                    (contexts[n] if contexts is not None else contextvars.copy_context()).run(
+                        self._insert_in, c, w.memories, w.vectors, w.events, skip_taken=False, supersede=w.supersede,
+                        changes=w.changes)
+                except Exception as exc:
+                    c.execute("ROLLBACK TO add_write")
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+                c.execute("RELEASE add_write")
+        return errors
 
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         with self._tx() as c:
