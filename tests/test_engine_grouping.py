@@ -149,3 +149,16 @@ def test_the_store_writes_a_group_with_each_write_in_its_own_savepoint(engine: E
     assert isinstance(errors[1], NotFound) and errors[1].code == BUCKET_NOT_FOUND
     stored = {m.text for m in engine.list(project).items}
     assert stored == {"Fact number 0", "Fact number 2"}
+
+
+def test_an_adds_bucket_lookup_leaves_the_memories_uncounted(engine: Engine, project: str) -> None:
+    """An add reads its bucket's id and name only: counting the bucket's memories read all of its index entries."""
+    for n in range(3):
+        add_as(engine, project, f"Counted note {n}", f"request-{n}")
+    general = engine.store.find_bucket(project, "general")
+    assert general is not None and general.memory_count == 3
+    lean = engine.store.find_bucket(project, "general", counted=False)
+    assert lean is not None and (lean.id, lean.name, lean.memory_count) == (general.id, general.name, 0)
+    by_id = engine.store.get_bucket(project, general.id, counted=False)
+    assert by_id is not None and (by_id.id, by_id.memory_count) == (general.id, 0)
+    assert engine.get_bucket(project, "General").memory_count == 3  # the buckets' own reads still count

@@ -143,7 +143,7 @@ class Memories(Categories, Lifecycle, Receipts):
         self._owners(owners)
         return CheckedAdd(
             project_id, list(messages), owners, bool(infer), self._metadata(metadata),
-            V.categories(categories), self._bucket(project_id, bucket),
+            V.categories(categories), self._bucket(project_id, bucket, counted=False),
             V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS), V.date(expiration_date, "expiration_date"),
         )
 

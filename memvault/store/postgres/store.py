@@ -117,6 +117,7 @@ POSTGRES = SQLFlavor(param="%s", vector_param="%s::vector", write_json=Jsonb, wr
                    write_time=lambda at: at, write_vector=vector_text, read_time=_utc)
 _memory = POSTGRES.memory
 _BUCKETS = POSTGRES.bucket_select()
+_BUCKETS_UNCOUNTED = POSTGRES.bucket_select(counted=False)
 _INSERT, _INSERT_NEW = POSTGRES.memory_insert(None), POSTGRES.memory_insert("project_id, id")
 
 
@@ -326,12 +327,14 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         rows = self._read(lambda c: _rows(c, _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,)))
         return [POSTGRES.bucket(r) for r in rows]
 
-    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.id = %s", (project_id, bucket_id)))
+    def get_bucket(self, project_id: str, bucket_id: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = self._read(lambda c: _row(c, select + " AND b.id = %s", (project_id, bucket_id)))
         return POSTGRES.bucket(row) if row else None
 
-    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.name_key = %s", (project_id, name_key(name))))
+    def find_bucket(self, project_id: str, name: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = self._read(lambda c: _row(c, select + " AND b.name_key = %s", (project_id, name_key(name))))
         return POSTGRES.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:

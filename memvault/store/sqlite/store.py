@@ -107,6 +107,7 @@ SQLITE = SQLFlavor(param="?", vector_param="?", write_json=json.dumps, write_eve
                  write_vector=_blob, read_time=from_ts, read_json=_json)
 _memory = SQLITE.memory
 _BUCKETS = SQLITE.bucket_select()
+_BUCKETS_UNCOUNTED = SQLITE.bucket_select(counted=False)
 _INSERT, _INSERT_NEW = SQLITE.memory_insert(None), SQLITE.memory_insert("id, project_id")
 _HISTORY_BULK = (f"INSERT INTO history({', '.join(HISTORY_INSERT)}) "  # rows in the order given: consecutive seqs
                  f"SELECT {', '.join(f'value ->> {i}' for i in range(len(HISTORY_INSERT)))} FROM json_each(?)")
@@ -352,12 +353,14 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         rows = _rows(self._conn(), _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,))
         return [SQLITE.bucket(r) for r in rows]
 
-    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = _row(self._conn(), _BUCKETS + " AND b.id = ?", (project_id, bucket_id))
+    def get_bucket(self, project_id: str, bucket_id: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = _row(self._conn(), select + " AND b.id = ?", (project_id, bucket_id))
         return SQLITE.bucket(row) if row else None
 
-    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = _row(self._conn(), _BUCKETS + " AND b.name_key = ?", (project_id, name_key(name)))
+    def find_bucket(self, project_id: str, name: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = _row(self._conn(), select + " AND b.name_key = ?", (project_id, name_key(name)))
         return SQLITE.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
