@@ -13,6 +13,8 @@
 4. with `--compare-unbatched`: step 2 again against the same server built without the batching queue.
 5. with `--peer-python` (a virtualenv with mem0ai, torch and sentence-transformers, see bench/peer_mem0.py):
    mem0 OSS's own `Memory`, in-process, adding the first `--peer-facts` facts of step 2 one per call.
+6. the same single adds in-process (threads calling the engine, no HTTP), with the texts per model call and the
+   adds per write transaction; then the ceiling again.
 Each figure is printed with its ratio to the ceiling of step 1 (the issue's targets: 80 % and 90 %), and
 step 2 with its ratio to the peer.
 The server embeds through one batching queue (memvault/embed/batching.py), so concurrent single adds share
@@ -36,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_http import free_port, sentence, start_server, wait_until_up
+from bench_http import free_port, sentence, wait_until_up
 
 from memvault.embed import build_embedder
-from memvault.engine import Engine
+from memvault.embed.batching import BatchingEmbedder
+from memvault.engine import Engine, Owners
 from memvault.extract.offline import OfflineExtractor
 from memvault.store.sqlite import SQLiteStore
 
@@ -64,6 +67,7 @@ UNBATCHED = """
 import sys, uvicorn
 from memvault.config import Settings
 from memvault.embed import build_embedder
+from memvault.embed.batching import BatchingEmbedder
 from memvault.factory import build_engine
 from memvault.http import create_app
 engine = build_engine(Settings(data_dir=sys.argv[1]), embedder=build_embedder("minilm"))  # no batching queue
@@ -76,6 +80,36 @@ def start_unbatched(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, "-c", UNBATCHED, str(data_dir), str(port)],
                             env={**os.environ, "MEM0_TELEMETRY": "False"})
     return wait_until_up(proc, port)
+
+
+def start_quiet(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """`memvault serve` as bench_http starts it, its log lines (one per request) to /dev/null rather than this
+    process's terminal, as bench_ab.py runs it."""
+    env = {**os.environ, "MEMVAULT_EMBEDDER": "minilm", "MEM0_TELEMETRY": "False"}
+    proc = subprocess.Popen([sys.executable, "-m", "memvault.cli", "serve", "--data-dir", str(data_dir),
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_until_up(proc, port)
+
+
+def in_process(texts: list[str], clients: int, data_dir: Path) -> str:
+    """The same single adds with no HTTP: `clients` threads calling the engine (SQLite, the batching queue) in this
+    process; the rate, the texts per model call and the adds per write transaction (group commit)."""
+    engine = Engine(SQLiteStore(data_dir / "in-process.db"), BatchingEmbedder(build_embedder("minilm")),
+                    OfflineExtractor())
+    try:
+        pid = engine.project().id
+        engine.add_text(pid, "warm up", Owners(user_id=USER))
+        calls, writes = engine.embedder.batches, engine.writes.transactions  # type: ignore[attr-defined]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(lambda t: engine.add_text(pid, t, Owners(user_id=USER)), texts))
+        rate = len(texts) / (time.perf_counter() - start)
+        calls = engine.embedder.batches - calls  # type: ignore[attr-defined]
+        writes = engine.writes.transactions - writes
+        return (f"{rate:.0f} /s; {len(texts) / calls:.1f} texts per model call, {len(texts) / writes:.2f} adds per "
+                "write transaction")
+    finally:
+        engine.close()
 
 
 def make_key(data_dir: Path) -> str:
@@ -169,7 +203,7 @@ def main() -> None:
         data_dir = Path(tmp)
         key = make_key(data_dir)
         port = free_port()
-        server = start_server(data_dir, port, "minilm")
+        server = start_quiet(data_dir, port)
         url = f"http://127.0.0.1:{port}"
         try:
             concurrent_single_adds(url, key, warm, args.clients, args.client)  # model loaded, connections warm
@@ -195,6 +229,8 @@ def main() -> None:
             finally:
                 server.terminate()
                 server.wait(30)
+        rate_line = in_process(facts(args.facts, 7), args.clients, data_dir)
+        print(f"add, {args.clients} threads in-process (no HTTP), one memory per call: {rate_line}")
         after = ceiling(facts(args.facts, 6))
         print(f"embedder ceiling again, after the server's runs: {after:.0f} texts/s; {args.clients} clients' adds = "
               f"{single_rate / max(top, after):.0%} of the better of the two")
