@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from memvault.engine import Engine, Owners
+from memvault.engine.grouping import MAX_GROUP
 from memvault.errors import BUCKET_NOT_FOUND, NotFound
 from memvault.extract.base import Message
 from memvault.models import AddResult, EventQuery
@@ -162,3 +163,16 @@ def test_an_adds_bucket_lookup_leaves_the_memories_uncounted(engine: Engine, pro
     by_id = engine.store.get_bucket(project, general.id, counted=False)
     assert by_id is not None and (by_id.id, by_id.memory_count) == (general.id, 0)
     assert engine.get_bucket(project, "General").memory_count == 3  # the buckets' own reads still count
+
+
+def test_a_group_holds_at_most_max_group_writes(engine: Engine, project: str) -> None:
+    """Past MAX_GROUP the waiting writes go into the next transaction (PostgreSQL's subtransactions per transaction)."""
+    adds = [(f"Crowd member {n} brought a lantern", None) for n in range(MAX_GROUP + 3)]
+    before = engine.writes.transactions
+    with ThreadPoolExecutor(len(adds)) as many, write_lock_held(engine.store, project):
+        futures = queue_behind_a_held_lock(engine, project, many, adds, lambda: None)
+    results = [f.result(timeout=30) for f in futures]
+    assert [r[0].memory.text for r in results] == [t for t, _ in adds]
+    # the first alone, then MAX_GROUP of the waiting writes, then the last two
+    assert engine.writes.transactions - before == 3
+    assert engine.list(project).total == len(adds)

@@ -12,7 +12,13 @@ others wait for their outcome:
   request's key and request id (memvault/origin.py), not the writing thread's;
 * a thread writes one group at most: the writes that arrived while it wrote are handed to the first of their
   threads, which writes them together. A writer alone writes at once, in one transaction, as without grouping;
+* a group holds at most MAX_GROUP writes (PostgreSQL slows every session down once a transaction has more than 64
+  subtransactions, and a savepoint is one); the rest go in the next;
 * when the transaction fails as a whole (its begin or its commit), every write in it gets that error.
+
+Within one process the groups are written one at a time: on SQLite, as its writers were anyway; on PostgreSQL,
+where adds used to write side by side on several connections, the writes that wait meanwhile go together into the
+next group instead.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import threading
 from dataclasses import dataclass, field
 
 from ..store.base import AddWrite, Store
+
+MAX_GROUP = 32  # writes in one transaction
 
 
 @dataclass
@@ -73,7 +81,7 @@ class WriteGroups:
     def _lead(self) -> None:
         """Write what waits (this thread's own write first), then hand what arrived meanwhile to its first thread."""
         with self._lock:
-            group, self._waiting = self._waiting, []
+            group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
         try:
             errors = self._write(group)
         except BaseException as exc:  # the transaction as a whole: every write in it failed
