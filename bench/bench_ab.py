@@ -1,7 +1,7 @@
 """Two or more builds of memvault side by side in one run: adds under concurrency with the CPU each side spends,
 and the server's RSS after 10,000 memories. For before/after ratios on a machine whose speed drifts.
 
-    python bench/bench_ab.py adds base=/path/to/old/tree,new=. [rounds] [facts]
+    python bench/bench_ab.py adds base=/path/to/old/tree,new=. [rounds] [facts] [lean|httpx]
     python bench/bench_ab.py rss base=/path/to/old/tree,new=.=MALLOC_ARENA_MAX=2 [rounds]
 
 Each `name=tree[=VAR=value]` is a source tree (put first on PYTHONPATH, e.g. `git archive <commit> | tar -x -C
@@ -18,7 +18,6 @@ searches, its RSS after each phase.
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from bench_concurrent_add import ceiling, concurrent_single_adds, facts
+from bench_concurrent_add import CLIENTS, ceiling, concurrent_single_adds, facts, single_adds
 from bench_http import free_port, wait_until_up
 
 KEY = ("import sys; from pathlib import Path; from memvault.engine import Engine; "
@@ -54,18 +53,13 @@ def serve(spec: str, data_dir: Path) -> tuple[str, str, subprocess.Popen[bytes]]
     return f"http://127.0.0.1:{port}", key, wait_until_up(proc, port)
 
 
-def own_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def adds(specs: list[str], rounds: int, n: int) -> None:
+def adds(specs: list[str], rounds: int, n: int, client: str = "lean") -> None:
     tmp = Path(tempfile.mkdtemp())
     servers = {s.split("=")[0]: serve(s, tmp / s.split("=")[0]) for s in specs}
     rates: dict[str, list[float]] = {name: [] for name in servers}
     try:
         for i, (url, key, _) in enumerate(servers.values()):
-            concurrent_single_adds(url, key, facts(200, 900 + i), 8)  # model loaded, connections warm
+            concurrent_single_adds(url, key, facts(200, 900 + i), 8, client)  # model loaded, connections warm
         top = ceiling(facts(2000, 1))
         print(f"embedder ceiling before: {top:.0f} texts/s")
         seed = 10
@@ -74,16 +68,17 @@ def adds(specs: list[str], rounds: int, n: int) -> None:
                 url, key, proc = servers[name]
                 seed += 1
                 server = psutil.Process(proc.pid)
-                mine, theirs = own_cpu(), server.cpu_times()
+                theirs = server.cpu_times()
                 threads = {t.id: t.user_time + t.system_time for t in server.threads()}
-                rate = concurrent_single_adds(url, key, facts(n, seed), 8)
+                run = single_adds(url, key, facts(n, seed), 8, client)
+                rate = run.rate
                 after = server.cpu_times()
                 busiest = sorted(((t.user_time + t.system_time - threads.get(t.id, 0)) * 1000 / n
                                   for t in server.threads()), reverse=True)
                 rates[name].append(rate)
                 print(f"round {r} {name}: {rate:.0f} adds/s; server CPU "
                       f"{(after.user + after.system - theirs.user - theirs.system) * 1000 / n:.2f} ms/add (busiest "
-                      f"threads {', '.join(f'{x:.2f}' for x in busiest[:4])}), clients {(own_cpu() - mine) * 1000 / n:.2f} "
+                      f"threads {', '.join(f'{x:.2f}' for x in busiest[:4])}), clients ({client}) {run.client_cpu_ms:.2f} "
                       "ms/add", flush=True)
         top = max(top, ceiling(facts(2000, 2)))
         for name, got in rates.items():
@@ -127,6 +122,9 @@ def rss(specs: list[str], rounds: int) -> None:
 if __name__ == "__main__":
     what, specs = sys.argv[1], sys.argv[2].split(",")
     if what == "adds":
-        adds(specs, int(sys.argv[3]) if len(sys.argv) > 3 else 3, int(sys.argv[4]) if len(sys.argv) > 4 else 800)
+        client = sys.argv[5] if len(sys.argv) > 5 else "lean"
+        if client not in CLIENTS:
+            raise SystemExit(f"client: one of {', '.join(CLIENTS)}")
+        adds(specs, int(sys.argv[3]) if len(sys.argv) > 3 else 3, int(sys.argv[4]) if len(sys.argv) > 4 else 800, client)
     else:
         rss(specs, int(sys.argv[3]) if len(sys.argv) > 3 else 1)

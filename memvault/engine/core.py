@@ -20,6 +20,7 @@ from ..models import DEFAULT_BUCKET, Bucket, Owners, utcnow
 from ..rerank.base import Reranker
 from ..store.base import Store
 from ..write import Writer
+from .grouping import WriteGroups
 from .watch import Watchers
 
 
@@ -75,6 +76,7 @@ class EngineCore:
         self.reranker = reranker  # read the best candidates of a search again (rerank on); None: fusion alone
         self.writer = writer  # writes exports, summaries, profiles and recall syntheses; None: all offline
         self.watchers = Watchers()  # told what was added, deleted and searched (the server's metrics)
+        self.writes = WriteGroups(store)  # adds whose rows are ready together commit together (grouping.py)
 
     def vector_index_state(self) -> str:
         """"ready", or "building" while the store builds a vector index in the background."""
@@ -164,19 +166,20 @@ class EngineCore:
         if len(items) > self.limits.max_batch:
             raise InvalidInput(f"{what}: at most {self.limits.max_batch} per request, got {len(items)}")
 
-    def _bucket(self, project_id: str, bucket: str | None) -> Bucket:
-        """A bucket named by id or name; None is the default bucket."""
+    def _bucket(self, project_id: str, bucket: str | None, *, counted: bool = True) -> Bucket:
+        """A bucket named by id or name; None is the default bucket. `counted=False`: its memory_count is not read."""
         if bucket is None:
-            found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+            found = self.store.find_bucket(project_id, DEFAULT_BUCKET, counted=counted)
             if found is None:  # a project made before buckets existed
                 self.store.ensure_project(self._project_name(project_id))
-                found = self.store.find_bucket(project_id, DEFAULT_BUCKET)
+                found = self.store.find_bucket(project_id, DEFAULT_BUCKET, counted=counted)
             assert found is not None
             return found
         if not isinstance(bucket, str) or not bucket.strip():
             raise InvalidInput("bucket must be a non-empty string")
         V.string(bucket, "bucket", V.MAX_BUCKET_NAME_CHARS)
-        found = self.store.get_bucket(project_id, bucket) or self.store.find_bucket(project_id, bucket.strip())
+        found = (self.store.get_bucket(project_id, bucket, counted=counted)
+                 or self.store.find_bucket(project_id, bucket.strip(), counted=counted))
         if found is None:
             raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
         return found

@@ -126,11 +126,10 @@ class Memories(Categories, Lifecycle, Receipts):
         if prepared is None:
             return []
         # Every effect of the add commits in one transaction: a patch or a mark the store refuses (a race meanwhile)
-        # writes nothing.
+        # writes nothing. Adds ready at the same moment share that transaction, each in a savepoint (grouping.py).
         write = prepared.write
         if write.memories:
-            self.store.insert(write.memories, write.vectors, write.events, supersede=write.supersede,
-                              changes=write.changes)
+            self.writes.insert(write)
             updated = None
         else:
             updated = self.store.update(project_id, write.changes) if write.changes else []
@@ -145,7 +144,7 @@ class Memories(Categories, Lifecycle, Receipts):
         self._owners(owners)
         return CheckedAdd(
             project_id, list(messages), owners, bool(infer), self._metadata(metadata),
-            V.categories(categories), self._bucket(project_id, bucket),
+            V.categories(categories), self._bucket(project_id, bucket, counted=False),
             V.optional_identifier(source, "source", V.MAX_SOURCE_CHARS), V.date(expiration_date, "expiration_date"),
         )
 

@@ -60,10 +60,12 @@ class SQLFlavor:
     read_json: Callable[[Any], Any] = _same
 
     # SQL -----------------------------------------------------------------------
-    def bucket_select(self) -> str:
-        """Buckets of a project (the first parameter) with their memory counts; the caller adds conditions."""
-        return ("SELECT b.id, b.project_id, b.name, b.description, b.created_at, "
-                "(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id) "
+    def bucket_select(self, counted: bool = True) -> str:
+        """Buckets of a project (the first parameter) with their memory counts (0 unless `counted`: the count reads
+        every index entry of the bucket); the caller adds conditions."""
+        count = ("(SELECT count(*) FROM memories m WHERE m.project_id = b.project_id AND m.bucket_id = b.id)"
+                 if counted else "0")
+        return (f"SELECT b.id, b.project_id, b.name, b.description, b.created_at, {count} "
                 f"FROM buckets b WHERE b.project_id = {self.param}")
 
     def entities_select(self) -> str:

@@ -18,6 +18,7 @@ docs/SCALING.md for the settings that bound how long deleted text stays in the d
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import time
@@ -52,7 +53,7 @@ from ...models import (
 )
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..base import AddWrite, MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..sql import (
     FORGET_HISTORY,
     FROM,
@@ -120,6 +121,7 @@ POSTGRES = SQLFlavor(param="%s", vector_param="%s::vector", write_json=Jsonb, wr
                    write_time=lambda at: at, write_vector=vector_text, read_time=_utc)
 _memory = POSTGRES.memory
 _BUCKETS = POSTGRES.bucket_select()
+_BUCKETS_UNCOUNTED = POSTGRES.bucket_select(counted=False)
 _INSERT, _INSERT_NEW = POSTGRES.memory_insert(None), POSTGRES.memory_insert("project_id, id")
 
 
@@ -332,12 +334,14 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         rows = self._read(lambda c: _rows(c, _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,)))
         return [POSTGRES.bucket(r) for r in rows]
 
-    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.id = %s", (project_id, bucket_id)))
+    def get_bucket(self, project_id: str, bucket_id: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = self._read(lambda c: _row(c, select + " AND b.id = %s", (project_id, bucket_id)))
         return POSTGRES.bucket(row) if row else None
 
-    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = self._read(lambda c: _row(c, _BUCKETS + " AND b.name_key = %s", (project_id, name_key(name))))
+    def find_bucket(self, project_id: str, name: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = self._read(lambda c: _row(c, select + " AND b.name_key = %s", (project_id, name_key(name))))
         return POSTGRES.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
@@ -417,6 +421,33 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
                supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
         self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
+
+    def insert_group(self, writes: Sequence[AddWrite],
+                     contexts: Sequence[contextvars.Context] | None = None) -> list[Exception | None]:
+        if any(len(w.memories) != len(w.vectors) for w in writes):
+            raise ValueError("one vector per memory")
+        self._ensure_dims({len(v) for w in writes for v in w.vectors}
+                          | {len(ch.vector) for w in writes for ch in w.changes if ch.vector is not None})
+
+        def fn(c: psycopg.Connection) -> list[Exception | None]:
+            errors: list[Exception | None] = []
+            for n, w in enumerate(writes):
+                try:
+                    with self._errors(), c.transaction():  # a savepoint: a failing write is rolled back alone
+                        (contexts[n] if contexts is not None else contextvars.copy_context()).run(
+                            self._insert_in, c, w.memories, w.vectors, w.events, skip_taken=False,
+                            supersede=w.supersede, changes=w.changes)
+                except Unavailable as exc:
+                    if isinstance(exc.__cause__, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)):
+                        raise  # the whole group again (`_write`), as a lone insert would be
+                    errors.append(exc)
+                except Exception as exc:
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+            return errors
+
+        return self._write(fn)
 
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         return self._write(functools.partial(self._supersede, project_id=project_id, marks=marks))

@@ -7,6 +7,7 @@ on the same file are seen without a restart.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 import threading
@@ -38,7 +39,7 @@ from ...models import (
 )
 from ...validate import name_key
 from .. import keyword
-from ..base import MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
+from ..base import AddWrite, MemoryChange, Neighbour, PurgeField, SettingsChange, Supersession
 from ..sql import _HISTORY_INSERT as HISTORY_INSERT
 from ..sql import (
     FORGET_HISTORY,
@@ -111,6 +112,7 @@ SQLITE = SQLFlavor(param="?", vector_param="?", write_json=json.dumps, write_eve
                  write_vector=_blob, read_time=from_ts, read_json=_json)
 _memory = SQLITE.memory
 _BUCKETS = SQLITE.bucket_select()
+_BUCKETS_UNCOUNTED = SQLITE.bucket_select(counted=False)
 _INSERT, _INSERT_NEW = SQLITE.memory_insert(None), SQLITE.memory_insert("id, project_id")
 _HISTORY_BULK = (f"INSERT INTO history({', '.join(HISTORY_INSERT)}) "  # rows in the order given: consecutive seqs
                  f"SELECT {', '.join(f'value ->> {i}' for i in range(len(HISTORY_INSERT)))} FROM json_each(?)")
@@ -398,12 +400,14 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         rows = _rows(self._conn(), _BUCKETS + " ORDER BY b.created_at, b.name", (project_id,))
         return [SQLITE.bucket(r) for r in rows]
 
-    def get_bucket(self, project_id: str, bucket_id: str) -> Bucket | None:
-        row = _row(self._conn(), _BUCKETS + " AND b.id = ?", (project_id, bucket_id))
+    def get_bucket(self, project_id: str, bucket_id: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = _row(self._conn(), select + " AND b.id = ?", (project_id, bucket_id))
         return SQLITE.bucket(row) if row else None
 
-    def find_bucket(self, project_id: str, name: str) -> Bucket | None:
-        row = _row(self._conn(), _BUCKETS + " AND b.name_key = ?", (project_id, name_key(name)))
+    def find_bucket(self, project_id: str, name: str, *, counted: bool = True) -> Bucket | None:
+        select = _BUCKETS if counted else _BUCKETS_UNCOUNTED
+        row = _row(self._conn(), select + " AND b.name_key = ?", (project_id, name_key(name)))
         return SQLITE.bucket(row) if row else None
 
     def create_bucket(self, bucket: Bucket) -> Bucket:
@@ -475,6 +479,24 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     def insert(self, memories: Sequence[Memory], vectors: Vectors, events: Sequence[HistoryEvent],
                supersede: Sequence[Supersession] = (), changes: Sequence[MemoryChange] = ()) -> None:
         self._insert(memories, vectors, events, skip_taken=False, supersede=supersede, changes=changes)
+
+    def insert_group(self, writes: Sequence[AddWrite],
+                     contexts: Sequence[contextvars.Context] | None = None) -> list[Exception | None]:
+        errors: list[Exception | None] = []
+        with self._tx() as c:
+            for n, w in enumerate(writes):
+                c.execute("SAVEPOINT add_write")
+                try:
+                    (contexts[n] if contexts is not None else contextvars.copy_context()).run(
+                        self._insert_in, c, w.memories, w.vectors, w.events, skip_taken=False, supersede=w.supersede,
+                        changes=w.changes)
+                except Exception as exc:
+                    c.execute("ROLLBACK TO add_write")
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+                c.execute("RELEASE add_write")
+        return errors
 
     def supersede(self, project_id: str, marks: Sequence[Supersession]) -> list[Memory]:
         with self._tx() as c:
