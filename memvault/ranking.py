@@ -16,8 +16,9 @@ best match by meaning (a BM25 score has no scale of its own, a cosine has one th
 dividing the BM25 by its best only made the best keyword match worth a perfect cosine, so a query nothing
 matched well by meaning was decided by its words). With keyword on, the order is that of the cosine and the BM25
 each divided by its best; the score keeps the cosine's scale, so a threshold still reads how well the query
-matched. It needs every keyword candidate's cosine (memory search gives them through `neighbours`); without them
-the keyword part stays BM25 / best BM25. No constant; chosen by leave-one-conversation-out on LoCoMo (BENCHMARKS.md).
+matched. It needs every keyword candidate's cosine (memory search gives them through `neighbours`, chat-history
+search through `dense`); without them the keyword part stays BM25 / best BM25. No constant; chosen by
+leave-one-conversation-out on LoCoMo (BENCHMARKS.md).
 
 and, with context on, two signals that only ever lower the score and the context, each in 0..1:
 

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from memvault.embed.hashing import HashingEmbedder
 from memvault.embed.onnx_minilm import MiniLMEmbedder
 from memvault.embed.openai_compat import OpenAICompatEmbedder
 from memvault.engine import Engine
@@ -99,3 +100,22 @@ def test_the_end_of_a_long_message_counts_for_its_chunks_meaning(store: Store) -
     assert similarity > read_whole_by_the_model + 0.2, (similarity, read_whole_by_the_model)
     [hit] = engine.search_chats(pid, "passport drawer", limit=1)
     assert "blue drawer" in hit.chunk.text and hit.message.content == said
+
+
+def test_a_passage_found_only_by_its_words_scores_the_same_whatever_the_limit(store: Store) -> None:
+    """A passage the keyword half finds but the vector half's pool does not reach still counts by its meaning: the
+    search reads its exact cosine, so its score (the keyword part on the meaning's scale of the query) is the one a
+    larger limit, whose pool reaches it by meaning too, gives it."""
+    engine = Engine(store, HashingEmbedder(), OfflineExtractor())
+    pid = engine.project("pools").id
+    for i in range(60):  # nearer the query by its words' shapes than the answer, without its words
+        engine.ingest_chat(pid, ChatImport(f"near-{i}", [ChatMessageIn("user", f"Where is the garden number {i}?")]))
+    engine.ingest_chat(pid, ChatImport("answer", [ChatMessageIn(
+        "user", "Kept the violet umbrella by the kitchen door since Tuesday morning")]))
+    query = "Where is the violet umbrella?"
+    vector = engine.embedder.embed([query])[0]
+    assert "violet" not in " ".join(c.text for c in map(
+        lambda h: store.get_chunks(pid, [h[0]])[0], store.chunk_vector_search(pid, vector, None, 50)))
+    small, large = engine.search_chats(pid, query, limit=20), engine.search_chats(pid, query, limit=40)
+    assert "violet" in small[0].chunk.text and "violet" in large[0].chunk.text
+    assert [(h.chunk.id, h.score) for h in small] == [(h.chunk.id, h.score) for h in large[:20]]

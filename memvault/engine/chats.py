@@ -274,6 +274,10 @@ class Chats(Receipts):
         vector = embed_query(self.embedder, query)[0]
         dense = self.store.chunk_vector_search(project_id, vector, platform, pool)
         sparse = self.store.chunk_keyword_search(project_id, terms, platform, pool)
+        # The exact cosine of the passages only the keyword half found: with every candidate's cosine known, fuse puts
+        # the keyword part on the meaning's scale of this query, as memory search does.
+        found = {i for i, _ in dense}
+        dense += self.store.chunk_similarity(project_id, [i for i, _ in sparse if i not in found], vector)
         scored = ranking.fuse(dense, sparse, None, keyword=True, context=False)
         if rerank and self.reranker is not None:
             scored = self._chat_reranked(project_id, query, scored, max(limit, ranking.DEFAULT.depth))

@@ -417,6 +417,11 @@ class ChatStore(Protocol):
         """Chunk ids and BM25 relevance (store/keyword.py, with the statistics of the searched scope), best first."""
         ...
 
+    def chunk_similarity(self, project_id: str, ids: Sequence[str], vector: Vectors) -> list[tuple[str, float]]:
+        """The cosine similarity (-1..1) of each chunk among `ids` that exists in the project, in the order of `ids`
+        (what a search needs for a passage only its keyword half found)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AddWrite:

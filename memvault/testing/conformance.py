@@ -787,6 +787,10 @@ def test_chunk_searches_rank_within_the_project_and_the_platform(store: Store, p
     assert {i for i, _ in store.chunk_vector_search(pid, vec(1), "custom", 10)} == {
         c.id for c in store.get_chunks(pid, [i for i, _ in dense]) if c.conversation_id == a.id}
     assert store.chunk_vector_search(pid, vec(1), "nowhere", 10) == []
+    ids, theirs = [i for i, _ in dense], [i for i, _ in store.chunk_vector_search(other, vec(1), None, 10)]
+    exact = store.chunk_similarity(pid, [*reversed(ids), "nope", *theirs], vec(1))  # this project's, in the order asked
+    assert [i for i, _ in exact] == ids[::-1] and [s for _, s in exact] == pytest.approx([s for _, s in dense][::-1])
+    assert store.chunk_similarity(pid, [], vec(1)) == []
     sparse = store.chunk_keyword_search(pid, ["zebras"], None, 10)
     texts = {c.id: c.text for c in store.get_chunks(pid, [i for i, _ in sparse])}
     assert len(sparse) == 3 and "another project" not in " ".join(texts.values())

@@ -189,6 +189,17 @@ class PostgresChats:
         hits.sort(key=lambda h: -h[1])
         return hits
 
+    def chunk_similarity(self, project_id: str, ids: Sequence[str], vector: Vectors) -> list[tuple[str, float]]:
+        if not ids:
+            return []
+        dim = int(len(vector))
+        rows = self._read(lambda c: _rows(
+            c, f"SELECT c.id, (c.embedding::vector({dim})) <=> %s::vector({dim}) FROM chat_chunks c "
+            f"WHERE c.project_id = %s AND c.dim = {dim} AND c.id = ANY(%s)",
+            (self._vector_text(vector), project_id, list(dict.fromkeys(ids)))))
+        found = {r[0]: self._similarity(r[1]) for r in rows}
+        return [(i, found[i]) for i in dict.fromkeys(ids) if i in found]
+
     def chunk_keyword_search(self, project_id: str, terms: Sequence[str], platform: str | None,
                              k: int) -> list[tuple[str, float]]:
         if not terms or k <= 0:

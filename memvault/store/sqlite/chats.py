@@ -175,6 +175,20 @@ class SQLiteChats:
                 (project_id, json.dumps([int(x) for x in keys])))}
         return [(admitted[int(key)], float(s)) for key, s in zip(keys, scores, strict=True) if int(key) in admitted]
 
+    def chunk_similarity(self, project_id: str, ids: Sequence[str], vector: Vectors) -> list[tuple[str, float]]:
+        if not ids:
+            return []
+        seqs = {str(i): int(s) for s, i in _rows(
+            self._conn(), "SELECT seq, id FROM chat_chunks WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (project_id, json.dumps(list(dict.fromkeys(ids)))))}
+        found = [i for i in dict.fromkeys(ids) if i in seqs]
+        with self._index_lock:
+            self._sync_chat_index()
+            index = self._chat_indexes.get((project_id, len(vector)))
+            keys = np.fromiter((seqs[i] for i in found), dtype=np.int64, count=len(found))
+            sims = index.similarity(keys, vector) if index is not None else np.zeros(len(found), dtype=np.float32)
+        return [(i, float(s)) for i, s in zip(found, sims, strict=True)]
+
     def chunk_keyword_search(self, project_id: str, terms: Sequence[str], platform: str | None,
                              k: int) -> list[tuple[str, float]]:
         if not terms or k <= 0:
