@@ -106,6 +106,10 @@ def serve(
     log = logging.getLogger("memvault.server")
     # With workers, this engine only migrates, makes the default project and sweeps: its model (loaded at the first
     # embedding) is never loaded, but its parts are built, so a setting that names no part ends `serve` here, once.
+    if workers > 1:
+        # The workers (spawned) read their settings from the environment. Set it before any thread starts: glibc's
+        # setenv moves the environment while another thread's getenv (a log line's localtime reads TZ) walks it.
+        os.environ.update(worker_environment(settings))
     engine = open_engine(settings)
     engine.project()  # the default project exists from the start
     metrics = metrics_enabled(settings.host, settings.metrics)
@@ -125,7 +129,6 @@ def serve(
             uvicorn.run(server_app(engine, settings, metrics), host=settings.host, port=settings.port,
                         log_level="warning", log_config=None, access_log=False)
         else:
-            os.environ.update(worker_environment(settings))  # the workers (spawned) read their settings from it
             uvicorn.run("memvault.cli:worker_app", factory=True, workers=workers, host=settings.host,
                         port=settings.port, log_level="warning", log_config=None, access_log=False)
     finally:
