@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..ids import time_ordered_ids  # noqa: F401  (moved to memvault/ids.py; kept for its importers)
 from ..models import (
     TEXT_TYPES,
     ChangeEvent,
