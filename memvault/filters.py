@@ -347,3 +347,14 @@ def fields_used(node: Node | None) -> set[str]:
     for item in node.items:
         out |= fields_used(item)
     return out
+
+
+def required_equalities(node: Node | None, fields: frozenset[str]) -> list[tuple[str, str]]:
+    """The (field, value) pairs of `fields` a match must equal: eq conditions joined to the top by AND only (a
+    condition under OR or NOT constrains nothing alone, so it is not taken). A store may narrow its candidates with
+    them before it applies the whole filter; they never replace it."""
+    if isinstance(node, And):
+        return [pair for item in node.items for pair in required_equalities(item, fields)]
+    if isinstance(node, Cond) and node.op == "eq" and node.field in fields and isinstance(node.value, str):
+        return [(node.field, node.value)]
+    return []

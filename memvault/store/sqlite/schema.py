@@ -11,6 +11,7 @@ from ...validate import name_key
 from .. import migrations
 from ..migrations import Script
 from .connection import _one, _row, connect, sqlite3
+from .fts import fts_scope
 
 __all__ = ["check", "latest", "migrate_path", "scripts"]
 
@@ -29,6 +30,7 @@ class _Database:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         conn.create_function("memvault_name_key", 1, name_key, deterministic=True)  # for 0004_bucket_name_key
+        conn.create_function("memvault_fts_scope", 5, fts_scope, deterministic=True)  # for 0015_fts_owner_tokens
 
     def version(self) -> int | None:
         version = int(_one(self.conn, "PRAGMA user_version"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
-from ...filters import Node
+from ...filters import Node, required_equalities
 from ...ids import time_ordered_ids
 from ...models import (
     DEFAULT_BUCKET,
@@ -59,6 +59,7 @@ from . import schema
 from .chats import SQLiteChats
 from .connection import _one, _row, _rows, connect, sqlite3
 from .events import SQLiteEvents
+from .fts import OWNER_FIELDS, fts_scope, owner_token, scope_token
 from .jobs import SQLiteJobs
 from .where import compile_where, from_ts, ts
 
@@ -97,11 +98,6 @@ def _no_surrogates(value: Any) -> Any:
 
 def _metadata(text: str) -> dict[str, Any]:
     return _json(text) if text and text != "{}" else {}
-
-
-def scope_token(project_id: str) -> str:
-    """The one keyword-index token that marks a project's rows (the project id without its dashes)."""
-    return "p" + "".join(ch for ch in project_id.lower() if ch.isalnum())
 
 
 def _blob(vector: Vectors) -> bytes:
@@ -538,7 +534,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 continue  # skip_taken: the project has this id
             seq = cur.lastrowid
             c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                      (seq, memory.text, scope_token(memory.project_id)))
+                      (seq, memory.text, fts_scope(memory.project_id, memory.user_id, memory.agent_id,
+                                                   memory.app_id, memory.run_id)))
             c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (memory.project_id, seq))
             done.append(memory.id)
         inserted = set(done)
@@ -603,7 +600,8 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         ids = [ch.id for ch in changes]
         self._check_buckets(c, project_id, [ch.bucket_id for ch in changes if ch.bucket_id is not None])
         before = {r[0]: r for r in _rows(
-            c, "SELECT id, seq, text FROM memories WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
+            c, "SELECT id, seq, text, user_id, agent_id, app_id, run_id FROM memories "
+            "WHERE +project_id = ? AND id IN (SELECT value FROM json_each(?))",
             (project_id, json.dumps(ids)),
         )}
         if any(i not in before for i in ids):
@@ -615,7 +613,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
             if ch.text is not None:  # the keyword index follows the text written here, in the same transaction
                 c.execute("DELETE FROM memories_fts WHERE rowid = ?", (seq,))
                 c.execute("INSERT INTO memories_fts(rowid, text, scope) VALUES (?, ?, ?)",
-                          (seq, ch.text, scope_token(project_id)))
+                          (seq, ch.text, fts_scope(project_id, *before[ch.id][3:7])))
             if ch.vector is not None:
                 c.execute("INSERT INTO vector_log(project_id, mem_seq, op) VALUES (?, ?, 'put')", (project_id, seq))
         after = {r[0]: _memory(r) for r in _rows(
@@ -767,12 +765,16 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         ))
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
-        """BM25 with the statistics of the scope `where` admits (see store/keyword.py). One FTS5 query per term
-        (the index is scoped to the project by a token; the rest of `where` joins the memories table)."""
+        """BM25 with the statistics of the scope `where` admits (see store/keyword.py). One FTS5 query per term:
+        the index holds the project's token and the memory's owners' (`fts_scope`), so FTS5 intersects the term with
+        the project and with every owner `where` requires (an owner equality ANDed at its top); the whole `where`
+        then checks each match in the memories table (tokens are hashes: they only narrow)."""
         if not terms or k <= 0:
             return []
         conn = self._conn()
-        scope = scope_token(project_id)
+        tokens = [scope_token(project_id),
+                  *dict.fromkeys(owner_token(f, v) for f, v in required_equalities(where, OWNER_FIELDS))]
+        scope = " AND scope : ".join(tokens)
         sql, params = compile_where(where)
         per_term = []
         for term in dict.fromkeys(terms):
