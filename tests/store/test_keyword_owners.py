@@ -110,13 +110,14 @@ def _seqs(path: str, project_id: str, field: str, value: str) -> set[int]:
 
 
 def test_the_keyword_index_holds_each_rows_owners_after_insert_update_and_migration(tmp_path: Path) -> None:
-    """Each row of the keyword index carries a token per owner (written by insert, rewritten by a text update,
-    added by 0015 to a file from before), and a search filtered by an owner asks FTS5 for it."""
+    """Each row of the keyword index carries a token per owner, bound to its project (written by insert, rewritten
+    by a text update, added by 0015 to a file from before), and a search filtered by an owner asks FTS5 for it."""
     rng = random.Random(7)
     path = tmp_path / "m.db"
     store = SQLiteStore(path)
-    pid = store.ensure_project("p").id
+    pid, other = store.ensure_project("p").id, store.ensure_project("other").id
     memories = _memories(store, pid, rng, 120)
+    _memories(store, other, rng, 60)  # the same owners in another project: other tokens
     store.update(pid, [MemoryChange(m.id, str(uuid.uuid4()), utcnow(), text="rewritten text", hash="h2")
                        for m in memories[:30]])
 
@@ -124,8 +125,9 @@ def test_the_keyword_index_holds_each_rows_owners_after_insert_update_and_migrat
         for field in FIELDS:
             for value in ODD:
                 want = _seqs(str(path), pid, field, value)
-                assert _fts_rows(str(path), f"scope : {scope_token(pid)} AND scope : {owner_token(field, value)}") \
-                    == want, (field, value)
+                assert _fts_rows(str(path), f"scope : {owner_token(pid, field, value)}") == want, (field, value)
+                assert _fts_rows(str(path), f"scope : {owner_token(other, field, value)}") \
+                    == _seqs(str(path), other, field, value)
 
     assert_tokens()
     statements: list[str] = []
@@ -133,14 +135,14 @@ def test_the_keyword_index_holds_each_rows_owners_after_insert_update_and_migrat
     conn.set_trace_callback(statements.append)
     before = _search(store, pid, ["rewritten"], F.eq("user_id", "Zoë"))
     conn.set_trace_callback(None)
-    assert any(owner_token("user_id", "Zoë") in s for s in statements if "MATCH" in s)
+    assert any(owner_token(pid, "user_id", "Zoë") in s for s in statements if "MATCH" in s)
     store.close()
 
     with closing(sqlite3.connect(str(path))) as raw:  # as a file written before 0015: the project's token alone
         raw.execute("UPDATE memories_fts SET scope = ?", (scope_token(pid),))
         raw.execute("PRAGMA user_version = 14")
         raw.commit()
-    assert _fts_rows(str(path), f"scope : {owner_token('user_id', 'alice')}") == set()
+    assert _fts_rows(str(path), f"scope : {owner_token(pid, 'user_id', 'alice')}") == set()
     store = SQLiteStore(path, migrate=True)
     try:
         assert_tokens()
@@ -161,7 +163,8 @@ def test_a_deleted_memorys_owner_tokens_leave_the_index_files_with_it(tmp_path: 
         secret = Memory(str(uuid.uuid4()), pid, "gone memory", "h", bucket.id, now, now, user_id="leaver@example.org",
                         agent_id="leaver-agent")
         store.insert([kept, secret], np.tile(np.eye(1, 8, dtype=np.float32), (2, 1)), [])
-        tokens = [owner_token("user_id", "leaver@example.org").encode(), owner_token("agent_id", "leaver-agent").encode()]
+        tokens = [owner_token(pid, "user_id", "leaver@example.org").encode(),
+                  owner_token(pid, "agent_id", "leaver-agent").encode()]
         store.compact()
         files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("m.db"))
         assert all(t in files for t in tokens) and b"leaver@example.org" not in index_bytes(store)
@@ -169,7 +172,7 @@ def test_a_deleted_memorys_owner_tokens_leave_the_index_files_with_it(tmp_path: 
         store.compact(rewrite=True)
         files = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("m.db"))
         assert not any(t in files for t in tokens)
-        assert owner_token("user_id", "stays").encode() in files
+        assert owner_token(pid, "user_id", "stays").encode() in files
     finally:
         store.close()
 

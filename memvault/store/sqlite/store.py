@@ -767,14 +767,15 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         """BM25 with the statistics of the scope `where` admits (see store/keyword.py). One FTS5 query per term:
         the index holds the project's token and the memory's owners' (`fts_scope`), so FTS5 intersects the term with
-        the project and with every owner `where` requires (an owner equality ANDed at its top); the whole `where`
-        then checks each match in the memories table (tokens are hashes: they only narrow)."""
+        every owner `where` requires (an owner equality ANDed at its top; an owner's token is bound to its project),
+        else with the project; the whole `where` and the project then check each match in the memories table
+        (tokens are hashes: they only narrow). At 1,000,000 memories ANDing the project's token too (a million rows)
+        cost a term 0.6 ms more at the median, 5-9 ms more at p95, and excludes nothing the owner's does not."""
         if not terms or k <= 0:
             return []
         conn = self._conn()
-        tokens = [scope_token(project_id),
-                  *dict.fromkeys(owner_token(f, v) for f, v in required_equalities(where, OWNER_FIELDS))]
-        scope = " AND scope : ".join(tokens)
+        owners = dict.fromkeys(owner_token(project_id, f, v) for f, v in required_equalities(where, OWNER_FIELDS))
+        scope = " AND scope : ".join(owners or [scope_token(project_id)])
         sql, params = compile_where(where)
         per_term = []
         for term in dict.fromkeys(terms):
