@@ -770,7 +770,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         every owner `where` requires (an owner equality ANDed at its top; an owner's token is bound to its project),
         else with the project; the whole `where` and the project then check each match in the memories table
         (tokens are hashes: they only narrow). At 1,000,000 memories ANDing the project's token too (a million rows)
-        cost a term 0.6 ms more at the median, 5-9 ms more at p95, and excludes nothing the owner's does not."""
+        cost a term 0.6-4 ms more at the median, 6-8 ms at p95, and excludes nothing the owner's does not."""
         if not terms or k <= 0:
             return []
         conn = self._conn()
