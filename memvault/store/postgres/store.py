@@ -163,6 +163,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     _vector_text = staticmethod(vector_text)
     _similarity = staticmethod(_similarity)
     _flavor = POSTGRES  # what the change log (events.py) writes and reads with
+    local_reads = False  # a round trip to the server, maybe a wait for a pooled connection
 
     def __init__(self, url: str, *, migrate: bool = False, min_size: int = 1, max_size: int = 16,
                  timeout: float = 3.0, ef_search: int | None = None, exact_below: int = 20_000) -> None:

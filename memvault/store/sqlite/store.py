@@ -131,6 +131,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
     _scope_token = staticmethod(scope_token)
     _flavor = SQLITE  # what the change log (events.py) writes and reads with
+    local_reads = True  # a key's read: ~8 µs, on the reading thread's own connection
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
