@@ -46,15 +46,16 @@ ErrorAnswer = Callable[[Scope, MemvaultError], Response]
 
 @dataclass(frozen=True)
 class DirectRoute:
-    """One direct route: its FastAPI route (documentation, access log), the model its body validates with, and its
-    handler."""
+    """One direct route: its FastAPI route (documentation, access log), the path it answers at, the model its body
+    validates with, and its handler."""
 
     route: APIRoute
+    path: str
     model: type[BaseModel]
     handler: Callable[[Any, Engine, str], Any]
 
     @classmethod
-    def of(cls, route: APIRoute) -> DirectRoute:
+    def of(cls, route: APIRoute, path: str) -> DirectRoute:
         """The direct form of `route`; TypeError when its handler does not take (body: a model, engine, project) or
         it does not answer a plain 200 with JSON."""
         endpoint = route.endpoint
@@ -67,7 +68,7 @@ class DirectRoute:
                 or not isinstance(route.response_class, DefaultPlaceholder)):
             raise TypeError(f"{route.path}: a direct route's handler takes (body: a model, engine: EngineDep, "
                             "project: ProjectDep), runs in a thread, and answers 200 with JSON")
-        return cls(route, model, endpoint)
+        return cls(route, path, model, endpoint)
 
     def run(self, method: str, body: bytes, engine: Engine, project: str) -> bytes | None:
         """The answer's JSON, or None when the body is no valid request (FastAPI answers it). In a worker thread."""
@@ -75,7 +76,7 @@ class DirectRoute:
             value = self.model.model_validate(json.loads(body))
         except Exception:  # not JSON, too deep, not valid: FastAPI's own answer (its 400 and its words) follows
             return None
-        receipts.begin(f"{method} {self.route.path}")  # as the project dependency does for every route
+        receipts.begin(f"{method} {self.path}")  # as the project dependency does for every route
         return to_json(self.handler(value, engine, project))
 
 
@@ -89,7 +90,7 @@ class DirectRoutes:
     def __init__(self, app: ASGIApp, engine: Engine, routes: Iterable[DirectRoute], on_error: ErrorAnswer) -> None:
         self.app, self.engine, self.on_error = app, engine, on_error
         self.routes: Mapping[tuple[str, str], DirectRoute] = {
-            (method, r.route.path): r for r in routes for method in r.route.methods or ()}
+            (method, r.path): r for r in routes for method in r.route.methods or ()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         direct = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None

@@ -254,12 +254,13 @@ class Door:
 def direct_routes(app: FastAPI, faces: Sequence[Face]) -> list[DirectRoute]:
     """The app's routes its faces name as direct (`Face.direct`); ValueError for a name no route has."""
     wanted = {pair for face in faces for pair in face.direct}
-    found = [(context.original_route, {(m, context.path) for m in context.original_route.methods or ()} & wanted)
+    found = [(context.original_route, context.path,
+              {(m, context.path) for m in context.original_route.methods or ()} & wanted)
              for context in iter_route_contexts(app.routes) if isinstance(context.original_route, APIRoute)]
-    missing = wanted - {pair for _, pairs in found for pair in pairs}
+    missing = wanted - {pair for _, _, pairs in found for pair in pairs}
     if missing:
         raise ValueError(f"no route for the direct {sorted(missing)}")
-    return [DirectRoute.of(route) for route, pairs in found if pairs]
+    return [DirectRoute.of(route, path) for route, path, pairs in found if pairs and path is not None]
 
 
 def create_app(engine: Engine, *, dialects: Sequence[Face] | None = None,
