@@ -79,6 +79,8 @@ _HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are s
 EF_SEARCH_BASE = 100  # HNSW candidate list of a search in an index of up to EF_SEARCH_ROWS vectors
 EF_SEARCH_ROWS = 100_000
 _EF_SEARCH_MAX = 1_000  # pgvector's limit
+HNSW_M = 24  # neighbours per node (pgvector's default 16; see migrations/0011_denser_hnsw.sql)
+HNSW_EF_CONSTRUCTION = 128  # candidate list while building (pgvector's default 64)
 
 
 def ef_search_for(rows: float, k: int) -> int:
@@ -515,7 +517,8 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     def _create_index(c: psycopg.Connection, dim: int) -> None:
         c.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK,))
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
-                  f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
+                  f"((embedding::vector({dim})) vector_cosine_ops) "
+                  f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE dim = {dim}")
 
     def _insert_events(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
         """The one place a change to a memory is recorded: its history events and, with them, the change log."""
