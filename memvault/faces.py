@@ -35,6 +35,9 @@ class Face:
     """This face's message for an error code (`memvault.errors`); a code not here keeps the engine's message."""
     body_limits: Mapping[str, int] = MappingProxyType({})
     """Paths of this face whose request body may pass the server's limit, and the limit each has instead."""
+    direct: frozenset[tuple[str, str]] = frozenset()
+    """Routes of this face (method, path) answered in one worker thread past FastAPI's router (`memvault.direct`):
+    hot ones whose handler takes (body: a model, engine: EngineDep, project: ProjectDep)."""
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message, "detail": message}

@@ -37,6 +37,7 @@ class Mem0Dialect(Face):
         EMPTY_BATCH: "memories must not be empty",
     })
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
+    direct = frozenset({("POST", "/v1/memories/"), ("POST", "/v3/memories/add/")})  # the adds (memvault.direct)
 
     def router(self) -> APIRouter:
         from .mem0_events import router as events

@@ -53,6 +53,7 @@ class MemoryPluginDialect(Face):
         CONVERSATION_NOT_FOUND: "Conversation not found",
     })
     body_limits = MappingProxyType({memoryplugin_chats.INGEST_PATH: memoryplugin_chats.INGEST_BODY_LIMIT})
+    direct = frozenset({("POST", "/api/memory")})  # the add (memvault.direct)
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         return {"error": message}

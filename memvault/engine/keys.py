@@ -43,6 +43,13 @@ class Keys(EngineCore):
             raise NotFound(f"no key {V.shown(key_id)}")
         return key
 
+    @property
+    def authenticates_locally(self) -> bool:
+        """Whether checking a key is a local read of microseconds (the store reads a local file), cheap enough for an
+        event loop to make itself rather than hand to a worker thread. The check is the same either way: every
+        request reads the key's row, so a revoked key is refused from the next request on, in every process."""
+        return self.store.local_reads
+
     def authenticate(self, clear_key: str | None) -> str:
         """The project id a key belongs to; Unauthorized for a missing, unknown or revoked key."""
         return self.authenticate_key(clear_key).project_id

@@ -138,6 +138,11 @@ class ProjectStore(Protocol):
 class KeyStore(Protocol):
     """API keys, stored by their hash."""
 
+    local_reads: bool
+    """True when a read is of a local file, microseconds with no network in between (SQLite): the HTTP door then
+    checks a request's key on its event loop instead of handing the read to a worker thread. False when reads cross
+    a network or may wait for a connection (PostgreSQL)."""
+
     def add_key(self, project_id: str, key_hash: str, name: str, prefix: str) -> ApiKey: ...
     def find_key(self, key_hash: str) -> ApiKey | None: ...
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]: ...

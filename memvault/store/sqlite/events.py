@@ -35,16 +35,20 @@ class SQLiteEvents:
         def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     # written by every memory write (from _insert_events, in its transaction) -------------------------------------
-    def _log(self, c: sqlite3.Connection, events: Sequence[HistoryEvent]) -> None:
+    def _log(self, c: sqlite3.Connection, events: Sequence[HistoryEvent], seq: int | None = None) -> None:
         """Right after `events` went into the history (one executemany, in this order): their rows there took
         consecutive seqs ending at the last rowid inserted (no other writer runs inside this transaction, and the
         history keeps every row, so a new rowid is the largest one plus one). Both ends are checked, since a log row
-        on the wrong history row would tell another memory's story."""
-        last = int(_one(c, "SELECT last_insert_rowid()"))
-        first = last - len(events) + 1
-        ends = dict(_rows(c, "SELECT seq, id FROM history WHERE seq IN (?, ?)", (first, last)))
-        if ends.get(first) != events[0].id or ends.get(last) != events[-1].id:
-            raise RuntimeError("the history events just written are not where the change log expects them")
+        on the wrong history row would tell another memory's story. `seq`: the rowid of a lone event, as its own
+        INSERT answered it (the row that statement made: nothing to check)."""
+        if seq is not None and len(events) == 1:
+            first = seq
+        else:
+            last = int(_one(c, "SELECT last_insert_rowid()"))
+            first = last - len(events) + 1
+            ends = dict(_rows(c, "SELECT seq, id FROM history WHERE seq IN (?, ?)", (first, last)))
+            if ends.get(first) != events[0].id or ends.get(last) != events[-1].id:
+                raise RuntimeError("the history events just written are not where the change log expects them")
         shared, rows = L.origin_values(self._flavor, events)
         c.execute(_LOG_INSERT, (first, *shared, json.dumps(rows, ensure_ascii=False)))
 

@@ -127,6 +127,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     _chat_flavor = SQLITE  # what the chat-history part (chats.py) writes and reads with
     _scope_token = staticmethod(scope_token)
     _flavor = SQLITE  # what the change log (events.py) writes and reads with
+    local_reads = True  # a key's read: ~8 µs, on the reading thread's own connection
 
     def __init__(self, path: str | Path, graph_min: int = GRAPH_MIN, graph_background: bool = True, *,
                  migrate: bool = False) -> None:
@@ -467,8 +468,12 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         """A memory's bucket exists when its row commits: checked inside the writing transaction, which BEGIN
         IMMEDIATE serializes with delete_bucket's. NotFound when one is gone (or never was)."""
         wanted = sorted(set(bucket_ids))
-        if wanted and _one(c, "SELECT count(*) FROM buckets WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
-                           (project_id, json.dumps(wanted))) < len(wanted):
+        if len(wanted) == 1:  # an add's one bucket: by its key, without a JSON array to decode
+            found = _one(c, "SELECT count(*) FROM buckets WHERE project_id = ? AND id = ?", (project_id, wanted[0]))
+        else:
+            found = _one(c, "SELECT count(*) FROM buckets WHERE project_id = ? AND id IN (SELECT value FROM json_each(?))",
+                         (project_id, json.dumps(wanted))) if wanted else 0
+        if found < len(wanted):
             raise NotFound("Bucket not found", code=BUCKET_NOT_FOUND)
 
     # memories ----------------------------------------------------------------
@@ -562,6 +567,10 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         if not events:
             return
         values = SQLITE.event_values(events)
+        if len(values) == 1:  # one event (a single add): its rowid comes with the insert, no statement to ask it
+            cur = c.execute(SQLITE.event_insert(), values[0])
+            self._log(c, events, cur.lastrowid)
+            return
         if any(e.old_text is not None or e.new_text is not None or e.input is not None or e.metadata is not None
                for e in events):
             c.executemany(SQLITE.event_insert(), values)
