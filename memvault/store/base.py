@@ -220,7 +220,6 @@ class MemoryStore(Protocol):
         expired memories included); with `vectors`, each with its stored vector."""
         ...
 
-    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]: ...
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         """Apply the patches in one transaction; returns the memories as committed, in the order given. Raises
         NotFound when a memory (or a patch's bucket) is not in the project when the transaction runs: then

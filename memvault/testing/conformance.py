@@ -416,23 +416,6 @@ def test_entities_count_per_kind(store: Store, pid: str) -> None:
     assert got == {("user", "u"): 2, ("run", "r"): 1, ("agent", "g"): 1}
 
 
-def test_existing_hashes_respects_scope(store: Store, pid: str) -> None:
-    put(store, pid, "same", vec(0), user_id="u")
-    assert store.existing_hashes(pid, ["same", "nope"], F.eq("user_id", "u")) == {"same"}
-    assert store.existing_hashes(pid, ["same"], F.eq("user_id", "v")) == set()
-
-
-def test_existing_hashes_match_the_whole_hash_in_the_callers_project_only(store: Store, pid: str, other: str) -> None:
-    """Only the whole hash matches (a store may index a prefix of it), and only in the caller's project."""
-    put(store, pid, "0123abcd-kept", vec(0), user_id="u")  # put() stores the text as its hash
-    put(store, pid, "0123abcd-also", vec(1), user_id="u")
-    put(store, other, "0123abcd-elsewhere", vec(2), user_id="u")
-    asked = ["0123abcd-kept", "0123abcd-never", "0123abcd-elsewhere", "0123abcd"]
-    assert store.existing_hashes(pid, asked, F.eq("user_id", "u")) == {"0123abcd-kept"}
-    assert store.existing_hashes(other, asked, None) == {"0123abcd-elsewhere"}
-    assert store.existing_hashes(pid, ["0123", "0123abcd-alsox"], None) == set()
-
-
 def test_bucket_names_are_unique_ignoring_case(store: Store, pid: str) -> None:
     store.create_bucket(Bucket(str(uuid.uuid4()), pid, "Work", "", utcnow()))
     with pytest.raises(Conflict):

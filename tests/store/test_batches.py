@@ -50,7 +50,6 @@ def test_store_calls_with_more_ids_than_a_statement_can_bind(engine: Engine, pro
     ids = fill(engine, project, 3)
     many = [str(uuid.uuid4()) for _ in range(MANY)] + ids
     assert {m.id for m in store.get(project, many)} == set(ids)
-    assert store.existing_hashes(project, [f"h{i}" for i in range(MANY)], None) == {"h0", "h1", "h2"}
     users = tuple(f"u{i}" for i in range(V.MAX_FILTER_VALUES))  # the most a filter list may hold
     assert store.list(project, F.Cond("user_id", "in", users), 10).total == 3
     general = store.find_bucket(project, "General")

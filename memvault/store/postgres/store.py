@@ -549,14 +549,6 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         by_id = {r[0]: _memory(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
-    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
-        sql, params = compile_where(where)
-        rows = self._read(lambda c: _rows(
-            c, f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = %s AND m.hash = ANY(%s) AND {sql}",
-            (project_id, list(hashes), *params),
-        ))
-        return {r[0] for r in rows}
-
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         """Each patch writes only its own fields, on rows locked FOR UPDATE (in id order) and read inside the same
         transaction, so a concurrent patch of other fields, or a delete, is never undone."""

@@ -589,16 +589,6 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
         by_id = {r[0]: _memory(r) for r in rows}
         return [by_id[i] for i in dict.fromkeys(ids) if i in by_id]
 
-    def existing_hashes(self, project_id: str, hashes: Sequence[str], where: Node | None) -> set[str]:
-        sql, params = compile_where(where)
-        rows = _rows(
-            self._conn(),
-            f"SELECT DISTINCT m.hash FROM memories m WHERE m.project_id = ? AND m.hash IN (SELECT value FROM json_each(?)) "
-            f"AND {sql}",
-            (project_id, json.dumps(list(hashes)), *params),
-        )
-        return {r[0] for r in rows}
-
     def update(self, project_id: str, changes: Sequence[MemoryChange]) -> list[Memory]:
         """Each patch writes only its own fields, inside the write transaction (BEGIN IMMEDIATE serializes it with
         every other write), so a concurrent patch of other fields, or a delete, is never undone."""
