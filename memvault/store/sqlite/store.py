@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 import re
 import threading
 import uuid
@@ -71,12 +72,21 @@ _LOG_KEEP = 200_000  # vector_log rows kept; an index further behind than that r
 _COMPACT_MARK = "compact_pending"  # meta key: set by a delete's transaction, cleared by the compaction after it
 _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is rebuilt
 # A filtered vector search: a filter admitting at most EXACT_BELOW rows (and at most 5% of the project) has them
-# scored exactly; any other makes the graph look VECTOR_WIDEN times wider per round, up to WIDEST candidates.
+# scored exactly; any other makes the graph look wider per round (`_wider`), up to WIDEST candidates.
 EXACT_BELOW = 20_000
 VECTOR_WIDEN = 4
 WIDEST = 16_384
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
+
+
+def _wider(want: int, walked: int, passed: int, k: int) -> int:
+    """The next graph walk's breadth after one of `walked` candidates in which `passed` met the filter: wide enough
+    for k at the share that passed (with a quarter more, as the share is estimated from one walk), and at least
+    twice the last; VECTOR_WIDEN times the last when none passed (nothing to estimate from)."""
+    if passed == 0:
+        return want * VECTOR_WIDEN
+    return max(2 * want, math.ceil(1.25 * k * walked / passed))
 
 
 def _json(text: str) -> Any:
@@ -695,8 +705,9 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
     def vector_search(self, project_id: str, vector: Vectors, where: Node | None, k: int) -> list[tuple[str, float]]:
         """The k nearest the filter admits. The graph's (or the scan's) first candidates are checked against the
         filter; when they hold fewer than k, a count of the admitted rows, stopped at EXACT_BELOW (or 5% of the
-        project), decides: a selective filter's rows are scored exactly, any other makes the graph look wider
-        (VECTOR_WIDEN times per round) until k pass. A filter admitting many rows far from the query thus costs a
+        project), decides (unless the share of candidates that passed already shows the filter admits many): a
+        selective filter's rows are scored exactly, any other makes the graph look wider, as wide as the share that
+        passed says k need (`_wider`), until k pass. A filter admitting many rows far from the query thus costs a
         few wider graph walks, not an exact scan of every row it admits."""
         if k <= 0:
             return []
@@ -725,16 +736,16 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                     if (mid := verdict[int(key)]) is not None]
             if len(hits) >= k or len(keys) >= n or want >= n:
                 return hits[:k]
-            if not counted:
+            cap = min(EXACT_BELOW, n // 20)
+            if not counted and len(hits) * n <= 4 * cap * len(keys):  # else the share that passed says it admits many
                 counted = True
-                cap = min(EXACT_BELOW, n // 20)
                 admits = int(_one(conn, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = ? AND "
                                         f"{sql} LIMIT ?)", (project_id, *params, cap + 1)))
                 if admits <= cap:
                     break  # selective: its few rows are scored exactly
             if want >= WIDEST:
                 break  # the widest walk still found too few: the rows it admits lie far from the query
-            want = min(n, want * VECTOR_WIDEN, WIDEST)
+            want = min(n, WIDEST, _wider(want, len(keys), len(hits), k))
         return self._exact_among_admitted(conn, project_id, vector, sql, params, k)
 
     def _exact_among_admitted(self, conn: sqlite3.Connection, project_id: str, vector: Vectors, sql: str,
