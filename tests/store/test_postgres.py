@@ -86,6 +86,20 @@ def test_migrate_reports_an_unreachable_database() -> None:
     assert result.exit_code == 1 and "error:" in result.output
 
 
+def _unit_vectors(seed: int, n: int, dim: int) -> np.ndarray:
+    """n random unit vectors (embedders give unit vectors), the same for a seed."""
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _project(store: PostgresStore, name: str = "p") -> tuple[str, str]:
+    """A project of `store` and the id of its default bucket."""
+    pid = store.ensure_project(name).id
+    bucket = store.find_bucket(pid, "General")
+    assert bucket is not None
+    return pid, bucket.id
+
+
 def _put(store: PostgresStore, pid: str, bucket: str, vectors: np.ndarray,
          metadata: list[dict[str, object]]) -> list[str]:
     now = utcnow()
@@ -98,15 +112,11 @@ def test_filtered_search_goes_through_the_hnsw_index_and_still_finds_k(empty_url
     with psycopg.connect(empty_url, autocommit=True) as conn:  # at 3,000 rows a sort is cheaper: plan as at scale
         conn.execute("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET enable_sort = off', current_database()); END $$")
     store = PostgresStore(empty_url)
-    pid = store.ensure_project("p").id
-    bucket = store.find_bucket(pid, "General")
-    assert bucket is not None
-    rng = np.random.default_rng(7)
+    pid, bucket_id = _project(store)
     n, dim = 3000, 16
-    vectors = rng.normal(size=(n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _unit_vectors(7, n, dim)
     rare = [i % 50 == 0 for i in range(n)]  # 60 rows of 3000 pass the filter: the 40 nearest rarely hold 10
-    ids = _put(store, pid, bucket.id, vectors, [{"rare": r} for r in rare])
+    ids = _put(store, pid, bucket_id, vectors, [{"rare": r} for r in rare])
     q = vectors[1]
     where = parse({"metadata": {"rare": True}})
     sql, params = compile_where(where)
@@ -176,13 +186,9 @@ def test_an_unreachable_database_is_unavailable_with_the_reason(postgres_server:
 
 def test_a_selective_filter_is_scored_exactly_and_a_wide_one_walks_the_index(empty_url: str) -> None:
     store = PostgresStore(empty_url, exact_below=200)
-    pid = store.ensure_project("p").id
-    bucket = store.find_bucket(pid, "General")
-    assert bucket is not None
-    rng = np.random.default_rng(3)
-    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    ids = _put(store, pid, bucket.id, vectors, [{"team": "red" if i % 40 == 0 else "blue"} for i in range(2000)])
+    pid, bucket_id = _project(store)
+    vectors = _unit_vectors(3, 2000, 16)
+    ids = _put(store, pid, bucket_id, vectors, [{"team": "red" if i % 40 == 0 else "blue"} for i in range(2000)])
     with psycopg.connect(store.url, autocommit=True) as conn:
         conn.execute("ANALYZE memories")
     red, blue = parse({"metadata": {"team": "red"}}), parse({"metadata": {"team": "blue"}})
@@ -232,10 +238,8 @@ def test_the_vector_index_is_built_as_a_denser_graph(empty_url: str) -> None:
     """m 24 / ef_construction 128, not pgvector's 16 / 64: the sparser graph missed near-ties in tight clusters at a
     million memories (strict recall@10 0.935 at the widest search; BENCHMARKS.md)."""
     store = PostgresStore(empty_url)
-    pid = store.ensure_project("p").id
-    bucket = store.find_bucket(pid, "General")
-    assert bucket is not None
-    _put(store, pid, bucket.id, np.eye(8, dtype=np.float32), [{}] * 8)
+    pid, bucket_id = _project(store)
+    _put(store, pid, bucket_id, np.eye(8, dtype=np.float32), [{}] * 8)
     store.close()
     assert _hnsw_options(empty_url) == {"memories_hnsw_8": ["m=24", "ef_construction=128"]}
 
@@ -243,13 +247,9 @@ def test_the_vector_index_is_built_as_a_denser_graph(empty_url: str) -> None:
 def test_migrating_rebuilds_an_existing_vector_index_denser_and_searches_still_answer(empty_url: str) -> None:
     """0011: an index built with pgvector's defaults by an older version is rebuilt in place with the new options."""
     store = PostgresStore(empty_url)
-    pid = store.ensure_project("p").id
-    bucket = store.find_bucket(pid, "General")
-    assert bucket is not None
-    rng = np.random.default_rng(5)
-    vectors = rng.normal(size=(300, 8)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    ids = _put(store, pid, bucket.id, vectors, [{}] * 300)
+    pid, bucket_id = _project(store)
+    vectors = _unit_vectors(5, 300, 8)
+    ids = _put(store, pid, bucket_id, vectors, [{}] * 300)
     store.close()
     with psycopg.connect(empty_url, autocommit=True) as conn:  # back to schema 10, with the index it built
         conn.execute("DELETE FROM schema_migrations WHERE version >= 11")
