@@ -82,11 +82,12 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a 
 
 def _wider(want: int, walked: int, passed: int, k: int) -> int:
     """The next graph walk's breadth after one of `walked` candidates in which `passed` met the filter: wide enough
-    for k at the share that passed (with a quarter more, as the share is estimated from one walk), and at least
-    twice the last; VECTOR_WIDEN times the last when none passed (nothing to estimate from)."""
+    for k at the share that passed (with a quarter more, as the share is estimated from one walk), at least twice
+    the last and at most VECTOR_WIDEN² times it (a share of one or two in a hundred says little: such a walk goes
+    no wider than two rounds of VECTOR_WIDEN would); VECTOR_WIDEN times the last when none passed."""
     if passed == 0:
         return want * VECTOR_WIDEN
-    return max(2 * want, math.ceil(1.25 * k * walked / passed))
+    return min(VECTOR_WIDEN**2 * want, max(2 * want, math.ceil(1.25 * k * walked / passed)))
 
 
 def _json(text: str) -> Any:
