@@ -77,18 +77,15 @@ T = TypeVar("T")
 
 _HNSW_MAX_DIM = 2000  # pgvector's HNSW limit for `vector`; larger vectors are searched exactly
 EF_SEARCH_BASE = 100  # HNSW candidate list of a search in an index of up to EF_SEARCH_ROWS vectors
-EF_SEARCH_ROWS = 400_000
+EF_SEARCH_ROWS = 100_000
 _EF_SEARCH_MAX = 1_000  # pgvector's limit
-HNSW_M = 24  # neighbours per node (pgvector's default 16; see migrations/0011_denser_hnsw.sql)
-HNSW_EF_CONSTRUCTION = 128  # candidate list while building (pgvector's default 64)
 
 
 def ef_search_for(rows: float, k: int) -> int:
     """The HNSW candidate list of a search for k in an index of about `rows` vectors: EF_SEARCH_BASE up to
-    EF_SEARCH_ROWS vectors, then growing with the square root of the size (at 1,000,000: 158), never below k
+    EF_SEARCH_ROWS vectors, then growing with the square root of the size (at 1,000,000: 316), never below k
     nor above pgvector's 1,000. A graph walk must visit more nodes to find the same share of the true nearest
-    as the graph grows; on the denser graph (HNSW_M, HNSW_EF_CONSTRUCTION) 100 already gave recall@10 0.973-0.988
-    at 1,000,000 and 158 keeps a margin (bench/bench_million.py, BENCHMARKS.md "A million memories")."""
+    as the graph grows (bench/bench_million.py, BENCHMARKS.md "A million memories")."""
     grown = EF_SEARCH_BASE * math.sqrt(max(rows, 0.0) / EF_SEARCH_ROWS)
     return int(min(_EF_SEARCH_MAX, max(EF_SEARCH_BASE, k, round(grown))))
 _RETRIES = 5
@@ -519,8 +516,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
     def _create_index(c: psycopg.Connection, dim: int) -> None:
         c.execute("SELECT pg_advisory_xact_lock(%s)", (schema.LOCK,))
         c.execute(f"CREATE INDEX IF NOT EXISTS memories_hnsw_{dim} ON memories USING hnsw "
-                  f"((embedding::vector({dim})) vector_cosine_ops) "
-                  f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE dim = {dim}")
+                  f"((embedding::vector({dim})) vector_cosine_ops) WHERE dim = {dim}")
 
     def _insert_events(self, c: psycopg.Connection, events: Sequence[HistoryEvent]) -> None:
         """The one place a change to a memory is recorded: its history events and, with them, the change log."""
