@@ -37,9 +37,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import auth
-from .engine import Engine, receipts
+from .engine import Engine
 from .errors import MemvaultError
-from .faces import EngineDep, ProjectDep
+from .faces import EngineDep, ProjectDep, begin_receipt
 
 ErrorAnswer = Callable[[Scope, MemvaultError], Response]
 
@@ -76,7 +76,7 @@ class DirectRoute:
             value = self.model.model_validate(json.loads(body))
         except Exception:  # not JSON, too deep, not valid: FastAPI's own answer (its 400 and its words) follows
             return None
-        receipts.begin(f"{method} {self.path}")  # as the project dependency does for every route
+        begin_receipt(method, self.path)
         return to_json(self.handler(value, engine, project))
 
 

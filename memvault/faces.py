@@ -86,9 +86,14 @@ async def current_project(request: Request, authorization: Annotated[str | None,
     project: str | None = request.scope.get(auth.PROJECT_SCOPE_KEY)
     if project is None:  # an app without its door: refuse rather than serve
         raise Unauthorized("Missing API key")
-    route = request.scope.get("route")
-    receipts.begin(f"{request.method} {getattr(route, 'path', request.url.path)}")  # a delete's receipt names it
+    begin_receipt(request.method, getattr(request.scope.get("route"), "path", request.url.path))
     return project
+
+
+def begin_receipt(method: str, route_path: str) -> None:
+    """Start the request's receipt (memvault.engine.receipts), named by its method and route: what a delete's
+    receipt records. Every route does it before its handler runs (`current_project`, `memvault.direct`)."""
+    receipts.begin(f"{method} {route_path}")
 
 
 ProjectDep = Annotated[str, Depends(current_project)]
