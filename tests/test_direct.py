@@ -1,6 +1,6 @@
-"""The direct routes (memvault.direct): the adds answered past FastAPI's router answer as FastAPI would, whatever the
-request, refuse a revoked key from the next request on, and are logged under their route; a face cannot name a route
-it does not have, nor one whose handler does not fit."""
+"""The direct routes (memvault.direct): the adds and the Mem0 searches answered past FastAPI's router answer as FastAPI
+would, whatever the request, refuse a revoked key from the next request on, and are logged under their route; a face
+cannot name a route it does not have, nor one whose handler does not fit."""
 
 from __future__ import annotations
 
@@ -55,6 +55,34 @@ def test_a_request_the_direct_route_does_not_take_gets_the_answer_it_got_before(
         assert set(answer.json()) == {"error", "detail"} and answer.json()["error"]
 
 
+SEARCHES = ("/v1/memories/search/", "/v2/memories/search/", "/v3/memories/search/")
+
+
+def test_a_search_answers_the_same_bytes_past_the_router_as_through_it(server: Server) -> None:
+    """`application/json` takes the direct route, another JSON content type FastAPI's: the same answer, byte for
+    byte, for each of the three search paths, hits and errors alike."""
+    key = server.key()
+    for text in ("I like green tea", "I live in Lyon", "My sister plays the cello"):
+        body = json.dumps({"messages": [{"role": "user", "content": text}], "user_id": "alice", "infer": False})
+        assert add(server, key, "application/json", body.encode()).status_code == 200
+    bodies = [
+        {"query": "green tea", "filters": {"user_id": "alice"}, "top_k": 2},
+        {"query": "music", "user_id": "alice", "top_k": 1, "threshold": 0.0},
+        {"query": "tea", "filters": {"AND": [{"user_id": "alice"}, {"created_at": {"gte": "2000-01-01"}}]}},
+        {"query": "tea"},  # no owner: v3 refuses it, the older paths answer
+        {"query": "tea", "filters": {"user_id": "alice"}, "top_k": 0},  # out of range
+        {"query": "\ud800 tea", "filters": {"user_id": "alice"}},
+    ]
+    for path in SEARCHES:
+        for b in bodies:
+            raw = json.dumps(b).encode()
+            direct = add(server, key, "application/json", raw, path)
+            routed = add(server, key, "application/vnd.api+json", raw, path)
+            assert (direct.status_code, direct.content) == (routed.status_code, routed.content), (path, b)
+    hits = add(server, key, "application/json", json.dumps(bodies[0]).encode(), "/v3/memories/search/").json()
+    assert hits["results"][0]["memory"] == "I like green tea"
+
+
 def test_a_revoked_key_is_refused_from_the_next_add_on(server: Server, engine: Engine) -> None:
     key, clear = engine.create_key("test", "soon revoked")
     assert add(server, clear, "application/json", ADD).status_code == 200
@@ -62,6 +90,8 @@ def test_a_revoked_key_is_refused_from_the_next_add_on(server: Server, engine: E
                       headers={"Authorization": f"Bearer {clear}"}).status_code == 200
     engine.revoke_key(key.id)
     assert add(server, clear, "application/json", ADD).status_code == 401
+    search = json.dumps({"query": "tea", "filters": {"user_id": "alice"}}).encode()
+    assert add(server, clear, "application/json", search, "/v3/memories/search/").status_code == 401
     assert httpx.post(server.url + "/api/memory", json={"text": "I like tea"},
                       headers={"Authorization": f"Bearer {clear}"}).status_code == 401
 

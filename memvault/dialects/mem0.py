@@ -37,7 +37,9 @@ class Mem0Dialect(Face):
         EMPTY_BATCH: "memories must not be empty",
     })
     # error_body: Face's own, {"error": msg, "detail": msg} (the SDK reads `detail`, Mem0's pages show `error`)
-    direct = frozenset({("POST", "/v1/memories/"), ("POST", "/v3/memories/add/")})  # the adds (memvault.direct)
+    # the adds and the searches (memvault.direct)
+    direct = frozenset({("POST", "/v1/memories/"), ("POST", "/v3/memories/add/"), ("POST", "/v1/memories/search/"),
+                        ("POST", "/v2/memories/search/"), ("POST", "/v3/memories/search/")})
 
     def router(self) -> APIRouter:
         from .mem0_events import router as events

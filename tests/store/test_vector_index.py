@@ -3,6 +3,7 @@ background for large ones, and the hand-over between the two (vector_index.py)."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -406,3 +407,31 @@ def test_a_store_closed_while_it_warms_up_leaves_no_thread(tmp_path: Path) -> No
     store.warm_up()
     store.close()
     assert not [t for t in threading.enumerate() if t.name in ("memvault-vector-load", "memvault-vector-graph")]
+
+
+def checked_keys(statements: list[str]) -> int:
+    """How many candidates the statements checked against the filter (the key lists of `_allowed`'s reads)."""
+    return sum(len(json.loads(s.split("json_each('", 1)[1].split("')", 1)[0]))
+               for s in statements if "m.seq IN (SELECT value FROM json_each(" in s)
+
+
+def test_a_filtered_search_checks_its_candidates_best_first_and_stops_at_the_kth_admitted(tmp_path: Path) -> None:
+    """Nine memories in ten are "most"'s. A search for the 200 nearest walks the graph for 400 candidates; the
+    first part checked against the filter (256, best first) already holds 200 admitted, so the rest of the walk is
+    never read from the table, and the answer is the exact one."""
+    rng = np.random.default_rng(11)
+    vectors = unit(rng, 3_000)
+    owners = rng.random(3_000) < 0.9
+    store, pid, memories = owned_project(tmp_path, 3_000, lambda i: "most" if owners[i] else "other", vectors)
+    q = unit(rng, 1)[0]
+    store.vector_search(pid, q, None, 1)
+    statements: list[str] = []
+    store._conn().set_trace_callback(statements.append)
+    hits = store.vector_search(pid, q, F.eq("user_id", "most"), 200)
+    store._conn().set_trace_callback(None)
+    own = np.flatnonzero(owners)
+    truth = [memories[i].id for i in own[np.argsort(-(vectors[own] @ q), kind="stable")[:200]]]
+    assert len(hits) == 200 and len({h[0] for h in hits} & set(truth)) >= 190
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert 200 <= checked_keys(statements) <= 256
+    store.close()

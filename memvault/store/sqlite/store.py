@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ...embed.base import Vectors
 from ...errors import BUCKET_NOT_FOUND, MEMORY_NOT_FOUND, Conflict, NotFound
@@ -76,6 +77,9 @@ _REBUILD_PAGE = 10_000  # vectors read per query when the in-memory index is reb
 EXACT_BELOW = 20_000
 VECTOR_WIDEN = 4
 WIDEST = 16_384
+# Candidates checked against the filter in one statement: at least / at most (the share that passed, re-estimated
+# after each part, sizes the next).
+_CHECK_LEAST, _CHECK_MOST = 32, 256
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # how json.dumps writes a surrogate (half of a pair, or lone)
 
@@ -729,12 +733,7 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 if index is None:
                     return []
                 keys, scores = index.nearest(vector, want)
-            unchecked = [int(key) for key in keys if int(key) not in verdict]
-            if unchecked:
-                found = self._allowed(conn, project_id, unchecked, sql, params)
-                verdict.update((key, found.get(key)) for key in unchecked)
-            hits = [(mid, float(score)) for key, score in zip(keys, scores, strict=True)
-                    if (mid := verdict[int(key)]) is not None]
+            hits = self._admitted(conn, project_id, keys, scores, verdict, k, sql, params)
             if len(hits) >= k or len(keys) >= n or want >= n:
                 return hits[:k]
             cap = min(EXACT_BELOW, n // 20)
@@ -748,6 +747,39 @@ class SQLiteStore(SQLiteChats, SQLiteEvents, SQLiteJobs):
                 break  # the widest walk still found too few: the rows it admits lie far from the query
             want = min(n, WIDEST, _wider(want, len(keys), len(hits), k))
         return self._exact_among_admitted(conn, project_id, vector, sql, params, k)
+
+    def _admitted(self, conn: sqlite3.Connection, project_id: str, keys: npt.NDArray[np.int64],
+                  scores: npt.NDArray[np.float32], verdict: dict[int, str | None], k: int, sql: str,
+                  params: list[Any]) -> list[tuple[str, float]]:
+        """The candidates (best first) the filter admits, up to the first k: the unchecked ones are checked in
+        score order, a part at a time (at most _CHECK_MOST), each as large as the share admitted so far says the
+        missing hits need, and no further once the first k are known. Fewer than k: every candidate was checked
+        (the share of `keys` that passed is then exact, as `_wider` needs it)."""
+        order = [int(key) for key in keys]
+        unchecked = [key for key in order if key not in verdict]
+        passed = sum(v is not None for v in verdict.values())
+        start = known = have = 0  # unchecked[:start] checked; order[:known] all checked, `have` of them admitted
+        while start < len(unchecked):
+            while known < len(order) and order[known] in verdict:
+                have += verdict[order[known]] is not None
+                known += 1
+            if have >= k:
+                break
+            size = (min(_CHECK_MOST, max(_CHECK_LEAST, math.ceil(1.25 * (k - have) * len(verdict) / passed)))
+                    if passed else _CHECK_MOST)
+            part = unchecked[start:start + size]
+            start += len(part)
+            found = self._allowed(conn, project_id, part, sql, params)
+            for key in part:
+                verdict[key] = mid = found.get(key)
+                passed += mid is not None
+        hits: list[tuple[str, float]] = []
+        for key, score in zip(order, scores, strict=True):
+            if key not in verdict or len(hits) >= k:
+                break
+            if (mid := verdict[key]) is not None:
+                hits.append((mid, float(score)))
+        return hits
 
     def _exact_among_admitted(self, conn: sqlite3.Connection, project_id: str, vector: Vectors, sql: str,
                               params: list[Any], k: int) -> list[tuple[str, float]]:
