@@ -1,6 +1,7 @@
 """A million memories in one project: SQLite with its HNSW graph, and PostgreSQL with pgvector, over HTTP.
 
     python bench/bench_million.py pg     --root /tmp/scale-pg     --set clustered [--load] [--ef 100 200 400] [--http] [--keyword]
+                                        [--shared-buffers 5GB] [--prewarm]
     python bench/bench_million.py sqlite --root /tmp/scale-sqlite --set spread    [--load] [--http] [--recall]
 
 Two sets of 1,000,000 384-d vectors (the MiniLM size), each memory with a real-looking text (bench_http.py's
@@ -320,6 +321,8 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="*", default=[],
                         help="PostgreSQL: ef_search values to try; SQLite: EF_SEARCH bases (vector_index.search_breadth)")
     parser.add_argument("--shared-buffers", default="3GB")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="PostgreSQL: read the table and its HNSW index into shared_buffers first (pg_prewarm)")
     args = parser.parse_args()
     vectors, qv, texts, questions = dataset(args.set, args.queries)
     print(f"set {args.set}: {N:,} vectors, {len(qv)} queries", flush=True)
@@ -372,6 +375,11 @@ def main() -> None:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         print(f"<!-- postgres {args.set}: {int(row[0]) / N if row else 0:.0f} bytes per memory (database) -->")
+        if args.prewarm:  # what a restarted server with `pg_prewarm.autoprewarm` (docs/SCALING.md) starts with
+            t = time.perf_counter()
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            pages = conn.execute(f"SELECT pg_prewarm('memories'), pg_prewarm('memories_hnsw_{DIM}')").fetchone()
+            print(f"<!-- postgres {args.set}: prewarmed {pages} pages in {time.perf_counter() - t:.0f} s -->")
     for ef in args.ef:
         store = PostgresStore(url, ef_search=ef)
         project = store.ensure_project("bench").id
