@@ -18,6 +18,7 @@ from memvault.filters import parse
 from memvault.models import HistoryEvent, Memory, utcnow
 from memvault.store.postgres import PostgresStore
 from memvault.store.postgres import schema as postgres_schema
+from memvault.store.postgres.store import vector_text
 from memvault.store.postgres.where import compile_where
 from memvault.store.sqlite import SQLiteStore
 from memvault.testing.postgres import EmbeddedPostgres
@@ -192,12 +193,13 @@ def test_a_selective_filter_is_scored_exactly_and_a_wide_one_walks_the_index(emp
     with psycopg.connect(store.url, autocommit=True) as conn:
         conn.execute("ANALYZE memories")
     red, blue = parse({"metadata": {"team": "red"}}), parse({"metadata": {"team": "blue"}})
-    with store._pool.connection() as conn:
-        assert store._admits_few(conn, pid, *compile_where(red))  # 50 rows: exact
-        assert not store._admits_few(conn, pid, *compile_where(blue))  # 1,950 rows: the HNSW index
     q = vectors[0]
+    with store._pool.connection() as conn:
+        few = store._exact_if_few(conn, pid, 16, *compile_where(red), vector_text(q), 10)  # 50 rows: exact
+        assert store._exact_if_few(conn, pid, 16, *compile_where(blue), vector_text(q), 10) is None  # the index
     wanted = [i for i in range(2000) if i % 40 == 0]
     exact = [ids[i] for i in sorted(wanted, key=lambda i: -float(vectors[i] @ q))[:10]]
+    assert few is not None and [h for h, _ in few] == exact
     assert [h for h, _ in store.vector_search(pid, q, red, 10)] == exact
     store.close()
 

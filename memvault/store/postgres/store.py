@@ -648,9 +648,9 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
 
         def fn(c: psycopg.Connection) -> list[tuple[str, float]]:
             with c.transaction():
-                if where is not None and self._admits_few(c, project_id, sql, params):
-                    rows = _rows(c, exact_sql, (q, project_id, *params, q, k))
-                    return sorted(((r[0], _similarity(r[1])) for r in rows), key=lambda h: -h[1])
+                few = self._exact_if_few(c, project_id, dim, sql, params, q, k) if where is not None else None
+                if few is not None:
+                    return sorted(((r[0], _similarity(r[1])) for r in few), key=lambda h: -h[1])
                 size = _row(c, "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), reltuples "
                                "FROM pg_class WHERE oid = 'memories'::regclass")
                 ef = self.ef_search if self.ef_search is not None else ef_search_for(float(size[1]) if size else 0, k)
@@ -667,12 +667,14 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
 
         return self._read(fn)
 
-    def _admits_few(self, c: psycopg.Connection, project_id: str, sql: str, params: Sequence[Any]) -> bool:
-        """Whether to score the filter's rows exactly: at most `exact_below` of them, and at most 5% of the
-        project's (a graph walk visits about k / selectivity nodes, an exact scan reads every admitted row: at
-        100k rows a 10% filter is faster through the graph, at 1M a 1% filter is faster exactly). The planner's
-        estimates first (planning only, no scan); it cannot see inside metadata, so a low estimate is checked by
-        a count that stops at `exact_below` + 1 rows."""
+    def _exact_if_few(self, c: psycopg.Connection, project_id: str, dim: int, sql: str, params: Sequence[Any],
+                      q: str, k: int) -> list[tuple[Any, ...]] | None:
+        """The k nearest the filter admits, scored exactly, when it admits at most `exact_below` rows and at most 5%
+        of the project's (a graph walk visits about k / selectivity nodes, an exact scan reads every admitted row:
+        at 100k rows a 10% filter is faster through the graph, at 1M a 1% filter is faster exactly); else None.
+        The planner's estimates first (planning only, no scan); it cannot see inside metadata, so a low estimate is
+        checked: one statement reads the admitted rows (stopping at `exact_below` + 1), counts them and ranks them,
+        so the rows a selective filter admits are read once."""
 
         def estimate(where: str, args: Sequence[Any]) -> float:
             plan = _row(c, f"EXPLAIN (FORMAT JSON) SELECT 1 FROM memories m WHERE {where}", args)
@@ -683,10 +685,15 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
 
         admitted = estimate(f"m.project_id = %s AND {sql}", (project_id, *params))
         if admitted > self.exact_below or admitted > 0.05 * estimate("m.project_id = %s", (project_id,)):
-            return False
-        row = _row(c, f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE m.project_id = %s AND {sql} LIMIT %s) f",
-                   (project_id, *params, self.exact_below + 1))
-        return row is not None and int(row[0]) <= self.exact_below
+            return None
+        distance = f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
+        rows = _rows(c, f"WITH a AS MATERIALIZED (SELECT m.id, {distance} AS d FROM memories m WHERE m.project_id = %s "
+                        f"AND m.dim = {dim} AND {sql} LIMIT %s) "
+                        "SELECT a.id, a.d, (SELECT count(*) FROM a) FROM a ORDER BY a.d, a.id LIMIT %s",
+                     (q, project_id, *params, self.exact_below + 1, k))
+        if rows and int(rows[0][2]) > self.exact_below:
+            return None
+        return [(r[0], r[1]) for r in rows]
 
     def keyword_search(self, project_id: str, terms: Sequence[str], where: Node | None, k: int) -> list[tuple[str, float]]:
         """BM25 with the statistics of the scope `where` admits (see store/keyword.py), english stemming and stop
