@@ -1,4 +1,4 @@
-"""Direct routes: a face's hot operations (an add) answered in one worker thread, past FastAPI's router.
+"""Direct routes: a face's hot operations (its adds, Mem0's searches) answered in one worker thread, past FastAPI's router.
 
 A face names some of its routes as direct (`Face.direct`: method and path). Their handlers take exactly
 `(body: <a pydantic model>, engine: EngineDep, project: ProjectDep)` and return what FastAPI would turn into JSON.

@@ -2,9 +2,9 @@
 response in one place, in the shape and words of the face whose path it is (`memvault.faces`).
 
 Every request passes `memvault.access.AccessLog` (its id, its access-log line, its count in the metrics), then the
-`Door` (framing, key, body), then its route: a face's direct routes (its adds) in one worker thread past FastAPI's
-router (`memvault.direct`), every other through FastAPI. `/docs` and `/redoc` are served with local assets (`memvault.docs`),
-`/metrics` when asked for (`memvault.metrics`).
+`Door` (framing, key, body), then its route: a face's direct routes (its adds, Mem0's searches) in one worker
+thread past FastAPI's router (`memvault.direct`), every other through FastAPI. `/docs` and `/redoc` are served with
+local assets (`memvault.docs`), `/metrics` when asked for (`memvault.metrics`).
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ SEARCHES = ("/v1/memories/search/", "/v2/memories/search/", "/v3/memories/search
 def test_a_search_answers_the_same_bytes_past_the_router_as_through_it(server: Server) -> None:
     """`application/json` takes the direct route, another JSON content type FastAPI's: the same answer, byte for
     byte, for each of the three search paths, hits and errors alike."""
+    assert {("POST", path) for path in SEARCHES} <= Mem0Dialect.direct  # so the two ways in really differ
     key = server.key()
     for text in ("I like green tea", "I live in Lyon", "My sister plays the cello"):
         body = json.dumps({"messages": [{"role": "user", "content": text}], "user_id": "alice", "infer": False})

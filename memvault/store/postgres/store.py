@@ -129,6 +129,12 @@ def _parse_vector(text: str) -> Vectors:
     return np.array(text[1:-1].split(","), dtype=np.float32)
 
 
+def _distance(dim: int) -> str:
+    """A memory's cosine distance to the query (its one parameter), in the form the dimension's HNSW index orders by
+    (`_create_index`)."""
+    return f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
+
+
 def _similarity(distance: float | None) -> float:
     """Cosine similarity from pgvector's cosine distance; a zero vector (NaN distance) is similar to nothing."""
     if distance is None or math.isnan(distance):
@@ -642,7 +648,7 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         dim = int(len(vector))
         sql, params = compile_where(where)
         q = vector_text(vector)
-        distance = f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
+        distance = _distance(dim)
         base = f"SELECT m.id, {distance} FROM memories m WHERE m.project_id = %s AND m.dim = {dim} AND {sql} "
         exact_sql = base + f"ORDER BY {distance} + 0, m.id LIMIT %s"
 
@@ -686,9 +692,8 @@ class PostgresStore(PostgresChats, PostgresEvents, PostgresJobs):
         admitted = estimate(f"m.project_id = %s AND {sql}", (project_id, *params))
         if admitted > self.exact_below or admitted > 0.05 * estimate("m.project_id = %s", (project_id,)):
             return None
-        distance = f"((m.embedding::vector({dim})) <=> %s::vector({dim}))"
-        rows = _rows(c, f"WITH a AS MATERIALIZED (SELECT m.id, {distance} AS d FROM memories m WHERE m.project_id = %s "
-                        f"AND m.dim = {dim} AND {sql} LIMIT %s) "
+        rows = _rows(c, f"WITH a AS MATERIALIZED (SELECT m.id, {_distance(dim)} AS d FROM memories m "
+                        f"WHERE m.project_id = %s AND m.dim = {dim} AND {sql} LIMIT %s) "
                         "SELECT a.id, a.d, (SELECT count(*) FROM a) FROM a ORDER BY a.d, a.id LIMIT %s",
                      (q, project_id, *params, self.exact_below + 1, k))
         if rows and int(rows[0][2]) > self.exact_below:
